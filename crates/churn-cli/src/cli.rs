@@ -1,0 +1,156 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate as Date;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Churn prediction from raw users and events to a ranked, explained list of users at risk.
+///
+/// Every stage reads and writes under a project root (`--root`, default `.`):
+/// data/raw, data/processed, data/features, data/predictions, artifacts/{models,metrics,registry}.
+/// Settings come from a TOML file (`--config FILE` or the CHURN_CONFIG environment variable);
+/// `churn config show` prints the effective configuration.
+///
+/// Exit codes: 0 success, 1 invalid input or usage, 2 drift FAIL, 3 partial failure.
+#[derive(Debug, Parser)]
+#[command(
+    name = "churn",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Configuration file (TOML). Unknown keys are an error.
+    #[arg(long, global = true, env = "CHURN_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Project root; overrides `paths.root` of the configuration.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// More logging (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors; no progress bars.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Print a machine-readable JSON summary on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// The stages.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate synthetic e-learning users and events (deterministic for a seed).
+    ///
+    /// Writes data/raw/users.<fmt> and data/raw/events.<fmt>. Streams in chunks of users, so a
+    /// million users need little memory.
+    Generate(GenerateArgs),
+    /// Check users and events against every rule of the contract.
+    ///
+    /// Reports each broken rule with its count and examples, writes
+    /// artifacts/metrics/validation_report.json, and exits 1 if any rule of severity error is
+    /// broken.
+    Validate(InputArgs),
+    /// Clean users and events and aggregate them to one row per user and day.
+    ///
+    /// Writes data/processed/user_daily.parquet.
+    Prepare(PrepareArgs),
+    /// Run the lifecycle on synthetic data: generate, validate, prepare.
+    All(AllArgs),
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+/// `churn config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print the effective configuration (defaults merged with the file) as TOML.
+    Show,
+}
+
+/// Generator overrides.
+#[derive(Debug, Args, Default, Clone)]
+pub struct GenerateArgs {
+    /// Number of users [config: generate.n_users, default 2000].
+    #[arg(long, value_name = "N")]
+    pub n_users: Option<u64>,
+    /// Number of simulated days [generate.days, default 120].
+    #[arg(long, value_name = "D")]
+    pub days: Option<u32>,
+    /// First simulated day, YYYY-MM-DD [generate.start_date, default 2025-01-01].
+    #[arg(long, value_name = "DATE")]
+    pub start_date: Option<Date>,
+    /// Random seed [generate.seed, default 42].
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Output format [generate.format, default parquet].
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Shift behaviour from this date on (lower engagement, more failed payments) to
+    /// demonstrate drift monitoring.
+    #[arg(long, value_name = "DATE")]
+    pub drift_from: Option<Date>,
+    /// Engagement multiplier after --drift-from, in (0, 1] [default 0.6].
+    #[arg(long, value_name = "F", requires = "drift_from")]
+    pub drift_engagement: Option<f64>,
+    /// Payment failure multiplier after --drift-from [default 3.0].
+    #[arg(long, value_name = "F", requires = "drift_from")]
+    pub drift_payment_fail: Option<f64>,
+}
+
+/// File formats of generated data.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    /// Apache Parquet (zstd).
+    Parquet,
+    /// CSV with a header.
+    Csv,
+}
+
+/// Raw input files.
+#[derive(Debug, Args, Default, Clone)]
+pub struct InputArgs {
+    /// Users file (.csv or .parquet) [default: data/raw/<paths.users_file>].
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+    /// Events file (.csv or .parquet) [default: data/raw/<paths.events_file>].
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Where to write the JSON report [default: artifacts/metrics/validation_report.json].
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+}
+
+/// `churn prepare` arguments.
+#[derive(Debug, Args, Default, Clone)]
+pub struct PrepareArgs {
+    /// Users file (.csv or .parquet) [default: data/raw/<paths.users_file>].
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+    /// Events file (.csv or .parquet) [default: data/raw/<paths.events_file>].
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Output file (.parquet or .csv) [default: data/processed/user_daily.parquet].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `churn all` arguments.
+#[derive(Debug, Args, Default, Clone)]
+pub struct AllArgs {
+    #[command(flatten)]
+    pub generate: GenerateArgs,
+}

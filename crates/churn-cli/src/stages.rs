@@ -1,0 +1,291 @@
+//! Wiring of each command to the library crates.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use churn_data::clock::SystemClock;
+use churn_data::config::{Config, DriftConfig, FileFormat};
+use churn_data::generate::Simulator;
+use churn_data::prepare::prepare_files;
+use churn_data::validate::validate_files;
+use serde::Serialize;
+
+use crate::cli::{
+    AllArgs, Cli, Command, ConfigAction, FormatArg, GenerateArgs, InputArgs, PrepareArgs,
+};
+use crate::output::{Ui, peak_rss_mib, table};
+
+/// What one stage did, for the closing table of `churn all` and for `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageReport {
+    pub stage: &'static str,
+    pub rows_in: u64,
+    pub rows_out: u64,
+    pub seconds: f64,
+    pub peak_rss_mib: Option<f64>,
+    pub outputs: Vec<PathBuf>,
+    pub detail: serde_json::Value,
+}
+
+/// Runs the parsed command and returns the process exit code.
+pub fn run(cli: &Cli) -> Result<u8> {
+    let (mut config, _) = Config::discover(cli.global.config.as_deref())?;
+    if let Some(root) = &cli.global.root {
+        config.paths.root = root.clone();
+    }
+    let ui = Ui::new(cli.global.quiet, cli.global.json);
+    match &cli.command {
+        Command::Generate(args) => {
+            apply_generate_args(&mut config, args)?;
+            let report = generate(&config, &ui)?;
+            finish(&ui, &[report]);
+            Ok(0)
+        }
+        Command::Validate(args) => {
+            let (report, ok) = validate(&config, args, &ui)?;
+            if ui.json {
+                println!("{}", serde_json::to_string_pretty(&report.detail)?);
+            }
+            Ok(if ok { 0 } else { 1 })
+        }
+        Command::Prepare(args) => {
+            let report = prepare(&config, args, &ui)?;
+            finish(&ui, &[report]);
+            Ok(0)
+        }
+        Command::All(args) => all(&mut config, args, &ui),
+        Command::Config {
+            action: ConfigAction::Show,
+        } => {
+            print!("{}", config.to_toml_string());
+            Ok(0)
+        }
+    }
+}
+
+fn finish(ui: &Ui, reports: &[StageReport]) {
+    if ui.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(reports).unwrap_or_default()
+        );
+        return;
+    }
+    let rows: Vec<Vec<String>> = reports
+        .iter()
+        .map(|r| {
+            vec![
+                r.stage.to_string(),
+                r.rows_in.to_string(),
+                r.rows_out.to_string(),
+                format!("{:.2}", r.seconds),
+                r.peak_rss_mib
+                    .map(|m| format!("{m:.0}"))
+                    .unwrap_or_else(|| "-".into()),
+                r.outputs
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ]
+        })
+        .collect();
+    ui.say(table(
+        &[
+            "stage", "rows in", "rows out", "seconds", "peak MiB", "outputs",
+        ],
+        &rows,
+    ));
+}
+
+fn apply_generate_args(config: &mut Config, a: &GenerateArgs) -> Result<()> {
+    let g = &mut config.generate;
+    if let Some(n) = a.n_users {
+        g.n_users = n;
+    }
+    if let Some(d) = a.days {
+        g.days = d;
+    }
+    if let Some(d) = a.start_date {
+        g.start_date = d;
+    }
+    if let Some(s) = a.seed {
+        g.seed = s;
+    }
+    if let Some(f) = a.format {
+        g.format = match f {
+            FormatArg::Parquet => FileFormat::Parquet,
+            FormatArg::Csv => FileFormat::Csv,
+        };
+    }
+    if let Some(from) = a.drift_from {
+        let mut drift = g.drift.clone().unwrap_or(DriftConfig {
+            from_date: from,
+            engagement_factor: 0.6,
+            payment_fail_factor: 3.0,
+        });
+        drift.from_date = from;
+        if let Some(e) = a.drift_engagement {
+            drift.engagement_factor = e;
+        }
+        if let Some(p) = a.drift_payment_fail {
+            drift.payment_fail_factor = p;
+        }
+        g.drift = Some(drift);
+    }
+    let ext = g.format.extension();
+    config.paths.users_file = format!("users.{ext}");
+    config.paths.events_file = format!("events.{ext}");
+    config.check("command line")?;
+    Ok(())
+}
+
+/// A configured raw input, or its sibling with the other extension when only that exists.
+fn resolve_input(configured: PathBuf) -> PathBuf {
+    if configured.exists() {
+        return configured;
+    }
+    for ext in ["parquet", "csv"] {
+        let alt = configured.with_extension(ext);
+        if alt.exists() {
+            tracing::info!(
+                "{} not found; using {}",
+                configured.display(),
+                alt.display()
+            );
+            return alt;
+        }
+    }
+    configured
+}
+
+fn inputs(
+    config: &Config,
+    users: &Option<PathBuf>,
+    events: &Option<PathBuf>,
+) -> (PathBuf, PathBuf) {
+    (
+        users
+            .clone()
+            .unwrap_or_else(|| resolve_input(config.paths.users_path())),
+        events
+            .clone()
+            .unwrap_or_else(|| resolve_input(config.paths.events_path())),
+    )
+}
+
+fn generate(config: &Config, ui: &Ui) -> Result<StageReport> {
+    let started = Instant::now();
+    let sim = Simulator::new(&config.generate)?;
+    let (users, events) = (config.paths.users_path(), config.paths.events_path());
+    let bar = ui.bar(config.generate.n_users, "generate");
+    let summary = sim
+        .write(&users, &events, &|done| bar.set_position(done))
+        .context("generate failed; previous outputs were left untouched")?;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    ui.say(format!(
+        "generated {} users and {} events in {seconds:.2}s ({:.1}M events/s)",
+        summary.users,
+        summary.events,
+        summary.events as f64 / seconds.max(1e-9) / 1e6
+    ));
+    Ok(StageReport {
+        stage: "generate",
+        rows_in: 0,
+        rows_out: summary.users + summary.events,
+        seconds,
+        peak_rss_mib: peak_rss_mib(),
+        outputs: vec![users, events],
+        detail: serde_json::to_value(summary)?,
+    })
+}
+
+fn validate(config: &Config, args: &InputArgs, ui: &Ui) -> Result<(StageReport, bool)> {
+    let started = Instant::now();
+    let (users, events) = inputs(config, &args.users, &args.events);
+    let spinner = ui.spinner("validate");
+    let report = validate_files(&users, &events, &config.validate, &SystemClock)?;
+    spinner.finish_and_clear();
+    let path = args
+        .report
+        .clone()
+        .unwrap_or_else(|| config.paths.metrics_dir().join("validation_report.json"));
+    churn_data::io::write_json(&path, &report)?;
+    if !ui.json {
+        if report.ok {
+            ui.say(report.render_text());
+        } else {
+            // A failed validation is shown even with --quiet: it is the reason for exit 1.
+            eprint!("{}", report.render_text());
+        }
+        ui.say(format!("report written to {}", path.display()));
+    }
+    let ok = report.ok;
+    Ok((
+        StageReport {
+            stage: "validate",
+            rows_in: report.users.rows + report.events.rows,
+            rows_out: report.violations.len() as u64,
+            seconds: started.elapsed().as_secs_f64(),
+            peak_rss_mib: peak_rss_mib(),
+            outputs: vec![path],
+            detail: serde_json::to_value(&report)?,
+        },
+        ok,
+    ))
+}
+
+fn prepare(config: &Config, args: &PrepareArgs, ui: &Ui) -> Result<StageReport> {
+    let started = Instant::now();
+    let (users, events) = inputs(config, &args.users, &args.events);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| config.paths.user_daily_path());
+    let spinner = ui.spinner("prepare");
+    let summary = prepare_files(&users, &events, &out, &config.validate, &config.prepare)
+        .with_context(|| format!("prepare failed; {} was left untouched", display(&out)))?;
+    spinner.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    ui.say(format!(
+        "prepared {} user-days from {} events of {} users in {seconds:.2}s ({:.1}M events/s); dropped: {} missing identity, {} duplicate, {} unknown user, {} unknown type",
+        summary.user_days,
+        summary.events_kept,
+        summary.users_kept,
+        summary.events_in as f64 / seconds.max(1e-9) / 1e6,
+        summary.events_dropped_missing_identity,
+        summary.events_dropped_duplicate,
+        summary.events_dropped_unknown_user,
+        summary.events_dropped_unknown_type,
+    ));
+    Ok(StageReport {
+        stage: "prepare",
+        rows_in: summary.users_in + summary.events_in,
+        rows_out: summary.user_days,
+        seconds,
+        peak_rss_mib: peak_rss_mib(),
+        outputs: vec![out],
+        detail: serde_json::to_value(&summary)?,
+    })
+}
+
+fn display(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn all(config: &mut Config, args: &AllArgs, ui: &Ui) -> Result<u8> {
+    apply_generate_args(config, &args.generate)?;
+    let mut reports = vec![generate(config, ui)?];
+    let (report, ok) = validate(config, &InputArgs::default(), ui)?;
+    reports.push(report);
+    if !ok {
+        finish(ui, &reports);
+        eprintln!("stopping: validation failed (see the report above)");
+        return Ok(1);
+    }
+    reports.push(prepare(config, &PrepareArgs::default(), ui)?);
+    finish(ui, &reports);
+    Ok(0)
+}

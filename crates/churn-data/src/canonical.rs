@@ -1,0 +1,194 @@
+//! Coercion of raw batches (CSV text or Parquet of any reasonable type) to the canonical
+//! column types of a table contract, recording every value that could not be converted.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, RecordBatch, StringArray, new_null_array};
+use arrow::compute::kernels::cast::{CastOptions, cast_with_options};
+use arrow::datatypes::{DataType, Schema, SchemaRef};
+
+use crate::schema::{ColumnSpec, schema_of};
+use crate::{Error, Result};
+
+/// A value that could not be converted to its column's type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParseFailures {
+    /// Column name.
+    pub column: &'static str,
+    /// The canonical type the column needed.
+    pub expected: DataType,
+    /// How many values failed in this batch.
+    pub count: u64,
+    /// Up to `max_examples` of them, with their row number within the batch.
+    pub examples: Vec<(usize, String)>,
+}
+
+/// Checks that every required column of `spec` is in `schema`; returns the missing ones.
+pub fn missing_required(schema: &Schema, spec: &[ColumnSpec]) -> Vec<&'static str> {
+    spec.iter()
+        .filter(|c| c.required && schema.index_of(c.name).is_err())
+        .map(|c| c.name)
+        .collect()
+}
+
+/// The canonical schema of the columns of `spec`.
+pub fn canonical_schema(spec: &[ColumnSpec]) -> SchemaRef {
+    schema_of(spec)
+}
+
+/// Converts `batch` to the canonical schema of `spec`: missing optional columns become
+/// nulls, extra columns are dropped, text is trimmed before parsing, and values that do not
+/// convert become null and are reported in the returned failures.
+pub fn canonicalize(
+    batch: &RecordBatch,
+    spec: &[ColumnSpec],
+    max_examples: usize,
+) -> Result<(RecordBatch, Vec<ParseFailures>)> {
+    let schema = schema_of(spec);
+    let rows = batch.num_rows();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(spec.len());
+    let mut failures = Vec::new();
+    for c in spec {
+        let target = (c.data_type)();
+        let Some(raw) = batch.column_by_name(c.name) else {
+            columns.push(new_null_array(&target, rows));
+            continue;
+        };
+        let (array, failed) = coerce(raw, &target, c.name, max_examples)?;
+        if let Some(f) = failed {
+            failures.push(f);
+        }
+        columns.push(array);
+    }
+    let out = RecordBatch::try_new(schema, columns)
+        .map_err(|e| Error::arrow("building canonical batch", e))?;
+    Ok((out, failures))
+}
+
+fn coerce(
+    raw: &ArrayRef,
+    target: &DataType,
+    column: &'static str,
+    max_examples: usize,
+) -> Result<(ArrayRef, Option<ParseFailures>)> {
+    if raw.data_type() == target {
+        return Ok((raw.clone(), None));
+    }
+    // Text is trimmed first so " 12 " parses; casting other types to text keeps ids verbatim.
+    let source: ArrayRef = match raw.data_type() {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            let text = cast_with_options(raw, &DataType::Utf8, &CastOptions::default())
+                .map_err(|e| Error::arrow(format!("reading column `{column}` as text"), e))?;
+            let text = text
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("cast to Utf8 yields a StringArray");
+            if target == &DataType::Utf8 {
+                return Ok((Arc::new(trim_all(text)), None));
+            }
+            Arc::new(trim_all(text))
+        }
+        _ => raw.clone(),
+    };
+    let options = CastOptions {
+        safe: true,
+        ..Default::default()
+    };
+    let cast = cast_with_options(&source, target, &options).map_err(|e| {
+        Error::arrow(
+            format!(
+                "column `{column}` of type {} cannot be read as {target}",
+                raw.data_type()
+            ),
+            e,
+        )
+    })?;
+    let lost = source.null_count() < cast.null_count();
+    let failures = lost.then(|| {
+        let shown = cast_with_options(&source, &DataType::Utf8, &CastOptions::default()).ok();
+        let shown = shown
+            .as_ref()
+            .and_then(|a| a.as_any().downcast_ref::<StringArray>());
+        let mut count = 0u64;
+        let mut examples = Vec::new();
+        for i in 0..source.len() {
+            if source.is_valid(i) && cast.is_null(i) {
+                count += 1;
+                if examples.len() < max_examples {
+                    let v = shown.map(|s| s.value(i).to_string()).unwrap_or_default();
+                    examples.push((i, v));
+                }
+            }
+        }
+        ParseFailures {
+            column,
+            expected: target.clone(),
+            count,
+            examples,
+        }
+    });
+    Ok((cast, failures))
+}
+
+fn trim_all(text: &StringArray) -> StringArray {
+    if text.iter().flatten().all(|s| s.len() == s.trim().len()) {
+        return text.clone();
+    }
+    text.iter()
+        .map(|v| v.map(str::trim).filter(|s| !s.is_empty()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::USERS_COLUMNS;
+    use arrow::array::{Int32Array, Int64Array};
+    use arrow::datatypes::Field;
+
+    #[test]
+    fn integer_ids_become_text_and_bad_dates_are_reported() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("user_id", DataType::Int64, true),
+            Field::new("signup_date", DataType::Utf8, true),
+            Field::new("plan", DataType::Utf8, true),
+            Field::new("is_paid", DataType::Utf8, true),
+            Field::new("extra", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(vec![7, 8])),
+                Arc::new(StringArray::from(vec!["2025-01-02", "not-a-date"])),
+                Arc::new(StringArray::from(vec![" paid ", "free"])),
+                Arc::new(StringArray::from(vec!["1", "0"])),
+                Arc::new(StringArray::from(vec!["x", "y"])),
+            ],
+        )
+        .unwrap();
+        let (out, failures) = canonicalize(&batch, &USERS_COLUMNS, 5).unwrap();
+        assert_eq!(out.num_columns(), USERS_COLUMNS.len());
+        let ids = out
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert_eq!(ids.value(0), "7");
+        let plan = out
+            .column(2)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert_eq!(plan.value(0), "paid");
+        let paid = out.column(3).as_any().downcast_ref::<Int32Array>().unwrap();
+        assert_eq!(paid.value(0), 1);
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].column, "signup_date");
+        assert_eq!(failures[0].examples, vec![(1, "not-a-date".to_string())]);
+        assert_eq!(
+            out.column(6).null_count(),
+            2,
+            "missing optional column is null"
+        );
+    }
+}

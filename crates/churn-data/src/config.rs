@@ -1,0 +1,517 @@
+//! The one configuration file: serde structs whose defaults are the values of DESIGN.md.
+//!
+//! Every section rejects unknown keys, so a typo is an error naming the key instead of a
+//! silently ignored setting.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// The environment variable that points at a config file.
+pub const CONFIG_ENV: &str = "CHURN_CONFIG";
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where every stage reads and writes.
+    pub paths: PathsConfig,
+    /// The synthetic generator.
+    pub generate: GenerateConfig,
+    /// Validation rules that can be relaxed.
+    pub validate: ValidateConfig,
+    /// Cleaning and user-day aggregation.
+    pub prepare: PrepareConfig,
+    /// Rolling-window features.
+    pub features: FeaturesConfig,
+    /// Labels and eligibility.
+    pub labels: LabelsConfig,
+    /// Model training.
+    pub train: TrainConfig,
+    /// Batch scoring.
+    pub score: ScoreConfig,
+    /// Drift and outcome monitoring.
+    pub monitor: MonitorConfig,
+}
+
+/// On-disk layout, relative to `root` unless absolute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PathsConfig {
+    /// Project root every relative path below is resolved against.
+    pub root: PathBuf,
+    /// Raw inputs (users, events).
+    pub raw: PathBuf,
+    /// Cleaned user-day table.
+    pub processed: PathBuf,
+    /// Feature and training tables.
+    pub features: PathBuf,
+    /// Scored outputs.
+    pub predictions: PathBuf,
+    /// Model artifacts.
+    pub models: PathBuf,
+    /// Metrics and reports.
+    pub metrics: PathBuf,
+    /// Model registry.
+    pub registry: PathBuf,
+    /// File name of the users table inside `raw` (extension picks the format).
+    pub users_file: String,
+    /// File name of the events table inside `raw` (extension picks the format).
+    pub events_file: String,
+}
+
+impl Default for PathsConfig {
+    fn default() -> Self {
+        Self {
+            root: PathBuf::from("."),
+            raw: PathBuf::from("data/raw"),
+            processed: PathBuf::from("data/processed"),
+            features: PathBuf::from("data/features"),
+            predictions: PathBuf::from("data/predictions"),
+            models: PathBuf::from("artifacts/models"),
+            metrics: PathBuf::from("artifacts/metrics"),
+            registry: PathBuf::from("artifacts/registry"),
+            users_file: "users.parquet".into(),
+            events_file: "events.parquet".into(),
+        }
+    }
+}
+
+impl PathsConfig {
+    /// Resolves a configured folder against `root`.
+    pub fn resolve(&self, dir: &Path) -> PathBuf {
+        if dir.is_absolute() {
+            dir.to_path_buf()
+        } else {
+            self.root.join(dir)
+        }
+    }
+    /// The raw users file.
+    pub fn users_path(&self) -> PathBuf {
+        self.resolve(&self.raw).join(&self.users_file)
+    }
+    /// The raw events file.
+    pub fn events_path(&self) -> PathBuf {
+        self.resolve(&self.raw).join(&self.events_file)
+    }
+    /// The prepared user-day table.
+    pub fn user_daily_path(&self) -> PathBuf {
+        self.resolve(&self.processed).join("user_daily.parquet")
+    }
+    /// The metrics folder.
+    pub fn metrics_dir(&self) -> PathBuf {
+        self.resolve(&self.metrics)
+    }
+}
+
+/// Output format of generated tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FileFormat {
+    /// Apache Parquet, zstd-compressed.
+    #[default]
+    Parquet,
+    /// Comma-separated values with a header.
+    Csv,
+}
+
+impl FileFormat {
+    /// The file extension (without dot).
+    pub fn extension(self) -> &'static str {
+        match self {
+            FileFormat::Parquet => "parquet",
+            FileFormat::Csv => "csv",
+        }
+    }
+}
+
+/// The synthetic e-learning simulator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GenerateConfig {
+    /// Number of users.
+    pub n_users: u64,
+    /// Number of simulated days.
+    pub days: u32,
+    /// First simulated day.
+    pub start_date: NaiveDate,
+    /// Seed of every random draw.
+    pub seed: u64,
+    /// Probability that a user is on the paid plan.
+    pub paid_ratio: f64,
+    /// Base churn probability before engagement and plan adjustments.
+    pub churn_base_rate: f64,
+    /// Output format.
+    pub format: FileFormat,
+    /// Users generated per chunk (bounds memory; does not change the output).
+    pub chunk_users: usize,
+    /// Optional behaviour shift used to demonstrate drift monitoring.
+    pub drift: Option<DriftConfig>,
+}
+
+impl Default for GenerateConfig {
+    fn default() -> Self {
+        Self {
+            n_users: 2000,
+            days: 120,
+            start_date: NaiveDate::from_ymd_opt(2025, 1, 1).expect("2025-01-01 is a valid date"),
+            seed: 42,
+            paid_ratio: 0.35,
+            churn_base_rate: 0.35,
+            format: FileFormat::Parquet,
+            chunk_users: 20_000,
+            drift: None,
+        }
+    }
+}
+
+/// A shift of behaviour from a given date on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftConfig {
+    /// First day with shifted behaviour.
+    pub from_date: NaiveDate,
+    /// Multiplier on engagement (activity, watching, quizzing) from that day, in (0, 1].
+    #[serde(default = "default_engagement_factor")]
+    pub engagement_factor: f64,
+    /// Multiplier on the payment failure probability from that day.
+    #[serde(default = "default_payment_fail_factor")]
+    pub payment_fail_factor: f64,
+}
+
+fn default_engagement_factor() -> f64 {
+    0.6
+}
+fn default_payment_fail_factor() -> f64 {
+    3.0
+}
+
+/// Validation options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ValidateConfig {
+    /// Event types accepted in addition to the seven of the contract (counted as activity).
+    pub extra_event_types: Vec<String>,
+    /// Event types renamed to a contract type before checking, e.g. `{ "signin" = "login" }`.
+    pub event_type_map: std::collections::BTreeMap<String, String>,
+    /// Examples kept per violated rule.
+    pub max_examples: usize,
+}
+
+impl ValidateConfig {
+    /// Number of examples per rule (5 when unset).
+    pub fn examples(&self) -> usize {
+        if self.max_examples == 0 {
+            5
+        } else {
+            self.max_examples
+        }
+    }
+}
+
+/// Preparation (cleaning + user-day aggregation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrepareConfig {
+    /// Memory budget in MiB for the per-user-day accumulators when events are not grouped
+    /// by user; more users than fit are processed in several passes.
+    pub memory_budget_mib: usize,
+    /// Rows per output batch.
+    pub batch_rows: usize,
+}
+
+impl Default for PrepareConfig {
+    fn default() -> Self {
+        Self {
+            memory_budget_mib: 512,
+            batch_rows: 65_536,
+        }
+    }
+}
+
+/// Rolling-window features.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeaturesConfig {
+    /// Trailing windows in calendar days (today included).
+    pub windows: Vec<u32>,
+}
+
+impl Default for FeaturesConfig {
+    fn default() -> Self {
+        Self {
+            windows: vec![7, 14, 30],
+        }
+    }
+}
+
+/// Labels and eligibility.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LabelsConfig {
+    /// Days after the as-of date that decide the label.
+    pub window: u32,
+    /// A user-day is eligible only if the user was active within this many days (0 = off).
+    pub active_within_days: u32,
+}
+
+impl Default for LabelsConfig {
+    fn default() -> Self {
+        Self {
+            window: 30,
+            active_within_days: 30,
+        }
+    }
+}
+
+/// Model training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Share of the latest dates held out as the test set.
+    pub test_size: f64,
+    /// Columns never used as features.
+    pub exclude_features: Vec<String>,
+    /// Inverse L2 strength of the logistic regression.
+    pub logreg_c: f64,
+    /// Whether the logistic regression uses balanced class weights.
+    pub balanced_class_weight: bool,
+    /// Gradient boosting learning rate.
+    pub gbm_learning_rate: f64,
+    /// Gradient boosting maximum depth.
+    pub gbm_max_depth: u32,
+    /// Gradient boosting iterations.
+    pub gbm_iterations: u32,
+    /// Keep every k-th day per user for training (1 = all days).
+    pub train_stride_days: u32,
+    /// Seed of every random choice in training.
+    pub seed: u64,
+    /// Metric that decides promotion.
+    pub primary_metric: String,
+    /// K of precision and lift at the top-K.
+    pub top_k: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            test_size: 0.2,
+            exclude_features: vec!["engagement_score".into()],
+            logreg_c: 1.0,
+            balanced_class_weight: true,
+            gbm_learning_rate: 0.08,
+            gbm_max_depth: 6,
+            gbm_iterations: 250,
+            train_stride_days: 1,
+            seed: 42,
+            primary_metric: "pr_auc".into(),
+            top_k: 50,
+        }
+    }
+}
+
+/// Batch scoring.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScoreConfig {
+    /// Size of the top-K list.
+    pub top_k: usize,
+    /// Model name in the registry.
+    pub model_name: String,
+    /// Alias scored by default.
+    pub alias: String,
+}
+
+impl Default for ScoreConfig {
+    fn default() -> Self {
+        Self {
+            top_k: 50,
+            model_name: "churn".into(),
+            alias: "production".into(),
+        }
+    }
+}
+
+/// Drift and outcome monitoring.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitorConfig {
+    /// Quantile buckets of numeric PSI.
+    pub psi_buckets: usize,
+    /// PSI at or above which a feature warns.
+    pub psi_warn: f64,
+    /// PSI at or above which a feature fails.
+    pub psi_fail: f64,
+    /// Floor of bucket shares.
+    pub psi_floor: f64,
+    /// Risk above which a user counts as high risk.
+    pub high_risk_threshold: f64,
+    /// Retrain when realized PR-AUC is this far below the production model's.
+    pub max_pr_auc_drop: f64,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        Self {
+            psi_buckets: 10,
+            psi_warn: 0.1,
+            psi_fail: 0.25,
+            psi_floor: 1e-6,
+            high_risk_threshold: 0.7,
+            max_pr_auc_drop: 0.1,
+        }
+    }
+}
+
+impl Config {
+    /// Parses a TOML document; `source_name` is used in error messages.
+    pub fn from_toml_str(text: &str, source_name: &str) -> Result<Self> {
+        let config: Config = toml::from_str(text).map_err(|e| Error::Config {
+            source_name: source_name.to_string(),
+            message: e.to_string().trim_end().replace('\n', " | "),
+        })?;
+        config.check(source_name)?;
+        Ok(config)
+    }
+
+    /// Reads a config file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read config", e))?;
+        let text = String::from_utf8(bytes).map_err(|e| Error::Config {
+            source_name: path.display().to_string(),
+            message: format!(
+                "not valid UTF-8 (first bad byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        })?;
+        Self::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// Loads `explicit` if given, else the file named by `CHURN_CONFIG`, else the defaults.
+    pub fn discover(explicit: Option<&Path>) -> Result<(Self, Option<PathBuf>)> {
+        let path = explicit
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os(CONFIG_ENV).map(PathBuf::from));
+        match path {
+            Some(p) => Ok((Self::load(&p)?, Some(p))),
+            None => Ok((Self::default(), None)),
+        }
+    }
+
+    /// Renders the effective configuration as TOML.
+    pub fn to_toml_string(&self) -> String {
+        toml::to_string_pretty(self).expect("config structs always serialize to TOML")
+    }
+
+    /// Checks value ranges that the types cannot express.
+    pub fn check(&self, source_name: &str) -> Result<()> {
+        let fail = |message: String| {
+            Err(Error::Config {
+                source_name: source_name.to_string(),
+                message,
+            })
+        };
+        let g = &self.generate;
+        if g.days == 0 {
+            return fail("generate.days must be at least 1 (got 0)".into());
+        }
+        for (key, v) in [
+            ("generate.paid_ratio", g.paid_ratio),
+            ("generate.churn_base_rate", g.churn_base_rate),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return fail(format!("{key} must be within [0, 1] (got {v})"));
+            }
+        }
+        if g.chunk_users == 0 {
+            return fail("generate.chunk_users must be at least 1 (got 0)".into());
+        }
+        if let Some(d) = &g.drift {
+            if !(d.engagement_factor > 0.0 && d.engagement_factor <= 1.0) {
+                return fail(format!(
+                    "generate.drift.engagement_factor must be within (0, 1] (got {})",
+                    d.engagement_factor
+                ));
+            }
+            if !(d.payment_fail_factor >= 0.0 && d.payment_fail_factor.is_finite()) {
+                return fail(format!(
+                    "generate.drift.payment_fail_factor must be a finite number >= 0 (got {})",
+                    d.payment_fail_factor
+                ));
+            }
+        }
+        if self.features.windows.is_empty() || self.features.windows.contains(&0) {
+            return fail(format!(
+                "features.windows must be a non-empty list of positive day counts (got {:?})",
+                self.features.windows
+            ));
+        }
+        if self.labels.window == 0 {
+            return fail("labels.window must be at least 1 day (got 0)".into());
+        }
+        if !(self.train.test_size > 0.0 && self.train.test_size < 1.0) {
+            return fail(format!(
+                "train.test_size must be within (0, 1) (got {})",
+                self.train.test_size
+            ));
+        }
+        if self.prepare.batch_rows == 0 || self.prepare.memory_budget_mib == 0 {
+            return fail(
+                "prepare.batch_rows and prepare.memory_budget_mib must be positive".into(),
+            );
+        }
+        let m = &self.monitor;
+        if !(m.psi_warn > 0.0 && m.psi_warn < m.psi_fail) {
+            return fail(format!(
+                "monitor.psi_warn must be positive and below monitor.psi_fail (got {} and {})",
+                m.psi_warn, m.psi_fail
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_design() {
+        let c = Config::default();
+        assert_eq!(c.generate.n_users, 2000);
+        assert_eq!(c.generate.days, 120);
+        assert_eq!(c.generate.seed, 42);
+        assert_eq!(c.features.windows, vec![7, 14, 30]);
+        assert_eq!(c.labels.window, 30);
+        assert_eq!(c.labels.active_within_days, 30);
+        assert_eq!(c.train.gbm_iterations, 250);
+        assert_eq!(c.score.top_k, 50);
+        assert_eq!(c.monitor.psi_buckets, 10);
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_naming_the_key() {
+        let err = Config::from_toml_str("[generate]\nn_user = 5\n", "test.toml").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("n_user"), "{msg}");
+        assert!(msg.contains("test.toml"), "{msg}");
+    }
+
+    #[test]
+    fn partial_file_keeps_other_defaults_and_round_trips() {
+        let c = Config::from_toml_str("[generate]\nn_users = 10\n", "t").unwrap();
+        assert_eq!(c.generate.n_users, 10);
+        assert_eq!(c.generate.days, 120);
+        let again = Config::from_toml_str(&c.to_toml_string(), "t").unwrap();
+        assert_eq!(again, c);
+    }
+
+    #[test]
+    fn out_of_range_values_are_rejected() {
+        assert!(Config::from_toml_str("[features]\nwindows = [7, 0]\n", "t").is_err());
+        assert!(Config::from_toml_str("[generate]\npaid_ratio = 1.5\n", "t").is_err());
+    }
+}

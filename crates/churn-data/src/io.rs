@@ -1,0 +1,413 @@
+//! Reading CSV or Parquet tables as streams of Arrow record batches, and writing Parquet,
+//! CSV and JSON outputs atomically (temp file in the same folder, fsync, rename).
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::error::ArrowError;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::{Error, Result};
+
+/// Rows per batch when reading.
+pub const DEFAULT_BATCH_SIZE: usize = 65_536;
+
+/// The formats churn reads and writes, chosen by file extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `.csv`
+    Csv,
+    /// `.parquet` or `.pq`
+    Parquet,
+}
+
+impl Format {
+    /// Picks the format from a path's extension.
+    pub fn from_path(path: &Path) -> Result<Self> {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("csv") => Ok(Format::Csv),
+            Some("parquet") | Some("pq") => Ok(Format::Parquet),
+            _ => Err(Error::UnsupportedExtension {
+                path: path.to_path_buf(),
+            }),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Parquet => "parquet",
+        }
+    }
+}
+
+type BatchIter = Box<dyn Iterator<Item = std::result::Result<RecordBatch, ArrowError>> + Send>;
+
+/// A stream of record batches from one file. CSV columns are read as text (so ids and
+/// values are kept verbatim and type problems can be reported with examples); Parquet
+/// columns keep their stored types.
+pub struct TableReader {
+    path: PathBuf,
+    format: Format,
+    schema: SchemaRef,
+    inner: BatchIter,
+}
+
+impl std::fmt::Debug for TableReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableReader")
+            .field("path", &self.path)
+            .field("format", &self.format)
+            .finish()
+    }
+}
+
+impl TableReader {
+    /// Opens `path` (format by extension). When `columns` is given, only those columns that
+    /// exist in the file are read; missing ones are left to the caller to judge.
+    pub fn open(path: &Path, columns: Option<&[&str]>, batch_size: usize) -> Result<Self> {
+        let format = Format::from_path(path)?;
+        let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+        let format_err = |message: String| Error::Format {
+            path: path.to_path_buf(),
+            format: format.name(),
+            message,
+        };
+        let (schema, inner): (SchemaRef, BatchIter) = match format {
+            Format::Csv => {
+                let full = csv_text_schema(path, &file).map_err(format_err)?;
+                let projection = project(&full, columns);
+                let schema = Arc::new(
+                    full.project(&projection)
+                        .map_err(|e| format_err(e.to_string()))?,
+                );
+                let reader = arrow::csv::ReaderBuilder::new(Arc::new(full))
+                    .with_header(true)
+                    .with_batch_size(batch_size)
+                    .with_projection(projection)
+                    .build(BufReader::with_capacity(1 << 20, file))
+                    .map_err(|e| format_err(e.to_string()))?;
+                (schema, Box::new(reader))
+            }
+            Format::Parquet => {
+                let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
+                    format_err(format!("{e} (is the file truncated or not Parquet?)"))
+                })?;
+                let full = builder.schema().clone();
+                let projection = project(&full, columns);
+                let mask =
+                    ProjectionMask::roots(builder.parquet_schema(), projection.iter().copied());
+                let reader = builder
+                    .with_projection(mask)
+                    .with_batch_size(batch_size)
+                    .build()
+                    .map_err(|e| format_err(e.to_string()))?;
+                let schema = arrow::record_batch::RecordBatchReader::schema(&reader);
+                (schema, Box::new(reader))
+            }
+        };
+        Ok(Self {
+            path: path.to_path_buf(),
+            format,
+            schema,
+            inner,
+        })
+    }
+
+    /// The file being read.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema of the batches this reader yields.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// The file's format.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+}
+
+impl Iterator for TableReader {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner.next().map(|r| {
+            r.map_err(|e| Error::Format {
+                path: self.path.clone(),
+                format: self.format.name(),
+                message: e.to_string(),
+            })
+        })
+    }
+}
+
+fn project(schema: &Schema, columns: Option<&[&str]>) -> Vec<usize> {
+    match columns {
+        None => (0..schema.fields().len()).collect(),
+        Some(cols) => schema
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| cols.contains(&f.name().as_str()))
+            .map(|(i, _)| i)
+            .collect(),
+    }
+}
+
+/// Reads the CSV header and returns a schema with every column as nullable text.
+fn csv_text_schema(path: &Path, file: &File) -> std::result::Result<Schema, String> {
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if len == 0 {
+        return Err("the file is empty (expected a header line)".into());
+    }
+    let (inferred, _) = arrow::csv::reader::Format::default()
+        .with_header(true)
+        .infer_schema(BufReader::new(file), Some(0))
+        .map_err(|e| e.to_string())?;
+    let mut fields = Vec::with_capacity(inferred.fields().len());
+    let mut seen = std::collections::HashSet::new();
+    for (i, f) in inferred.fields().iter().enumerate() {
+        let mut name = f.name().trim().to_string();
+        if i == 0 {
+            name = name.trim_start_matches('\u{feff}').to_string();
+        }
+        if !seen.insert(name.clone()) {
+            return Err(format!("duplicate column `{name}` in the header"));
+        }
+        fields.push(Field::new(name, DataType::Utf8, true));
+    }
+    // infer_schema consumed the header through its own reader; reopen happens in the caller.
+    let _ = path;
+    use std::io::Seek;
+    let mut f = file;
+    f.seek(std::io::SeekFrom::Start(0))
+        .map_err(|e| format!("cannot rewind: {e}"))?;
+    Ok(Schema::new(fields))
+}
+
+/// Reads a whole (small) table into memory.
+pub fn read_all(path: &Path, columns: Option<&[&str]>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let reader = TableReader::open(path, columns, DEFAULT_BATCH_SIZE)?;
+    let schema = reader.schema();
+    let batches = reader.collect::<Result<Vec<_>>>()?;
+    Ok((schema, batches))
+}
+
+/// A file that appears at its final path only when [`AtomicFile::commit`] succeeds; dropped
+/// uncommitted, its temporary file is removed and the previous output stays untouched.
+#[derive(Debug)]
+pub struct AtomicFile {
+    target: PathBuf,
+    temp: PathBuf,
+    file: Option<File>,
+}
+
+impl AtomicFile {
+    /// Creates the temporary file beside `target` (creating the folder if needed).
+    pub fn create(target: &Path) -> Result<Self> {
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create folder", e))?;
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "output".into());
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let temp = dir.join(format!(".{name}.{}.{nonce}.tmp", std::process::id()));
+        let file = File::create(&temp).map_err(|e| Error::io(&temp, "create", e))?;
+        Ok(Self {
+            target: target.to_path_buf(),
+            temp,
+            file: Some(file),
+        })
+    }
+
+    /// The final path.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// A handle to write into the temporary file.
+    pub fn file(&self) -> Result<File> {
+        self.file
+            .as_ref()
+            .expect("file is present until commit")
+            .try_clone()
+            .map_err(|e| Error::io(&self.temp, "clone handle", e))
+    }
+
+    /// Flushes to disk and renames the temporary file over the target.
+    pub fn commit(mut self) -> Result<PathBuf> {
+        let file = self.file.take().expect("file is present until commit");
+        file.sync_all()
+            .map_err(|e| Error::io(&self.temp, "fsync", e))?;
+        drop(file);
+        std::fs::rename(&self.temp, &self.target)
+            .map_err(|e| Error::io(&self.target, "rename into place", e))?;
+        if let Some(dir) = self.target.parent() {
+            // Persist the rename itself; not all platforms allow opening a folder.
+            if let Ok(d) = File::open(if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            }) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Writer properties of every Parquet output: zstd level 3, 1M-row row groups.
+pub fn parquet_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("3 is a valid zstd level"),
+        ))
+        .set_max_row_group_row_count(Some(1 << 20))
+        .build()
+}
+
+enum SinkWriter {
+    Parquet(ArrowWriter<File>),
+    Csv(arrow::csv::Writer<BufWriter<File>>),
+}
+
+/// An atomic table writer; the format follows the target's extension.
+pub struct TableWriter {
+    atomic: AtomicFile,
+    writer: SinkWriter,
+    rows: u64,
+}
+
+impl std::fmt::Debug for TableWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableWriter")
+            .field("target", &self.atomic.target)
+            .field("rows", &self.rows)
+            .finish()
+    }
+}
+
+impl TableWriter {
+    /// Starts writing `schema` to `target` (`.parquet` or `.csv`).
+    pub fn create(target: &Path, schema: SchemaRef) -> Result<Self> {
+        let format = Format::from_path(target)?;
+        let atomic = AtomicFile::create(target)?;
+        let file = atomic.file()?;
+        let writer = match format {
+            Format::Parquet => SinkWriter::Parquet(
+                ArrowWriter::try_new(file, schema, Some(parquet_properties())).map_err(|e| {
+                    Error::ParquetWrite {
+                        path: target.to_path_buf(),
+                        source: e,
+                    }
+                })?,
+            ),
+            Format::Csv => SinkWriter::Csv(
+                arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(BufWriter::with_capacity(1 << 20, file)),
+            ),
+        };
+        Ok(Self {
+            atomic,
+            writer,
+            rows: 0,
+        })
+    }
+
+    /// Appends a batch.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let target = self.atomic.target.clone();
+        match &mut self.writer {
+            SinkWriter::Parquet(w) => w.write(batch).map_err(|e| Error::ParquetWrite {
+                path: target,
+                source: e,
+            })?,
+            SinkWriter::Csv(w) => w
+                .write(batch)
+                .map_err(|e| Error::arrow(format!("{}: writing csv", target.display()), e))?,
+        }
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Finishes the file and moves it into place.
+    pub fn finish(self) -> Result<PathBuf> {
+        let target = self.atomic.target.clone();
+        match self.writer {
+            SinkWriter::Parquet(w) => {
+                w.close().map_err(|e| Error::ParquetWrite {
+                    path: target.clone(),
+                    source: e,
+                })?;
+            }
+            SinkWriter::Csv(w) => {
+                let mut inner = w.into_inner();
+                inner.flush().map_err(|e| Error::io(&target, "write", e))?;
+            }
+        }
+        self.atomic.commit()
+    }
+}
+
+/// Writes batches to `target` atomically and returns the number of rows.
+pub fn write_batches(target: &Path, schema: SchemaRef, batches: &[RecordBatch]) -> Result<u64> {
+    let mut w = TableWriter::create(target, schema)?;
+    for b in batches {
+        w.write(b)?;
+    }
+    let rows = w.rows();
+    w.finish()?;
+    Ok(rows)
+}
+
+/// Writes a value as pretty JSON, atomically.
+pub fn write_json<T: serde::Serialize>(target: &Path, value: &T) -> Result<PathBuf> {
+    let atomic = AtomicFile::create(target)?;
+    let mut w = BufWriter::new(atomic.file()?);
+    serde_json::to_writer_pretty(&mut w, value).map_err(|e| Error::Json {
+        path: target.to_path_buf(),
+        source: e,
+    })?;
+    w.write_all(b"\n")
+        .and_then(|_| w.flush())
+        .map_err(|e| Error::io(target, "write", e))?;
+    drop(w);
+    atomic.commit()
+}

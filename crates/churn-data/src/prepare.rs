@@ -1,0 +1,856 @@
+//! Cleaning and aggregation of raw users and events to one row per user and calendar day.
+//!
+//! Cleaning: categories are trimmed (plan, event types and marketing sources lowercased,
+//! country codes uppercased), types coerced (values that do not parse become null), rows
+//! missing identity fields dropped (users: user_id; events: event_id, user_id, event_time,
+//! event_type), duplicate ids dropped (first kept), and only events of known users with an
+//! allowed type kept.
+//!
+//! Aggregation runs in one streaming pass when the events are grouped by user in the order
+//! of the users table (what the generator and most exports produce): memory then holds one
+//! user's days. Otherwise it falls back to passes over contiguous ranges of users whose
+//! day accumulators fit `prepare.memory_budget_mib`, re-reading the events each pass.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{
+    Array, ArrayRef, Date32Array, Float64Array, Float64Builder, Int32Array, Int32Builder,
+    Int64Array, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray,
+};
+use arrow::compute::kernels::cast::{CastOptions, cast_with_options};
+use arrow::datatypes::DataType;
+use serde::Serialize;
+
+use crate::canonical::{canonicalize, missing_required};
+use crate::config::{PrepareConfig, ValidateConfig};
+use crate::idset::IdSet;
+use crate::io::{DEFAULT_BATCH_SIZE, TableReader, TableWriter};
+use crate::schema::{self, EVENTS_COLUMNS, USERS_COLUMNS, events, user_daily_schema, users};
+use crate::{Error, Result};
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+/// Type code of an allowed event type outside the contract's seven (counts as activity).
+const OTHER_TYPE: u8 = schema::EVENT_TYPES.len() as u8;
+
+/// Counts of what cleaning kept and dropped, and what was written.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PrepareSummary {
+    /// Users rows read.
+    pub users_in: u64,
+    /// Users kept after cleaning.
+    pub users_kept: u64,
+    /// Users rows without a user_id.
+    pub users_dropped_missing_id: u64,
+    /// Users rows repeating an earlier user_id.
+    pub users_dropped_duplicate: u64,
+    /// Events rows read (in the pass that produced the output).
+    pub events_in: u64,
+    /// Events aggregated.
+    pub events_kept: u64,
+    /// Events without event_id, user_id, event_time or event_type.
+    pub events_dropped_missing_identity: u64,
+    /// Events repeating an earlier event_id.
+    pub events_dropped_duplicate: u64,
+    /// Events of users not in the users table.
+    pub events_dropped_unknown_user: u64,
+    /// Events whose type is neither allowed nor mapped.
+    pub events_dropped_unknown_type: u64,
+    /// Events dated before their user's grid starts (before signup).
+    pub events_outside_grid: u64,
+    /// First data date.
+    pub first_date: Option<chrono::NaiveDate>,
+    /// Last data date.
+    pub last_date: Option<chrono::NaiveDate>,
+    /// User-day rows written.
+    pub user_days: u64,
+    /// Passes over the events (1 when they were grouped by user).
+    pub passes: u32,
+}
+
+/// A re-readable source of raw event batches.
+pub trait EventSource {
+    /// Starts a fresh read of the events, keeping at least `columns` when they exist.
+    fn batches(
+        &self,
+        columns: &[&str],
+    ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + '_>>;
+    /// A name for messages.
+    fn name(&self) -> String;
+}
+
+impl EventSource for PathBuf {
+    fn batches(
+        &self,
+        columns: &[&str],
+    ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + '_>> {
+        let r = TableReader::open(self, Some(columns), DEFAULT_BATCH_SIZE)?;
+        let missing = missing_required(&r.schema(), &EVENTS_COLUMNS);
+        if let Some(col) = missing.iter().find(|c| columns.contains(c)) {
+            let present: Vec<String> = r
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            return Err(Error::invalid(
+                self,
+                *col,
+                "required column is missing",
+                vec![format!("columns present: {}", present.join(", "))],
+            ));
+        }
+        Ok(Box::new(r))
+    }
+    fn name(&self) -> String {
+        self.display().to_string()
+    }
+}
+
+/// Events already in memory.
+#[derive(Debug, Clone, Copy)]
+pub struct InMemoryEvents<'a>(pub &'a [RecordBatch]);
+
+impl EventSource for InMemoryEvents<'_> {
+    fn batches(
+        &self,
+        _columns: &[&str],
+    ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + '_>> {
+        Ok(Box::new(self.0.iter().cloned().map(Ok)))
+    }
+    fn name(&self) -> String {
+        "events (in memory)".into()
+    }
+}
+
+/// The cleaned users table, in first-seen order.
+#[derive(Debug, Default)]
+pub struct UserTable {
+    ids: Vec<String>,
+    index: HashMap<String, u32>,
+    signup: Vec<Option<i32>>,
+    plan: Vec<Option<&'static str>>,
+    is_paid: Vec<Option<i32>>,
+    country: Vec<Option<String>>,
+    source: Vec<Option<String>>,
+}
+
+impl UserTable {
+    /// Number of users.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+    /// True when there are no users.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+    /// Dense index of a user id.
+    pub fn index_of(&self, id: &str) -> Option<u32> {
+        self.index.get(id).copied()
+    }
+
+    /// Cleans raw users batches (any reasonable types) into a table; `name` is used in errors.
+    pub fn from_batches(
+        batches: impl Iterator<Item = Result<RecordBatch>>,
+        summary: &mut PrepareSummary,
+    ) -> Result<Self> {
+        let mut t = UserTable::default();
+        for batch in batches {
+            let (b, _) = canonicalize(&batch?, &USERS_COLUMNS, 0)?;
+            let id = typed::<StringArray>(&b, users::USER_ID);
+            let signup = typed::<Date32Array>(&b, users::SIGNUP_DATE);
+            let plan = typed::<StringArray>(&b, users::PLAN);
+            let paid = typed::<Int32Array>(&b, users::IS_PAID);
+            let country = typed::<StringArray>(&b, users::COUNTRY);
+            let source = typed::<StringArray>(&b, users::MARKETING_SOURCE);
+            for r in 0..b.num_rows() {
+                summary.users_in += 1;
+                if id.is_null(r) {
+                    summary.users_dropped_missing_id += 1;
+                    continue;
+                }
+                let key = id.value(r);
+                if t.index.contains_key(key) {
+                    summary.users_dropped_duplicate += 1;
+                    continue;
+                }
+                let (plan_v, paid_v) = resolve_plan(
+                    plan.is_valid(r).then(|| plan.value(r)),
+                    paid.is_valid(r).then(|| paid.value(r)),
+                );
+                t.index.insert(key.to_string(), t.ids.len() as u32);
+                t.ids.push(key.to_string());
+                t.signup.push(signup.is_valid(r).then(|| signup.value(r)));
+                t.plan.push(plan_v);
+                t.is_paid.push(paid_v);
+                t.country
+                    .push(country.is_valid(r).then(|| country.value(r).to_uppercase()));
+                t.source
+                    .push(source.is_valid(r).then(|| source.value(r).to_lowercase()));
+            }
+        }
+        summary.users_kept = t.ids.len() as u64;
+        Ok(t)
+    }
+}
+
+/// is_paid (the billing flag) wins when valid; otherwise the plan decides.
+fn resolve_plan(plan: Option<&str>, paid: Option<i32>) -> (Option<&'static str>, Option<i32>) {
+    match (paid, plan.map(str::to_lowercase).as_deref()) {
+        (Some(1), _) => (Some(schema::PLAN_PAID), Some(1)),
+        (Some(0), _) => (Some(schema::PLAN_FREE), Some(0)),
+        (_, Some(schema::PLAN_PAID)) => (Some(schema::PLAN_PAID), Some(1)),
+        (_, Some(schema::PLAN_FREE)) => (Some(schema::PLAN_FREE), Some(0)),
+        _ => (None, None),
+    }
+}
+
+fn typed<'b, T: 'static>(batch: &'b RecordBatch, name: &str) -> &'b T {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .expect("canonical batches have every contract column with its canonical type")
+}
+
+/// Per-user-day accumulators for `users` consecutive users × `days` days.
+#[derive(Debug)]
+struct DayAgg {
+    days: usize,
+    counts: Vec<[u32; 8]>,
+    watch: Vec<f64>,
+    quiz_sum: Vec<f64>,
+    quiz_scored: Vec<u32>,
+}
+
+/// Slots of `DayAgg::counts`: the seven contract types, then the total.
+const TOTAL: usize = 7;
+const BYTES_PER_USER_DAY: usize = 8 * 4 + 8 + 8 + 4;
+
+impl DayAgg {
+    fn new(users: usize, days: usize) -> Self {
+        let n = users * days;
+        Self {
+            days,
+            counts: vec![[0; 8]; n],
+            watch: vec![0.0; n],
+            quiz_sum: vec![0.0; n],
+            quiz_scored: vec![0; n],
+        }
+    }
+    fn reset(&mut self) {
+        self.counts.fill([0; 8]);
+        self.watch.fill(0.0);
+        self.quiz_sum.fill(0.0);
+        self.quiz_scored.fill(0);
+    }
+    fn add(&mut self, slot: usize, kind: u8, watch: Option<f64>, quiz: Option<f64>) {
+        let c = &mut self.counts[slot];
+        c[TOTAL] += 1;
+        if kind == OTHER_TYPE {
+            return;
+        }
+        c[kind as usize] += 1;
+        match schema::EVENT_TYPES[kind as usize] {
+            schema::VIDEO_WATCH => self.watch[slot] += watch.unwrap_or(0.0),
+            schema::QUIZ_ATTEMPT => {
+                if let Some(q) = quiz {
+                    self.quiz_sum[slot] += q;
+                    self.quiz_scored[slot] += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One cleaned event ready to aggregate.
+#[derive(Debug, Clone, Copy)]
+struct CleanEvent {
+    user: u32,
+    day: i64,
+    kind: u8,
+    watch: Option<f64>,
+    quiz: Option<f64>,
+}
+
+/// Turns raw event batches into clean events, applying every cleaning rule.
+struct EventCleaner<'a> {
+    users: &'a UserTable,
+    types: HashMap<String, u8>,
+    ids: IdSet,
+}
+
+impl<'a> EventCleaner<'a> {
+    fn new(users: &'a UserTable, config: &ValidateConfig) -> Self {
+        let mut types: HashMap<String, u8> = schema::EVENT_TYPES
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.to_string(), i as u8))
+            .collect();
+        for extra in &config.extra_event_types {
+            types
+                .entry(extra.trim().to_lowercase())
+                .or_insert(OTHER_TYPE);
+        }
+        for (from, to) in &config.event_type_map {
+            let code = types
+                .get(to.trim().to_lowercase().as_str())
+                .copied()
+                .unwrap_or(OTHER_TYPE);
+            types.insert(from.trim().to_lowercase(), code);
+        }
+        Self {
+            users,
+            types,
+            ids: IdSet::new(),
+        }
+    }
+
+    fn clean(
+        &mut self,
+        raw: &RecordBatch,
+        summary: &mut PrepareSummary,
+        out: &mut Vec<CleanEvent>,
+    ) -> Result<()> {
+        out.clear();
+        let user_idx = self.lookup_users(raw)?;
+        let (b, _) = canonicalize(raw, &EVENTS_COLUMNS, 0)?;
+        let event_id = typed::<Int64Array>(&b, events::EVENT_ID);
+        let time = typed::<TimestampMicrosecondArray>(&b, events::EVENT_TIME);
+        let etype = typed::<StringArray>(&b, events::EVENT_TYPE);
+        let watch = typed::<Float64Array>(&b, events::WATCH_MINUTES);
+        let quiz = typed::<Float64Array>(&b, events::QUIZ_SCORE);
+        let mut lowered = String::new();
+        for r in 0..b.num_rows() {
+            summary.events_in += 1;
+            let user = user_idx[r];
+            if event_id.is_null(r) || time.is_null(r) || etype.is_null(r) || user == MISSING_ID {
+                summary.events_dropped_missing_identity += 1;
+                continue;
+            }
+            if !self.ids.insert(event_id.value(r)) {
+                summary.events_dropped_duplicate += 1;
+                continue;
+            }
+            if user == UNKNOWN_USER {
+                summary.events_dropped_unknown_user += 1;
+                continue;
+            }
+            let t = etype.value(r);
+            let code = match self.types.get(t) {
+                Some(&c) => Some(c),
+                None => {
+                    lowered.clear();
+                    lowered.push_str(&t.to_lowercase());
+                    self.types.get(lowered.as_str()).copied()
+                }
+            };
+            let Some(kind) = code else {
+                summary.events_dropped_unknown_type += 1;
+                continue;
+            };
+            let finite =
+                |a: &Float64Array| (a.is_valid(r) && a.value(r).is_finite()).then(|| a.value(r));
+            out.push(CleanEvent {
+                user,
+                day: time.value(r).div_euclid(MICROS_PER_DAY),
+                kind,
+                watch: finite(watch).filter(|w| *w >= 0.0),
+                quiz: finite(quiz).filter(|q| (0.0..=100.0).contains(q)),
+            });
+        }
+        Ok(())
+    }
+
+    /// Maps the user_id column to dense user indexes, looking each run of equal ids up once.
+    fn lookup_users(&self, raw: &RecordBatch) -> Result<Vec<u32>> {
+        let col = raw.column_by_name(events::USER_ID).ok_or_else(|| {
+            Error::invalid(
+                "events",
+                events::USER_ID,
+                "required column is missing",
+                vec![],
+            )
+        })?;
+        let text: ArrayRef = match col.data_type() {
+            DataType::Utf8 => col.clone(),
+            _ => cast_with_options(col, &DataType::Utf8, &CastOptions::default())
+                .map_err(|e| Error::arrow("reading events.user_id as text", e))?,
+        };
+        let text = text
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("cast to Utf8 yields a StringArray");
+        let mut out = Vec::with_capacity(text.len());
+        let mut last: Option<(&str, u32)> = None;
+        for v in text.iter() {
+            let idx = match v.map(str::trim) {
+                None | Some("") => MISSING_ID,
+                Some(s) => match last {
+                    Some((prev, i)) if prev == s => i,
+                    _ => {
+                        let i = self.users.index_of(s).unwrap_or(UNKNOWN_USER);
+                        last = Some((s, i));
+                        i
+                    }
+                },
+            };
+            out.push(idx);
+        }
+        Ok(out)
+    }
+}
+
+const MISSING_ID: u32 = u32::MAX;
+const UNKNOWN_USER: u32 = u32::MAX - 1;
+
+/// Builds user-day batches.
+struct DailyBuilder {
+    rows: usize,
+    user_id: StringBuilder,
+    as_of: Vec<i32>,
+    signup: Vec<Option<i32>>,
+    since: Vec<Option<i32>>,
+    plan: StringBuilder,
+    paid: Int32Builder,
+    country: StringBuilder,
+    source: StringBuilder,
+    counts: [Vec<i32>; 9],
+    watch: Vec<f64>,
+    quiz_avg: Float64Builder,
+}
+
+impl DailyBuilder {
+    fn new() -> Self {
+        Self {
+            rows: 0,
+            user_id: StringBuilder::new(),
+            as_of: Vec::new(),
+            signup: Vec::new(),
+            since: Vec::new(),
+            plan: StringBuilder::new(),
+            paid: Int32Builder::new(),
+            country: StringBuilder::new(),
+            source: StringBuilder::new(),
+            counts: Default::default(),
+            watch: Vec::new(),
+            quiz_avg: Float64Builder::new(),
+        }
+    }
+
+    /// Appends the grid rows of user `u`, reading its days from `agg` at `base`.
+    fn push_user(
+        &mut self,
+        users: &UserTable,
+        u: usize,
+        agg: &DayAgg,
+        base: usize,
+        first_day: i32,
+        last_day: i32,
+        summary: &mut PrepareSummary,
+    ) {
+        let signup = users.signup[u];
+        let start = signup.map_or(first_day, |s| s.max(first_day));
+        for slot in 0..(start - first_day).max(0).min(agg.days as i32) as usize {
+            summary.events_outside_grid += u64::from(agg.counts[base + slot][TOTAL]);
+        }
+        for day in start..=last_day {
+            let slot = base + (day - first_day) as usize;
+            let c = &agg.counts[slot];
+            self.user_id.append_value(&users.ids[u]);
+            self.as_of.push(day);
+            self.signup.push(signup);
+            self.since.push(signup.map(|s| day - s));
+            self.plan.append_option(users.plan[u]);
+            self.paid.append_option(users.is_paid[u]);
+            self.country.append_option(users.country[u].as_deref());
+            self.source.append_option(users.source[u].as_deref());
+            let code = |name: &str| {
+                schema::EVENT_TYPES
+                    .iter()
+                    .position(|t| *t == name)
+                    .expect("contract type")
+            };
+            let values = [
+                i32::from(c[TOTAL] > 0),
+                c[TOTAL] as i32,
+                c[code(schema::LOGIN)] as i32,
+                c[code(schema::COURSE_ENROLL)] as i32,
+                c[code(schema::QUIZ_ATTEMPT)] as i32,
+                c[code(schema::PAYMENT_SUCCESS)] as i32,
+                c[code(schema::PAYMENT_FAILED)] as i32,
+                c[code(schema::SUPPORT_TICKET)] as i32,
+                0,
+            ];
+            for (v, col) in values.iter().zip(self.counts.iter_mut()) {
+                col.push(*v);
+            }
+            self.watch.push(agg.watch[slot]);
+            let n = agg.quiz_scored[slot];
+            self.quiz_avg
+                .append_option((n > 0).then(|| agg.quiz_sum[slot] / f64::from(n)));
+            self.rows += 1;
+        }
+    }
+
+    fn finish(&mut self) -> Result<RecordBatch> {
+        let take_i32 = |v: &mut Vec<i32>| Int32Array::from(std::mem::take(v));
+        let [
+            active,
+            total,
+            logins,
+            enroll,
+            quiz,
+            pay_s,
+            pay_f,
+            support,
+            _,
+        ] = &mut self.counts;
+        let cols: Vec<ArrayRef> = vec![
+            std::sync::Arc::new(self.user_id.finish()),
+            std::sync::Arc::new(Date32Array::from(std::mem::take(&mut self.as_of))),
+            std::sync::Arc::new(Date32Array::from(std::mem::take(&mut self.signup))),
+            std::sync::Arc::new(Int32Array::from(std::mem::take(&mut self.since))),
+            std::sync::Arc::new(self.plan.finish()),
+            std::sync::Arc::new(self.paid.finish()),
+            std::sync::Arc::new(self.country.finish()),
+            std::sync::Arc::new(self.source.finish()),
+            std::sync::Arc::new(take_i32(active)),
+            std::sync::Arc::new(take_i32(total)),
+            std::sync::Arc::new(take_i32(logins)),
+            std::sync::Arc::new(take_i32(enroll)),
+            std::sync::Arc::new(Float64Array::from(std::mem::take(&mut self.watch))),
+            std::sync::Arc::new(take_i32(quiz)),
+            std::sync::Arc::new(self.quiz_avg.finish()),
+            std::sync::Arc::new(take_i32(pay_s)),
+            std::sync::Arc::new(take_i32(pay_f)),
+            std::sync::Arc::new(take_i32(support)),
+        ];
+        self.rows = 0;
+        RecordBatch::try_new(user_daily_schema(), cols)
+            .map_err(|e| Error::arrow("building user_daily batch", e))
+    }
+}
+
+/// The first and last data dates (days since the epoch) over the events' timestamps.
+fn date_range(source: &dyn EventSource) -> Result<Option<(i32, i32)>> {
+    let mut range: Option<(i64, i64)> = None;
+    for batch in source.batches(&[events::EVENT_TIME])? {
+        let batch = batch?;
+        let Some(col) = batch.column_by_name(events::EVENT_TIME) else {
+            continue;
+        };
+        let one = RecordBatch::try_new(
+            std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
+                arrow::datatypes::Field::new(events::EVENT_TIME, col.data_type().clone(), true),
+            ])),
+            vec![col.clone()],
+        )
+        .map_err(|e| Error::arrow("reading event_time", e))?;
+        let spec = [EVENTS_COLUMNS[2]];
+        let (b, _) = canonicalize(&one, &spec, 0)?;
+        let t = typed::<TimestampMicrosecondArray>(&b, events::EVENT_TIME);
+        if let (Some(lo), Some(hi)) = (arrow::compute::min(t), arrow::compute::max(t)) {
+            let (lo, hi) = (lo.div_euclid(MICROS_PER_DAY), hi.div_euclid(MICROS_PER_DAY));
+            range = Some(match range {
+                None => (lo, hi),
+                Some((a, z)) => (a.min(lo), z.max(hi)),
+            });
+        }
+    }
+    range
+        .map(|(lo, hi)| {
+            let fit = |d: i64| {
+                i32::try_from(d).map_err(|_| {
+                    Error::invalid(
+                        source.name(),
+                        events::EVENT_TIME,
+                        "event_time must be a plausible date",
+                        vec![d.to_string()],
+                    )
+                })
+            };
+            Ok((fit(lo)?, fit(hi)?))
+        })
+        .transpose()
+}
+
+/// Signals that events are not grouped by user in users-table order.
+struct NotGrouped;
+
+/// Aggregates users `[lo, hi)` in one pass; `streaming` holds one user at a time and fails
+/// with [`NotGrouped`] when the order does not allow it.
+#[allow(clippy::too_many_arguments)]
+fn aggregate_pass(
+    users: &UserTable,
+    source: &dyn EventSource,
+    vcfg: &ValidateConfig,
+    pcfg: &PrepareConfig,
+    (first_day, last_day): (i32, i32),
+    (lo, hi): (usize, usize),
+    streaming: bool,
+    summary: &mut PrepareSummary,
+    sink: &mut dyn FnMut(RecordBatch) -> Result<()>,
+) -> Result<std::result::Result<(), NotGrouped>> {
+    let days = (last_day - first_day + 1) as usize;
+    let mut agg = DayAgg::new(if streaming { 1 } else { hi - lo }, days);
+    let mut cleaner = EventCleaner::new(users, vcfg);
+    let mut builder = DailyBuilder::new();
+    let mut clean = Vec::new();
+    let mut next_user = lo; // first user not yet emitted (streaming)
+    let mut current: Option<usize> = None;
+    let columns = [
+        events::EVENT_ID,
+        events::USER_ID,
+        events::EVENT_TIME,
+        events::EVENT_TYPE,
+        events::WATCH_MINUTES,
+        events::QUIZ_SCORE,
+    ];
+    let mut flush = |builder: &mut DailyBuilder, force: bool| -> Result<()> {
+        if builder.rows > 0 && (force || builder.rows >= pcfg.batch_rows) {
+            sink(builder.finish()?)?;
+        }
+        Ok(())
+    };
+    for batch in source.batches(&columns)? {
+        cleaner.clean(&batch?, summary, &mut clean)?;
+        for e in &clean {
+            let u = e.user as usize;
+            if u < lo || u >= hi {
+                continue;
+            }
+            let d = e.day - i64::from(first_day);
+            if d < 0 || d >= days as i64 {
+                continue;
+            }
+            let slot = if streaming {
+                if current != Some(u) {
+                    if u < next_user {
+                        return Ok(Err(NotGrouped));
+                    }
+                    if let Some(c) = current {
+                        builder.push_user(users, c, &agg, 0, first_day, last_day, summary);
+                        agg.reset();
+                    }
+                    for empty in next_user.max(current.map_or(0, |c| c + 1))..u {
+                        builder.push_user(users, empty, &agg, 0, first_day, last_day, summary);
+                    }
+                    current = Some(u);
+                    next_user = u + 1;
+                    flush(&mut builder, false)?;
+                }
+                d as usize
+            } else {
+                (u - lo) * days + d as usize
+            };
+            summary.events_kept += 1;
+            agg.add(slot, e.kind, e.watch, e.quiz);
+        }
+    }
+    if streaming {
+        if let Some(c) = current {
+            builder.push_user(users, c, &agg, 0, first_day, last_day, summary);
+            agg.reset();
+        }
+        for empty in next_user..hi {
+            builder.push_user(users, empty, &agg, 0, first_day, last_day, summary);
+            flush(&mut builder, false)?;
+        }
+    } else {
+        for u in lo..hi {
+            builder.push_user(
+                users,
+                u,
+                &agg,
+                (u - lo) * days,
+                first_day,
+                last_day,
+                summary,
+            );
+            flush(&mut builder, false)?;
+        }
+    }
+    flush(&mut builder, true)?;
+    Ok(Ok(()))
+}
+
+/// Cleans and aggregates; `sink` receives user-day batches in users-table order. `restart`
+/// is called before a fallback to partitioned passes so the caller can discard what the
+/// streaming attempt produced.
+pub fn prepare_with(
+    users: &UserTable,
+    source: &dyn EventSource,
+    vcfg: &ValidateConfig,
+    pcfg: &PrepareConfig,
+    mut summary: PrepareSummary,
+    restart: &mut dyn FnMut() -> Result<()>,
+    sink: &mut dyn FnMut(RecordBatch) -> Result<()>,
+) -> Result<PrepareSummary> {
+    let Some((first_day, last_day)) = date_range(source)? else {
+        return Err(Error::invalid(
+            source.name(),
+            events::EVENT_TIME,
+            "events must contain at least one parseable event_time",
+            vec![],
+        ));
+    };
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch is a valid date");
+    summary.first_date = epoch.checked_add_signed(chrono::Duration::days(i64::from(first_day)));
+    summary.last_date = epoch.checked_add_signed(chrono::Duration::days(i64::from(last_day)));
+    let range = (first_day, last_day);
+    let n = users.len();
+    let base = summary.clone();
+    let mut attempt = base.clone();
+    attempt.passes = 1;
+    if aggregate_pass(
+        users,
+        source,
+        vcfg,
+        pcfg,
+        range,
+        (0, n),
+        true,
+        &mut attempt,
+        sink,
+    )?
+    .is_ok()
+    {
+        summary = attempt;
+        summary.user_days = 0;
+        return Ok(summary);
+    }
+    tracing::info!(
+        "events are not grouped by user in users order; falling back to partitioned passes"
+    );
+    restart()?;
+    let days = (last_day - first_day + 1) as usize;
+    let per_pass = ((pcfg.memory_budget_mib << 20) / (BYTES_PER_USER_DAY * days)).max(1);
+    let mut lo = 0;
+    let mut passes = 0;
+    let mut totals = base;
+    while lo < n || passes == 0 {
+        let hi = (lo + per_pass).min(n);
+        let mut pass_summary = totals.clone();
+        let outcome = aggregate_pass(
+            users,
+            source,
+            vcfg,
+            pcfg,
+            range,
+            (lo, hi),
+            false,
+            &mut pass_summary,
+            sink,
+        )?;
+        debug_assert!(outcome.is_ok(), "partitioned passes accept any order");
+        // Reading counts are the same every pass; keep the first pass's, add the rest.
+        if passes == 0 {
+            totals = pass_summary;
+        } else {
+            totals.events_kept = pass_summary.events_kept;
+            totals.events_outside_grid = pass_summary.events_outside_grid;
+        }
+        passes += 1;
+        lo = hi;
+    }
+    totals.passes = passes;
+    Ok(totals)
+}
+
+/// Prepares files: reads users and events (CSV or Parquet), writes the user-day table to
+/// `out` (format by extension) atomically.
+pub fn prepare_files(
+    users_path: &Path,
+    events_path: &Path,
+    out: &Path,
+    vcfg: &ValidateConfig,
+    pcfg: &PrepareConfig,
+) -> Result<PrepareSummary> {
+    let mut summary = PrepareSummary::default();
+    let reader = TableReader::open(users_path, None, DEFAULT_BATCH_SIZE)?;
+    if let Some(col) = missing_required(&reader.schema(), &USERS_COLUMNS).first() {
+        let present: Vec<String> = reader
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        return Err(Error::invalid(
+            users_path,
+            *col,
+            "required column is missing",
+            vec![format!("columns present: {}", present.join(", "))],
+        ));
+    }
+    let users = UserTable::from_batches(reader, &mut summary)?;
+    if users.is_empty() {
+        return Err(Error::invalid(
+            users_path,
+            users::USER_ID,
+            "users table must have at least one user with a user_id",
+            vec![],
+        ));
+    }
+    let source = events_path.to_path_buf();
+    let writer = std::cell::RefCell::new(Some(TableWriter::create(out, user_daily_schema())?));
+    let mut rows = 0u64;
+    let mut restart = || -> Result<()> {
+        writer.borrow_mut().take();
+        *writer.borrow_mut() = Some(TableWriter::create(out, user_daily_schema())?);
+        Ok(())
+    };
+    let mut sink = |b: RecordBatch| -> Result<()> {
+        writer
+            .borrow_mut()
+            .as_mut()
+            .expect("writer is present")
+            .write(&b)
+    };
+    let mut summary = prepare_with(
+        &users,
+        &source,
+        vcfg,
+        pcfg,
+        summary,
+        &mut restart,
+        &mut sink,
+    )?;
+    let w = writer.borrow_mut().take().expect("writer is present");
+    rows += w.rows();
+    w.finish()?;
+    summary.user_days = rows;
+    Ok(summary)
+}
+
+/// Prepares in-memory batches (users and events of any reasonable column types).
+pub fn prepare_batches(
+    users: &[RecordBatch],
+    events: &[RecordBatch],
+    vcfg: &ValidateConfig,
+    pcfg: &PrepareConfig,
+) -> Result<(Vec<RecordBatch>, PrepareSummary)> {
+    let mut summary = PrepareSummary::default();
+    let table = UserTable::from_batches(users.iter().cloned().map(Ok), &mut summary)?;
+    let out = std::cell::RefCell::new(Vec::new());
+    let mut restart = || -> Result<()> {
+        out.borrow_mut().clear();
+        Ok(())
+    };
+    let mut sink = |b: RecordBatch| -> Result<()> {
+        out.borrow_mut().push(b);
+        Ok(())
+    };
+    let mut summary = prepare_with(
+        &table,
+        &InMemoryEvents(events),
+        vcfg,
+        pcfg,
+        summary,
+        &mut restart,
+        &mut sink,
+    )?;
+    let out = out.into_inner();
+    summary.user_days = out.iter().map(|b| b.num_rows() as u64).sum();
+    Ok((out, summary))
+}

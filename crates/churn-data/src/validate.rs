@@ -1,0 +1,603 @@
+//! Validation of raw users and events against every rule of the contract.
+//!
+//! All rules are checked in one streaming pass per table (not only the first failure);
+//! each violation is reported with its count and a few example rows.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use arrow::array::{
+    Array, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::canonical::{canonicalize, missing_required};
+use crate::clock::Clock;
+use crate::config::ValidateConfig;
+use crate::idset::IdSet;
+use crate::io::{DEFAULT_BATCH_SIZE, TableReader};
+use crate::schema::{self, ColumnSpec, EVENTS_COLUMNS, USERS_COLUMNS, events, users};
+use crate::{Error, Result};
+
+/// How bad a violation is: errors fail validation, warnings are reported only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The data breaks the contract.
+    Error,
+    /// Suspicious but usable; cleaning handles it.
+    Warning,
+}
+
+/// One broken rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Violation {
+    /// "users" or "events".
+    pub table: String,
+    /// The file checked.
+    pub file: String,
+    /// The column (or "*" for the whole file).
+    pub column: String,
+    /// The rule, in words.
+    pub rule: String,
+    /// Error or warning.
+    pub severity: Severity,
+    /// How many rows break it.
+    pub count: u64,
+    /// Up to `max_examples` offending rows ("row 12: value").
+    pub examples: Vec<String>,
+}
+
+/// Row counts of one checked table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableSummary {
+    /// The file.
+    pub file: String,
+    /// Data rows read.
+    pub rows: u64,
+}
+
+/// The result of validating users and events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValidationReport {
+    /// When the check ran (RFC 3339).
+    pub checked_at: String,
+    /// True when no rule of severity error is broken.
+    pub ok: bool,
+    /// Users table summary.
+    pub users: TableSummary,
+    /// Events table summary.
+    pub events: TableSummary,
+    /// Every broken rule, in the order first seen.
+    pub violations: Vec<Violation>,
+}
+
+impl ValidationReport {
+    /// Violations of severity error.
+    pub fn errors(&self) -> impl Iterator<Item = &Violation> {
+        self.violations
+            .iter()
+            .filter(|v| v.severity == Severity::Error)
+    }
+
+    /// A human-readable report.
+    pub fn render_text(&self) -> String {
+        let mut s = String::new();
+        s.push_str(&format!(
+            "validation {}: users {} rows ({}), events {} rows ({})\n",
+            if self.ok { "passed" } else { "FAILED" },
+            self.users.rows,
+            self.users.file,
+            self.events.rows,
+            self.events.file
+        ));
+        if self.violations.is_empty() {
+            s.push_str("  every rule holds\n");
+        }
+        for v in &self.violations {
+            s.push_str(&format!(
+                "  [{}] {}: column `{}`: {} — {} row(s)\n",
+                match v.severity {
+                    Severity::Error => "error",
+                    Severity::Warning => "warning",
+                },
+                v.file,
+                v.column,
+                v.rule,
+                v.count
+            ));
+            for e in &v.examples {
+                s.push_str(&format!("      e.g. {e}\n"));
+            }
+        }
+        s
+    }
+}
+
+/// Collects violations keyed by (table, column, rule).
+#[derive(Debug)]
+struct Tally {
+    max_examples: usize,
+    index: HashMap<(String, String, String), usize>,
+    violations: Vec<Violation>,
+}
+
+impl Tally {
+    fn new(max_examples: usize) -> Self {
+        Self {
+            max_examples,
+            index: HashMap::new(),
+            violations: Vec::new(),
+        }
+    }
+
+    fn entry(
+        &mut self,
+        table: &str,
+        file: &Path,
+        column: &str,
+        rule: &str,
+        severity: Severity,
+    ) -> &mut Violation {
+        let key = (table.to_string(), column.to_string(), rule.to_string());
+        let n = self.violations.len();
+        let i = *self.index.entry(key).or_insert(n);
+        if i == n {
+            self.violations.push(Violation {
+                table: table.into(),
+                file: file.display().to_string(),
+                column: column.into(),
+                rule: rule.into(),
+                severity,
+                count: 0,
+                examples: Vec::new(),
+            });
+        }
+        &mut self.violations[i]
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_many(
+        &mut self,
+        table: &str,
+        file: &Path,
+        column: &str,
+        rule: &str,
+        severity: Severity,
+        count: u64,
+        examples: impl Iterator<Item = String>,
+    ) {
+        let max = self.max_examples;
+        let v = self.entry(table, file, column, rule, severity);
+        v.count += count;
+        let room = max.saturating_sub(v.examples.len());
+        v.examples.extend(examples.take(room));
+    }
+
+    fn add(
+        &mut self,
+        table: &str,
+        file: &Path,
+        column: &str,
+        rule: &str,
+        severity: Severity,
+        example: impl FnOnce() -> String,
+    ) {
+        let max = self.max_examples;
+        let v = self.entry(table, file, column, rule, severity);
+        v.count += 1;
+        if v.examples.len() < max {
+            v.examples.push(example());
+        }
+    }
+}
+
+/// Per-table context of a check pass.
+struct Pass<'a> {
+    table: &'static str,
+    file: &'a Path,
+    tally: &'a mut Tally,
+    row_offset: u64,
+}
+
+impl Pass<'_> {
+    fn error(&mut self, column: &str, rule: &str, row: usize, value: impl std::fmt::Display) {
+        let row = self.row_offset + row as u64 + 1;
+        self.tally
+            .add(self.table, self.file, column, rule, Severity::Error, || {
+                format!("row {row}: {value}")
+            });
+    }
+    fn warn(&mut self, column: &str, rule: &str, row: usize, value: impl std::fmt::Display) {
+        let row = self.row_offset + row as u64 + 1;
+        self.tally.add(
+            self.table,
+            self.file,
+            column,
+            rule,
+            Severity::Warning,
+            || format!("row {row}: {value}"),
+        );
+    }
+}
+
+/// What validation keeps of each user to check events against it.
+type KnownUsers = HashMap<String, Option<i32>>;
+
+/// Validates a users and an events file (CSV or Parquet) against every rule.
+pub fn validate_files(
+    users_path: &Path,
+    events_path: &Path,
+    config: &ValidateConfig,
+    clock: &dyn Clock,
+) -> Result<ValidationReport> {
+    let mut tally = Tally::new(config.examples());
+    let mut known = KnownUsers::new();
+    let users_rows = check_table(
+        users_path,
+        "users",
+        &USERS_COLUMNS,
+        &mut tally,
+        |pass, batch| check_users(pass, batch, &mut known),
+    )?;
+    let allowed = allowed_event_types(config);
+    let mut ids = IdSet::new();
+    let events_rows = check_table(
+        events_path,
+        "events",
+        &EVENTS_COLUMNS,
+        &mut tally,
+        |pass, batch| check_events(pass, batch, &known, &allowed, config, &mut ids),
+    )?;
+    let ok = !tally
+        .violations
+        .iter()
+        .any(|v| v.severity == Severity::Error);
+    Ok(ValidationReport {
+        checked_at: clock.now().to_rfc3339(),
+        ok,
+        users: TableSummary {
+            file: users_path.display().to_string(),
+            rows: users_rows,
+        },
+        events: TableSummary {
+            file: events_path.display().to_string(),
+            rows: events_rows,
+        },
+        violations: tally.violations,
+    })
+}
+
+/// The event types accepted: the contract's seven, plus extra and mapped ones from config.
+pub fn allowed_event_types(config: &ValidateConfig) -> HashSet<String> {
+    schema::EVENT_TYPES
+        .iter()
+        .map(|s| s.to_string())
+        .chain(
+            config
+                .extra_event_types
+                .iter()
+                .map(|s| s.trim().to_lowercase()),
+        )
+        .collect()
+}
+
+fn check_table(
+    path: &Path,
+    table: &'static str,
+    spec: &[ColumnSpec],
+    tally: &mut Tally,
+    mut check: impl FnMut(&mut Pass<'_>, &RecordBatch) -> Result<()>,
+) -> Result<u64> {
+    let reader = match TableReader::open(path, None, DEFAULT_BATCH_SIZE) {
+        Ok(r) => r,
+        Err(e @ Error::Io { .. }) => return Err(e),
+        Err(e) => {
+            tally.add(
+                table,
+                path,
+                "*",
+                "file must be readable as its extension says",
+                Severity::Error,
+                || e.to_string(),
+            );
+            return Ok(0);
+        }
+    };
+    let missing = missing_required(&reader.schema(), spec);
+    for col in &missing {
+        let present: Vec<String> = reader
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        tally.add(
+            table,
+            path,
+            col,
+            "required column is missing",
+            Severity::Error,
+            || format!("columns present: {}", present.join(", ")),
+        );
+    }
+    let mut rows = 0u64;
+    for batch in reader {
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                tally.add(
+                    table,
+                    path,
+                    "*",
+                    "file must be readable as its extension says",
+                    Severity::Error,
+                    || format!("after {rows} rows: {e}"),
+                );
+                break;
+            }
+        };
+        let (canonical, failures) = canonicalize(&batch, spec, tally.max_examples)?;
+        let mut pass = Pass {
+            table,
+            file: path,
+            tally,
+            row_offset: rows,
+        };
+        for f in failures {
+            let rule = format!("values must parse as {}", type_name(&f.expected));
+            let examples = f
+                .examples
+                .iter()
+                .map(|(row, value)| format!("row {}: {value:?}", rows + *row as u64 + 1));
+            pass.tally.add_many(
+                table,
+                path,
+                f.column,
+                &rule,
+                Severity::Error,
+                f.count,
+                examples,
+            );
+        }
+        check(&mut pass, &canonical)?;
+        rows += batch.num_rows() as u64;
+    }
+    if rows == 0 && missing.is_empty() {
+        tally.add(
+            table,
+            path,
+            "*",
+            "table must have at least one data row",
+            Severity::Error,
+            || "header only or empty".into(),
+        );
+    }
+    Ok(rows)
+}
+
+fn type_name(t: &arrow::datatypes::DataType) -> &'static str {
+    use arrow::datatypes::DataType::*;
+    match t {
+        Date32 => "a date (YYYY-MM-DD)",
+        Timestamp(..) => "a timestamp (YYYY-MM-DD HH:MM:SS)",
+        Int32 | Int64 => "an integer",
+        Float64 => "a number",
+        _ => "text",
+    }
+}
+
+fn col<'b, T: 'static>(batch: &'b RecordBatch, name: &str) -> &'b T {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .expect("canonical batches have every contract column with its canonical type")
+}
+
+fn check_users(pass: &mut Pass<'_>, b: &RecordBatch, known: &mut KnownUsers) -> Result<()> {
+    let id = col::<StringArray>(b, users::USER_ID);
+    let signup = col::<Date32Array>(b, users::SIGNUP_DATE);
+    let plan = col::<StringArray>(b, users::PLAN);
+    let paid = col::<Int32Array>(b, users::IS_PAID);
+    let eng = col::<Float64Array>(b, users::ENGAGEMENT_SCORE);
+    for r in 0..b.num_rows() {
+        if id.is_null(r) {
+            pass.error(users::USER_ID, "user_id must not be null", r, "null");
+        } else {
+            let key = id.value(r);
+            let s = signup.is_valid(r).then(|| signup.value(r));
+            if known.contains_key(key) {
+                pass.error(users::USER_ID, "user_id must be unique", r, key);
+            } else {
+                known.insert(key.to_string(), s);
+            }
+        }
+        if signup.is_null(r) {
+            pass.error(
+                users::SIGNUP_DATE,
+                "signup_date must not be null",
+                r,
+                "null",
+            );
+        }
+        let plan_norm = plan.is_valid(r).then(|| plan.value(r).to_lowercase());
+        match plan_norm.as_deref() {
+            None => pass.error(users::PLAN, "plan must not be null", r, "null"),
+            Some(p) if !schema::PLANS.contains(&p) => {
+                pass.error(users::PLAN, "plan must be free or paid", r, plan.value(r))
+            }
+            Some(p) if p != plan.value(r) => {
+                pass.warn(users::PLAN, "plan should be lowercase", r, plan.value(r))
+            }
+            _ => {}
+        }
+        let paid_v = paid.is_valid(r).then(|| paid.value(r));
+        match paid_v {
+            None => pass.error(users::IS_PAID, "is_paid must not be null", r, "null"),
+            Some(v) if v != 0 && v != 1 => {
+                pass.error(users::IS_PAID, "is_paid must be 0 or 1", r, v)
+            }
+            _ => {}
+        }
+        if let (Some(p), Some(v)) = (plan_norm.as_deref(), paid_v) {
+            let consistent =
+                (p == schema::PLAN_PAID && v == 1) || (p == schema::PLAN_FREE && v == 0);
+            if schema::PLANS.contains(&p) && (v == 0 || v == 1) && !consistent {
+                pass.error(
+                    users::IS_PAID,
+                    "is_paid must agree with plan (paid = 1, free = 0)",
+                    r,
+                    format!("plan={p} is_paid={v}"),
+                );
+            }
+        }
+        if eng.is_valid(r) {
+            let e = eng.value(r);
+            if !(0.0..=1.0).contains(&e) {
+                pass.error(
+                    users::ENGAGEMENT_SCORE,
+                    "engagement_score must be within [0, 1]",
+                    r,
+                    e,
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_events(
+    pass: &mut Pass<'_>,
+    b: &RecordBatch,
+    known: &KnownUsers,
+    allowed: &HashSet<String>,
+    config: &ValidateConfig,
+    ids: &mut IdSet,
+) -> Result<()> {
+    let event_id = col::<Int64Array>(b, events::EVENT_ID);
+    let user = col::<StringArray>(b, events::USER_ID);
+    let time = col::<TimestampMicrosecondArray>(b, events::EVENT_TIME);
+    let etype = col::<StringArray>(b, events::EVENT_TYPE);
+    let watch = col::<Float64Array>(b, events::WATCH_MINUTES);
+    let quiz = col::<Float64Array>(b, events::QUIZ_SCORE);
+    let amount = col::<Float64Array>(b, events::AMOUNT);
+    let mut last_user: Option<(&str, Option<Option<i32>>)> = None;
+    for r in 0..b.num_rows() {
+        if event_id.is_null(r) {
+            pass.error(events::EVENT_ID, "event_id must not be null", r, "null");
+        } else if !ids.insert(event_id.value(r)) {
+            pass.error(
+                events::EVENT_ID,
+                "event_id must be unique",
+                r,
+                event_id.value(r),
+            );
+        }
+        let signup = if user.is_null(r) {
+            pass.error(events::USER_ID, "user_id must not be null", r, "null");
+            None
+        } else {
+            let u = user.value(r);
+            // Events are usually grouped by user: look a user up once per run of rows.
+            let found = match last_user {
+                Some((prev, found)) if prev == u => found,
+                _ => {
+                    let found = known.get(u).copied();
+                    last_user = Some((u, found));
+                    found
+                }
+            };
+            if found.is_none() {
+                pass.error(
+                    events::USER_ID,
+                    "user_id must exist in the users table",
+                    r,
+                    u,
+                );
+            }
+            found.flatten()
+        };
+        if time.is_null(r) {
+            pass.error(events::EVENT_TIME, "event_time must not be null", r, "null");
+        } else if let Some(s) = signup {
+            let day = time.value(r).div_euclid(86_400_000_000);
+            if day < i64::from(s) {
+                pass.warn(
+                    events::EVENT_TIME,
+                    "event_time should not be before the user's signup_date",
+                    r,
+                    format!("user {} event day {}", user.value(r), fmt_day(day)),
+                );
+            }
+        }
+        let kind = if etype.is_null(r) {
+            pass.error(events::EVENT_TYPE, "event_type must not be null", r, "null");
+            None
+        } else {
+            let raw = etype.value(r);
+            let lower = raw.to_lowercase();
+            let mapped = config
+                .event_type_map
+                .get(&lower)
+                .map(|s| s.as_str())
+                .unwrap_or(&lower);
+            if !allowed.contains(mapped) {
+                pass.error(events::EVENT_TYPE, "event_type must be one of the allowed types (add it to validate.extra_event_types or validate.event_type_map)", r, raw);
+            }
+            Some(mapped.to_string())
+        };
+        if watch.is_valid(r) && !(watch.value(r) >= 0.0 && watch.value(r).is_finite()) {
+            pass.error(
+                events::WATCH_MINUTES,
+                "watch_minutes must be a finite number >= 0",
+                r,
+                watch.value(r),
+            );
+        }
+        if quiz.is_valid(r) && !(0.0..=100.0).contains(&quiz.value(r)) {
+            pass.error(
+                events::QUIZ_SCORE,
+                "quiz_score must be within [0, 100]",
+                r,
+                quiz.value(r),
+            );
+        }
+        let is_payment = matches!(
+            kind.as_deref(),
+            Some(schema::PAYMENT_SUCCESS) | Some(schema::PAYMENT_FAILED)
+        );
+        if amount.is_valid(r) {
+            let a = amount.value(r);
+            if is_payment && !(a > 0.0 && a.is_finite()) {
+                pass.error(
+                    events::AMOUNT,
+                    "payment amount must be a finite number > 0",
+                    r,
+                    a,
+                );
+            } else if !is_payment && kind.is_some() {
+                pass.warn(
+                    events::AMOUNT,
+                    "amount is set on a non-payment event",
+                    r,
+                    format!("{} amount={a}", etype.value(r)),
+                );
+            }
+        } else if is_payment {
+            pass.warn(
+                events::AMOUNT,
+                "payment event has no amount",
+                r,
+                format!("event_id {}", event_id.value(r)),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn fmt_day(day: i64) -> String {
+    chrono::DateTime::from_timestamp(day * 86_400, 0)
+        .map(|d| d.date_naive().to_string())
+        .unwrap_or_else(|| day.to_string())
+}
