@@ -71,7 +71,7 @@ fn coerce(
     column: &'static str,
     max_examples: usize,
 ) -> Result<(ArrayRef, Option<ParseFailures>)> {
-    if raw.data_type() == target {
+    if raw.data_type() == target && target != &DataType::Utf8 {
         return Ok((raw.clone(), None));
     }
     // Text is trimmed first so " 12 " parses; casting other types to text keeps ids verbatim.

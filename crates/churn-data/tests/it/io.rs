@@ -1,0 +1,84 @@
+use std::sync::Arc;
+
+use arrow::array::{Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use churn_data::io::{TableReader, TableWriter, read_all, write_batches};
+
+use crate::pretty;
+
+fn batch() -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("user_id", DataType::Utf8, true),
+        Field::new("n", DataType::Int64, true),
+    ]));
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(vec![
+                Some("AAA-2013J-11391"),
+                Some("00123"),
+                None,
+            ])),
+            Arc::new(Int64Array::from(vec![Some(1), None, Some(3)])),
+        ],
+    )
+    .unwrap()
+}
+
+#[test]
+fn parquet_round_trip_keeps_string_ids_verbatim() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.parquet");
+    write_batches(&p, batch().schema(), &[batch()]).unwrap();
+    let (_, back) = read_all(&p, None).unwrap();
+    assert_eq!(pretty(&back), pretty(&[batch()]));
+}
+
+#[test]
+fn csv_is_read_as_text_so_leading_zeros_survive() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.csv");
+    write_batches(&p, batch().schema(), &[batch()]).unwrap();
+    let r = TableReader::open(&p, Some(&["user_id"]), 1024).unwrap();
+    assert_eq!(r.schema().fields().len(), 1);
+    let rows: Vec<RecordBatch> = r.collect::<Result<_, _>>().unwrap();
+    let ids = rows[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    assert_eq!(ids.value(1), "00123");
+}
+
+#[test]
+fn a_byte_order_mark_does_not_rename_the_first_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bom.csv");
+    std::fs::write(&p, "\u{feff}user_id,x\n1,2\n").unwrap();
+    let r = TableReader::open(&p, None, 1024).unwrap();
+    assert_eq!(r.schema().field(0).name(), "user_id");
+}
+
+#[test]
+fn an_unfinished_writer_leaves_no_file_and_keeps_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("out.parquet");
+    std::fs::write(&p, b"old").unwrap();
+    {
+        let mut w = TableWriter::create(&p, batch().schema()).unwrap();
+        w.write(&batch()).unwrap();
+        // dropped without finish(): simulates a stage failing half-way
+    }
+    assert_eq!(std::fs::read(&p).unwrap(), b"old");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "temp file removed"
+    );
+}
+
+#[test]
+fn unsupported_extensions_are_named() {
+    let err = TableReader::open(std::path::Path::new("data.xlsx"), None, 10).unwrap_err();
+    assert!(err.to_string().contains("data.xlsx"));
+}

@@ -1,0 +1,226 @@
+use arrow::array::RecordBatch;
+use churn_data::config::{GenerateConfig, PrepareConfig, ValidateConfig};
+use churn_data::generate::Simulator;
+use churn_data::io::{read_all, write_batches};
+use churn_data::prepare::{prepare_batches, prepare_files};
+
+use crate::{assert_table, fixture, pretty};
+
+/// Hand-computed from fixtures/tiny (see fixtures/README.md): the grid runs from
+/// max(signup, 2025-01-01) to 2025-01-04 in users-file order.
+const TINY_EXPECTED: &str = r#"
++-----------------+------------+-------------+-------------------+------+---------+---------+------------------+---------------+--------------+--------------+--------------+-------------------+---------------------+----------------+-----------------------+----------------------+----------------------+
+| user_id         | as_of_date | signup_date | days_since_signup | plan | is_paid | country | marketing_source | is_active_day | total_events | logins_count | enroll_count | watch_minutes_sum | quiz_attempts_count | quiz_avg_score | payment_success_count | payment_failed_count | support_ticket_count |
++-----------------+------------+-------------+-------------------+------+---------+---------+------------------+---------------+--------------+--------------+--------------+-------------------+---------------------+----------------+-----------------------+----------------------+----------------------+
+| AAA-2013J-11391 | 2025-01-01 | 2025-01-01  | 0                 | paid | 1       | IN      | ads              | 1             | 4            | 1            | 0            | 30.5              | 2                   | 70.0           | 0                     | 0                    | 0                    |
+| AAA-2013J-11391 | 2025-01-02 | 2025-01-01  | 1                 | paid | 1       | IN      | ads              | 1             | 1            | 0            | 0            | 0.0               | 0                   |                | 1                     | 0                    | 0                    |
+| AAA-2013J-11391 | 2025-01-03 | 2025-01-01  | 2                 | paid | 1       | IN      | ads              | 0             | 0            | 0            | 0            | 0.0               | 0                   |                | 0                     | 0                    | 0                    |
+| AAA-2013J-11391 | 2025-01-04 | 2025-01-01  | 3                 | paid | 1       | IN      | ads              | 1             | 1            | 0            | 0            | 10.0              | 0                   |                | 0                     | 0                    | 0                    |
+| B2              | 2025-01-03 | 2025-01-03  | 0                 | free | 0       | US      | organic          | 1             | 2            | 1            | 0            | 0.0               | 0                   |                | 0                     | 1                    | 0                    |
+| B2              | 2025-01-04 | 2025-01-03  | 1                 | free | 0       | US      | organic          | 0             | 0            | 0            | 0            | 0.0               | 0                   |                | 0                     | 0                    | 0                    |
+| 77              | 2025-01-01 | 2024-12-01  | 31                | free | 0       | UK      | referral         | 0             | 0            | 0            | 0            | 0.0               | 0                   |                | 0                     | 0                    | 0                    |
+| 77              | 2025-01-02 | 2024-12-01  | 32                | free | 0       | UK      | referral         | 1             | 3            | 0            | 1            | 0.0               | 1                   |                | 0                     | 0                    | 1                    |
+| 77              | 2025-01-03 | 2024-12-01  | 33                | free | 0       | UK      | referral         | 0             | 0            | 0            | 0            | 0.0               | 0                   |                | 0                     | 0                    | 0                    |
+| 77              | 2025-01-04 | 2024-12-01  | 34                | free | 0       | UK      | referral         | 0             | 0            | 0            | 0            | 0.0               | 0                   |                | 0                     | 0                    | 0                    |
++-----------------+------------+-------------+-------------------+------+---------+---------+------------------+---------------+--------------+--------------+--------------+-------------------+---------------------+----------------+-----------------------+----------------------+----------------------+
+"#;
+
+#[test]
+fn tiny_fixture_gives_the_hand_computed_user_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("user_daily.parquet");
+    let s = prepare_files(
+        &fixture("tiny/users.csv"),
+        &fixture("tiny/events.csv"),
+        &out,
+        &ValidateConfig::default(),
+        &PrepareConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(s.user_days, 10);
+    assert_eq!(s.events_in, 12);
+    assert_eq!(s.events_kept, 12);
+    assert_eq!(
+        s.events_outside_grid, 1,
+        "B2 logged in the day before signing up"
+    );
+    assert_eq!(s.passes, 1, "grouped events take one streaming pass");
+    let (_, batches) = read_all(&out, None).unwrap();
+    assert_table(&batches, TINY_EXPECTED);
+}
+
+#[test]
+fn ungrouped_events_fall_back_to_passes_with_the_same_answer() {
+    let (_, users) = read_all(&fixture("tiny/users.csv"), None).unwrap();
+    let (_, events) = read_all(&fixture("tiny/events.csv"), None).unwrap();
+    let all = arrow::compute::concat_batches(&events[0].schema(), &events).unwrap();
+    let reversed: Vec<RecordBatch> = (0..all.num_rows()).rev().map(|i| all.slice(i, 1)).collect();
+    let (daily, s) = prepare_batches(
+        &users,
+        &reversed,
+        &ValidateConfig::default(),
+        &PrepareConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(s.passes, 1, "one partitioned pass fits the budget");
+    assert_eq!(s.events_kept, 12);
+    assert_table(&daily, TINY_EXPECTED);
+}
+
+fn simulated(n: u64, days: u32) -> (RecordBatch, RecordBatch) {
+    let config = GenerateConfig {
+        n_users: n,
+        days,
+        ..GenerateConfig::default()
+    };
+    Simulator::new(&config).unwrap().chunk(0..n, 1).unwrap()
+}
+
+#[test]
+fn many_partitioned_passes_equal_one_streaming_pass() {
+    let (users, events) = simulated(400, 120);
+    let (streamed, s1) = prepare_batches(
+        &[users.clone()],
+        &[events.clone()],
+        &ValidateConfig::default(),
+        &PrepareConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(s1.passes, 1);
+    // Shuffle users so the events are no longer in users order; 1 MiB forces several passes.
+    let order: Vec<u32> = (0..users.num_rows() as u32).rev().collect();
+    let shuffled =
+        arrow::compute::take_record_batch(&users, &arrow::array::UInt32Array::from(order)).unwrap();
+    let tight = PrepareConfig {
+        memory_budget_mib: 1,
+        ..PrepareConfig::default()
+    };
+    let (passed, s2) =
+        prepare_batches(&[shuffled], &[events], &ValidateConfig::default(), &tight).unwrap();
+    assert!(s2.passes >= 3, "expected several passes, got {}", s2.passes);
+    assert_eq!(s1.user_days, s2.user_days);
+    assert_eq!(s1.events_kept, s2.events_kept);
+    // Same rows, users in reverse order: compare per-user sorted renderings.
+    let sort = |b: &[RecordBatch]| {
+        let mut lines: Vec<String> = pretty(b).lines().map(String::from).collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(sort(&streamed), sort(&passed));
+}
+
+#[test]
+fn csv_and_parquet_inputs_give_identical_user_days() {
+    let (users, events) = simulated(60, 45);
+    let dir = tempfile::tempdir().unwrap();
+    let mut outputs = Vec::new();
+    for ext in ["csv", "parquet"] {
+        let u = dir.path().join(format!("users.{ext}"));
+        let e = dir.path().join(format!("events.{ext}"));
+        write_batches(&u, users.schema(), std::slice::from_ref(&users)).unwrap();
+        write_batches(&e, events.schema(), std::slice::from_ref(&events)).unwrap();
+        let out = dir.path().join(format!("daily_{ext}.parquet"));
+        prepare_files(
+            &u,
+            &e,
+            &out,
+            &ValidateConfig::default(),
+            &PrepareConfig::default(),
+        )
+        .unwrap();
+        outputs.push(read_all(&out, None).unwrap().1);
+    }
+    assert_eq!(pretty(&outputs[0]), pretty(&outputs[1]));
+    assert_eq!(
+        outputs[0].iter().map(|b| b.num_rows()).sum::<usize>(),
+        60 * 45
+    );
+}
+
+#[test]
+fn dirty_rows_are_cleaned_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users.csv");
+    let events = dir.path().join("events.csv");
+    std::fs::write(&users, "user_id,signup_date,plan,is_paid\n1,2025-01-01,PAID,1\n1,2025-01-01,free,0\n,2025-01-01,free,0\n2,2025-01-01,free,\n").unwrap();
+    std::fs::write(
+        &events,
+        "event_id,user_id,event_time,event_type\n\
+         1,1,2025-01-01 10:00:00,LOGIN\n\
+         1,1,2025-01-01 11:00:00,login\n\
+         2,9,2025-01-01 10:00:00,login\n\
+         3,2,2025-01-02 10:00:00,teleport\n\
+         4,2,,login\n\
+         5, 2 ,2025-01-02 10:00:00,login\n",
+    )
+    .unwrap();
+    let out = dir.path().join("daily.csv");
+    let s = prepare_files(
+        &users,
+        &events,
+        &out,
+        &ValidateConfig::default(),
+        &PrepareConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            s.users_in,
+            s.users_kept,
+            s.users_dropped_duplicate,
+            s.users_dropped_missing_id
+        ),
+        (4, 2, 1, 1)
+    );
+    assert_eq!(s.events_dropped_duplicate, 1);
+    assert_eq!(s.events_dropped_unknown_user, 1);
+    assert_eq!(s.events_dropped_unknown_type, 1);
+    assert_eq!(s.events_dropped_missing_identity, 1);
+    assert_eq!(s.events_kept, 2);
+    let (_, b) = read_all(&out, None).unwrap();
+    assert_table(
+        &b,
+        r#"
++---------+------------+-------------+-------------------+------+---------+---------+------------------+---------------+--------------+--------------+--------------+-------------------+---------------------+----------------+-----------------------+----------------------+----------------------+
+| user_id | as_of_date | signup_date | days_since_signup | plan | is_paid | country | marketing_source | is_active_day | total_events | logins_count | enroll_count | watch_minutes_sum | quiz_attempts_count | quiz_avg_score | payment_success_count | payment_failed_count | support_ticket_count |
++---------+------------+-------------+-------------------+------+---------+---------+------------------+---------------+--------------+--------------+--------------+-------------------+---------------------+----------------+-----------------------+----------------------+----------------------+
+| 1       | 2025-01-01 | 2025-01-01  | 0                 | paid | 1       |         |                  | 1             | 1            | 1            | 0            | 0.0               | 0                   |                | 0                     | 0                    | 0                    |
+| 1       | 2025-01-02 | 2025-01-01  | 1                 | paid | 1       |         |                  | 0             | 0            | 0            | 0            | 0.0               | 0                   |                | 0                     | 0                    | 0                    |
+| 2       | 2025-01-01 | 2025-01-01  | 0                 | free | 0       |         |                  | 0             | 0            | 0            | 0            | 0.0               | 0                   |                | 0                     | 0                    | 0                    |
+| 2       | 2025-01-02 | 2025-01-01  | 1                 | free | 0       |         |                  | 1             | 1            | 1            | 0            | 0.0               | 0                   |                | 0                     | 0                    | 0                    |
++---------+------------+-------------+-------------------+------+---------+---------+------------------+---------------+--------------+--------------+--------------+-------------------+---------------------+----------------+-----------------------+----------------------+----------------------+
+"#,
+    );
+}
+
+#[test]
+fn a_failed_prepare_leaves_the_previous_output_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("daily.parquet");
+    std::fs::write(&out, b"previous good output").unwrap();
+    let bad_events = dir.path().join("events.csv");
+    std::fs::write(&bad_events, "event_id,user_id,event_type\n1,1,login\n").unwrap();
+    let err = prepare_files(
+        &fixture("tiny/users.csv"),
+        &bad_events,
+        &out,
+        &ValidateConfig::default(),
+        &PrepareConfig::default(),
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("event_time") && msg.contains("events.csv"),
+        "{msg}"
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), b"previous good output");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary files left behind: {leftovers:?}"
+    );
+}
