@@ -162,7 +162,7 @@ impl Default for GenerateConfig {
             paid_ratio: 0.35,
             churn_base_rate: 0.35,
             format: FileFormat::Parquet,
-            chunk_users: 20_000,
+            chunk_users: 4_096,
             drift: None,
         }
     }

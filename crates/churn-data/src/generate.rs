@@ -69,14 +69,22 @@ pub struct EventColumns {
     pub time: Vec<i64>,
     /// Index into [`schema::EVENT_TYPES`].
     pub event_type: Vec<u8>,
-    /// Index into [`COURSES`], when the event has a course.
-    pub course: Vec<Option<u8>>,
-    /// Minutes watched.
-    pub watch_minutes: Vec<Option<f64>>,
-    /// Quiz score.
-    pub quiz_score: Vec<Option<f64>>,
-    /// Payment amount.
-    pub amount: Vec<Option<f64>>,
+    /// Index into [`COURSES`], or [`NO_COURSE`].
+    pub course: Vec<u8>,
+    /// Watch minutes, quiz score or payment amount, by event type; NaN when none.
+    pub value: Vec<f64>,
+}
+
+/// Course index of events without a course.
+pub const NO_COURSE: u8 = u8::MAX;
+
+/// One event of a day before it is sorted into place.
+#[derive(Debug, Clone, Copy)]
+struct DayEvent {
+    time: i64,
+    kind: u8,
+    course: u8,
+    value: f64,
 }
 
 impl EventColumns {
@@ -88,32 +96,23 @@ impl EventColumns {
     pub fn is_empty(&self) -> bool {
         self.time.is_empty()
     }
-    fn push(
-        &mut self,
-        user: i64,
-        time: i64,
-        kind: u8,
-        course: Option<u8>,
-        watch: Option<f64>,
-        quiz: Option<f64>,
-        amount: Option<f64>,
-    ) {
-        self.user_id.push(user);
-        self.time.push(time);
-        self.event_type.push(kind);
-        self.course.push(course);
-        self.watch_minutes.push(watch);
-        self.quiz_score.push(quiz);
-        self.amount.push(amount);
+    /// Sorts one day's events by time and appends them.
+    fn push_day(&mut self, user: i64, day: &mut [DayEvent]) {
+        day.sort_unstable_by_key(|e| (e.time, e.kind));
+        for e in day.iter() {
+            self.user_id.push(user);
+            self.time.push(e.time);
+            self.event_type.push(e.kind);
+            self.course.push(e.course);
+            self.value.push(e.value);
+        }
     }
-    fn append(&mut self, other: &mut EventColumns) {
-        self.user_id.append(&mut other.user_id);
-        self.time.append(&mut other.time);
-        self.event_type.append(&mut other.event_type);
-        self.course.append(&mut other.course);
-        self.watch_minutes.append(&mut other.watch_minutes);
-        self.quiz_score.append(&mut other.quiz_score);
-        self.amount.append(&mut other.amount);
+    fn values_of(&self, kinds: &[u8]) -> Float64Array {
+        self.event_type
+            .iter()
+            .zip(&self.value)
+            .map(|(k, v)| kinds.contains(k).then_some(*v))
+            .collect()
     }
 }
 
@@ -206,7 +205,7 @@ impl Simulator {
         let end = u.churn_day.unwrap_or(self.config.days);
         let drift = self.config.drift.as_ref();
         let mut paid_month: Option<(i32, u32)> = None;
-        let mut day_start = out.len();
+        let mut day: Vec<DayEvent> = Vec::with_capacity(16);
         for d in 0..end {
             let drifted = self.drift_day.is_some_and(|from| d >= from);
             let eng = match (drifted, drift) {
@@ -217,43 +216,32 @@ impl Simulator {
                 continue;
             }
             let day_micros = self.start_micros + i64::from(d) * MICROS_PER_DAY;
-            let at = |rng: &mut ChaCha8Rng| day_micros + rng.random_range(0..MICROS_PER_DAY);
+            day.clear();
+            let mut push = |rng: &mut ChaCha8Rng, kind: u8, course: u8, value: f64| {
+                let time = day_micros + rng.random_range(0..MICROS_PER_DAY);
+                day.push(DayEvent {
+                    time,
+                    kind,
+                    course,
+                    value,
+                });
+            };
             let sessions = rng.random_range(1..=3u32);
             for _ in 0..sessions {
-                let t = at(rng);
-                out.push(u.user_id, t, LOGIN, None, None, None, None);
+                push(rng, LOGIN, NO_COURSE, f64::NAN);
                 if rng.random_bool(0.5 + 0.4 * eng) {
                     let minutes = clip(normal(rng, 20.0 + 40.0 * eng, 10.0), 2.0, 180.0);
                     let course = rng.random_range(0..COURSES.len()) as u8;
-                    let t = at(rng);
-                    out.push(
-                        u.user_id,
-                        t,
-                        VIDEO_WATCH,
-                        Some(course),
-                        Some(round1(minutes)),
-                        None,
-                        None,
-                    );
+                    push(rng, VIDEO_WATCH, course, round1(minutes));
                 }
                 if rng.random_bool(0.25 + 0.35 * eng) {
                     let score = clip(normal(rng, 50.0 + 40.0 * eng, 15.0), 0.0, 100.0);
                     let course = rng.random_range(0..COURSES.len()) as u8;
-                    let t = at(rng);
-                    out.push(
-                        u.user_id,
-                        t,
-                        QUIZ_ATTEMPT,
-                        Some(course),
-                        None,
-                        Some(round1(score)),
-                        None,
-                    );
+                    push(rng, QUIZ_ATTEMPT, course, round1(score));
                 }
                 if rng.random_bool(ENROLL_P) {
                     let course = rng.random_range(0..COURSES.len()) as u8;
-                    let t = at(rng);
-                    out.push(u.user_id, t, COURSE_ENROLL, Some(course), None, None, None);
+                    push(rng, COURSE_ENROLL, course, f64::NAN);
                 }
             }
             if u.is_paid {
@@ -267,29 +255,18 @@ impl Simulator {
                     let failed = rng.random_bool((PAYMENT_FAIL_P * fail_factor).clamp(0.0, 1.0));
                     let amount =
                         (clip(normal(rng, 499.0, 80.0), 199.0, 999.0) * 100.0).round() / 100.0;
-                    let t = at(rng);
                     if failed {
-                        out.push(u.user_id, t, PAYMENT_FAILED, None, None, None, Some(amount));
+                        push(rng, PAYMENT_FAILED, NO_COURSE, amount);
                     } else {
-                        out.push(
-                            u.user_id,
-                            t,
-                            PAYMENT_SUCCESS,
-                            None,
-                            None,
-                            None,
-                            Some(amount),
-                        );
+                        push(rng, PAYMENT_SUCCESS, NO_COURSE, amount);
                         paid_month = Some(month);
                     }
                 }
             }
             if rng.random_bool(SUPPORT_TICKET_P) {
-                let t = at(rng);
-                out.push(u.user_id, t, SUPPORT_TICKET, None, None, None, None);
+                push(rng, SUPPORT_TICKET, NO_COURSE, f64::NAN);
             }
-            sort_day(out, day_start);
-            day_start = out.len();
+            out.push_day(u.user_id, &mut day);
         }
     }
 
@@ -300,11 +277,49 @@ impl Simulator {
         range: std::ops::Range<u64>,
         first_event_id: i64,
     ) -> Result<(RecordBatch, RecordBatch)> {
-        let (us, ev) = self.chunk_columns(range);
+        let parts = self.chunk_parts(range, first_event_id)?;
+        let users: Vec<RecordBatch> = parts.iter().map(|p| p.0.clone()).collect();
+        let events: Vec<RecordBatch> = parts.into_iter().map(|p| p.1).collect();
+        let concat = |schema: SchemaRef, b: &[RecordBatch]| {
+            arrow::compute::concat_batches(&schema, b)
+                .map_err(|e| Error::arrow("concatenating generated batches", e))
+        };
         Ok((
-            self.users_batch(&us)?,
-            self.events_batch(&ev, first_event_id)?,
+            concat(generated_users_schema(), &users)?,
+            concat(generated_events_schema(), &events)?,
         ))
+    }
+
+    /// Simulates users `range` in parallel tasks of a few hundred users and returns each
+    /// task's users and events batches, in user order.
+    fn chunk_parts(
+        &self,
+        range: std::ops::Range<u64>,
+        first_event_id: i64,
+    ) -> Result<Vec<(RecordBatch, RecordBatch)>> {
+        let tasks: Vec<std::ops::Range<u64>> = (range.start..range.end)
+            .step_by(USERS_PER_TASK)
+            .map(|s| s..(s + USERS_PER_TASK as u64).min(range.end))
+            .collect();
+        let parts: Vec<(Vec<SimulatedUser>, EventColumns)> = tasks
+            .into_par_iter()
+            .map(|r| {
+                let mut ev = EventColumns::default();
+                let us = r.map(|i| self.user(i, &mut ev)).collect();
+                (us, ev)
+            })
+            .collect();
+        let mut first_ids = Vec::with_capacity(parts.len());
+        let mut next = first_event_id;
+        for (_, ev) in &parts {
+            first_ids.push(next);
+            next += ev.len() as i64;
+        }
+        parts
+            .into_par_iter()
+            .zip(first_ids)
+            .map(|((us, ev), first)| Ok((self.users_batch(&us)?, self.events_batch(ev, first)?)))
+            .collect()
     }
 
     /// The users batch of simulated users.
@@ -343,25 +358,27 @@ impl Simulator {
     }
 
     /// The events batch of simulated events; ids are consecutive from `first_event_id`.
-    pub fn events_batch(&self, ev: &EventColumns, first_event_id: i64) -> Result<RecordBatch> {
+    pub fn events_batch(&self, mut ev: EventColumns, first_event_id: i64) -> Result<RecordBatch> {
         let n = ev.len() as i64;
         let cols: Vec<ArrayRef> = vec![
             Arc::new(Int64Array::from_iter_values(
                 first_event_id..first_event_id + n,
             )),
-            Arc::new(Int64Array::from(ev.user_id.clone())),
-            Arc::new(TimestampMicrosecondArray::from(ev.time.clone())),
+            Arc::new(Int64Array::from(std::mem::take(&mut ev.user_id))),
+            Arc::new(TimestampMicrosecondArray::from(std::mem::take(
+                &mut ev.time,
+            ))),
             Arc::new(StringArray::from_iter_values(
                 ev.event_type
                     .iter()
                     .map(|&t| schema::EVENT_TYPES[t as usize]),
             )),
             Arc::new(StringArray::from_iter(
-                ev.course.iter().map(|c| c.map(|i| COURSES[i as usize])),
+                ev.course.iter().map(|&c| COURSES.get(c as usize).copied()),
             )),
-            Arc::new(Float64Array::from(ev.watch_minutes.clone())),
-            Arc::new(Float64Array::from(ev.quiz_score.clone())),
-            Arc::new(Float64Array::from(ev.amount.clone())),
+            Arc::new(ev.values_of(&[VIDEO_WATCH])),
+            Arc::new(ev.values_of(&[QUIZ_ATTEMPT])),
+            Arc::new(ev.values_of(&[PAYMENT_SUCCESS, PAYMENT_FAILED])),
         ];
         RecordBatch::try_new(generated_events_schema(), cols)
             .map_err(|e| Error::arrow("building events batch", e))
@@ -379,30 +396,31 @@ impl Simulator {
         let mut events_out = TableWriter::create(events_path, generated_events_schema())?;
         let n = self.config.n_users;
         let chunk = self.config.chunk_users as u64;
-        let mut next_event_id = 1i64;
         // Generation of chunk k+1 overlaps the writing of chunk k.
         std::thread::scope(|scope| -> Result<()> {
             let (tx, rx) =
-                std::sync::mpsc::sync_channel::<Result<(RecordBatch, EventColumns, u64)>>(1);
+                std::sync::mpsc::sync_channel::<Result<(Vec<(RecordBatch, RecordBatch)>, u64)>>(1);
             scope.spawn(move || {
-                let mut start = 0;
+                let (mut start, mut next_id) = (0, 1i64);
                 while start < n {
                     let end = (start + chunk).min(n);
-                    let (us, ev) = self.chunk_columns(start..end);
-                    let item = self.users_batch(&us).map(|b| (b, ev, end));
-                    if tx.send(item).is_err() {
+                    let item = self.chunk_parts(start..end, next_id).map(|parts| {
+                        next_id += parts.iter().map(|p| p.1.num_rows() as i64).sum::<i64>();
+                        (parts, end)
+                    });
+                    let failed = item.is_err();
+                    if tx.send(item).is_err() || failed {
                         return;
                     }
                     start = end;
                 }
             });
             for item in rx {
-                let (users_batch, events, done) = item?;
-                users_out.write(&users_batch)?;
-                for part in events_slices(self, &events, next_event_id)? {
-                    events_out.write(&part)?;
+                let (parts, done) = item?;
+                for (users_batch, events_batch) in &parts {
+                    users_out.write(users_batch)?;
+                    events_out.write(events_batch)?;
                 }
-                next_event_id += events.len() as i64;
                 progress(done);
             }
             Ok(())
@@ -415,38 +433,6 @@ impl Simulator {
         events_out.finish()?;
         Ok(summary)
     }
-
-    fn chunk_columns(&self, range: std::ops::Range<u64>) -> (Vec<SimulatedUser>, EventColumns) {
-        let tasks: Vec<std::ops::Range<u64>> = (range.start..range.end)
-            .step_by(USERS_PER_TASK)
-            .map(|s| s..(s + USERS_PER_TASK as u64).min(range.end))
-            .collect();
-        let parts: Vec<(Vec<SimulatedUser>, EventColumns)> = tasks
-            .into_par_iter()
-            .map(|r| {
-                let mut ev = EventColumns::default();
-                let us = r.map(|i| self.user(i, &mut ev)).collect();
-                (us, ev)
-            })
-            .collect();
-        let mut all_users = Vec::with_capacity((range.end - range.start) as usize);
-        let mut all_events = EventColumns::default();
-        for (mut u, mut e) in parts {
-            all_users.append(&mut u);
-            all_events.append(&mut e);
-        }
-        (all_users, all_events)
-    }
-}
-
-/// Splits a chunk's events into batches of at most 1M rows.
-fn events_slices(sim: &Simulator, ev: &EventColumns, first_id: i64) -> Result<Vec<RecordBatch>> {
-    let batch = sim.events_batch(ev, first_id)?;
-    const ROWS: usize = 1 << 20;
-    Ok((0..batch.num_rows())
-        .step_by(ROWS)
-        .map(|s| batch.slice(s, ROWS.min(batch.num_rows() - s)))
-        .collect())
 }
 
 /// Schema of the generated users table (user_id as a 64-bit integer).
@@ -490,25 +476,4 @@ fn clip(x: f64, lo: f64, hi: f64) -> f64 {
 
 fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
-}
-
-/// Sorts the events from `start` on (one day of one user) by time.
-fn sort_day(ev: &mut EventColumns, start: usize) {
-    let n = ev.len() - start;
-    if n < 2 {
-        return;
-    }
-    let mut order: Vec<usize> = (start..ev.len()).collect();
-    order.sort_by_key(|&i| ev.time[i]);
-    fn permute<T: Clone>(v: &mut [T], start: usize, order: &[usize]) {
-        let tmp: Vec<T> = order.iter().map(|&i| v[i].clone()).collect();
-        v[start..start + tmp.len()].clone_from_slice(&tmp);
-    }
-    permute(&mut ev.user_id, start, &order);
-    permute(&mut ev.time, start, &order);
-    permute(&mut ev.event_type, start, &order);
-    permute(&mut ev.course, start, &order);
-    permute(&mut ev.watch_minutes, start, &order);
-    permute(&mut ev.quiz_score, start, &order);
-    permute(&mut ev.amount, start, &order);
 }

@@ -77,6 +77,10 @@ pub trait EventSource {
     ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + '_>>;
     /// A name for messages.
     fn name(&self) -> String;
+    /// The event_time range in microseconds when known without a scan (file statistics).
+    fn time_range_hint(&self) -> Option<(i64, i64)> {
+        None
+    }
 }
 
 impl EventSource for PathBuf {
@@ -104,6 +108,9 @@ impl EventSource for PathBuf {
     }
     fn name(&self) -> String {
         self.display().to_string()
+    }
+    fn time_range_hint(&self) -> Option<(i64, i64)> {
+        crate::io::parquet_time_range(self, events::EVENT_TIME)
     }
 }
 
@@ -314,7 +321,7 @@ impl<'a> EventCleaner<'a> {
     ) -> Result<()> {
         out.clear();
         let user_idx = self.lookup_users(raw)?;
-        let (b, _) = canonicalize(raw, &EVENTS_COLUMNS, 0)?;
+        let (b, _) = canonicalize(raw, &CLEAN_SPEC, 0)?;
         let event_id = typed::<Int64Array>(&b, events::EVENT_ID);
         let time = typed::<TimestampMicrosecondArray>(&b, events::EVENT_TIME);
         let etype = typed::<StringArray>(&b, events::EVENT_TYPE);
@@ -337,8 +344,8 @@ impl<'a> EventCleaner<'a> {
                 continue;
             }
             let t = etype.value(r);
-            let code = match self.types.get(t) {
-                Some(&c) => Some(c),
+            let code = match contract_type_code(t).or_else(|| self.types.get(t).copied()) {
+                Some(c) => Some(c),
                 None => {
                     lowered.clear();
                     lowered.push_str(&t.to_lowercase());
@@ -372,6 +379,9 @@ impl<'a> EventCleaner<'a> {
                 vec![],
             )
         })?;
+        if col.data_type().is_integer() {
+            return self.lookup_integer_users(col);
+        }
         let text: ArrayRef = match col.data_type() {
             DataType::Utf8 => col.clone(),
             _ => cast_with_options(col, &DataType::Utf8, &CastOptions::default())
@@ -399,7 +409,49 @@ impl<'a> EventCleaner<'a> {
         }
         Ok(out)
     }
+
+    /// Integer ids are compared as integers and formatted only when the id changes.
+    fn lookup_integer_users(&self, col: &ArrayRef) -> Result<Vec<u32>> {
+        let ints = cast_with_options(col, &DataType::Int64, &CastOptions::default())
+            .map_err(|e| Error::arrow("reading events.user_id as integers", e))?;
+        let ints = ints
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("cast to Int64 yields an Int64Array");
+        let mut out = Vec::with_capacity(ints.len());
+        let mut last: Option<(i64, u32)> = None;
+        for v in ints.iter() {
+            let idx = match (v, last) {
+                (None, _) => MISSING_ID,
+                (Some(x), Some((prev, i))) if prev == x => i,
+                (Some(x), _) => {
+                    let i = self.users.index_of(&x.to_string()).unwrap_or(UNKNOWN_USER);
+                    last = Some((x, i));
+                    i
+                }
+            };
+            out.push(idx);
+        }
+        Ok(out)
+    }
 }
+
+/// The code of a contract event type spelled exactly (the common case, no hashing).
+fn contract_type_code(t: &str) -> Option<u8> {
+    schema::EVENT_TYPES
+        .iter()
+        .position(|k| *k == t)
+        .map(|i| i as u8)
+}
+
+/// The event columns cleaning needs besides user_id (which is looked up separately).
+const CLEAN_SPEC: [schema::ColumnSpec; 5] = [
+    EVENTS_COLUMNS[0],
+    EVENTS_COLUMNS[2],
+    EVENTS_COLUMNS[3],
+    EVENTS_COLUMNS[5],
+    EVENTS_COLUMNS[6],
+];
 
 const MISSING_ID: u32 = u32::MAX;
 const UNKNOWN_USER: u32 = u32::MAX - 1;
@@ -534,8 +586,15 @@ impl DailyBuilder {
 
 /// The first and last data dates (days since the epoch) over the events' timestamps.
 fn date_range(source: &dyn EventSource) -> Result<Option<(i32, i32)>> {
-    let mut range: Option<(i64, i64)> = None;
-    for batch in source.batches(&[events::EVENT_TIME])? {
+    let mut range: Option<(i64, i64)> = source
+        .time_range_hint()
+        .map(|(lo, hi)| (lo.div_euclid(MICROS_PER_DAY), hi.div_euclid(MICROS_PER_DAY)));
+    let scan: Box<dyn Iterator<Item = Result<RecordBatch>>> = if range.is_some() {
+        Box::new(std::iter::empty())
+    } else {
+        source.batches(&[events::EVENT_TIME])?
+    };
+    for batch in scan {
         let batch = batch?;
         let Some(col) = batch.column_by_name(events::EVENT_TIME) else {
             continue;
@@ -793,34 +852,46 @@ pub fn prepare_files(
         ));
     }
     let source = events_path.to_path_buf();
-    let writer = std::cell::RefCell::new(Some(TableWriter::create(out, user_daily_schema())?));
-    let mut rows = 0u64;
-    let mut restart = || -> Result<()> {
-        writer.borrow_mut().take();
-        *writer.borrow_mut() = Some(TableWriter::create(out, user_daily_schema())?);
-        Ok(())
-    };
-    let mut sink = |b: RecordBatch| -> Result<()> {
-        writer
-            .borrow_mut()
-            .as_mut()
-            .expect("writer is present")
-            .write(&b)
-    };
-    let mut summary = prepare_with(
-        &users,
-        &source,
-        vcfg,
-        pcfg,
-        summary,
-        &mut restart,
-        &mut sink,
-    )?;
-    let w = writer.borrow_mut().take().expect("writer is present");
-    rows += w.rows();
-    w.finish()?;
-    summary.user_days = rows;
-    Ok(summary)
+    // Parquet encoding runs on its own thread, overlapping decoding and aggregation.
+    enum Msg {
+        Batch(RecordBatch),
+        Restart,
+    }
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(4);
+        let writer = scope.spawn(move || -> Result<TableWriter> {
+            let mut w = TableWriter::create(out, user_daily_schema())?;
+            for msg in rx {
+                match msg {
+                    Msg::Batch(b) => w.write(&b)?,
+                    Msg::Restart => w = TableWriter::create(out, user_daily_schema())?,
+                }
+            }
+            Ok(w)
+        });
+        let gone = || Error::invalid(out, "*", "the output writer stopped", vec![]);
+        let result = {
+            let tx = tx;
+            let mut restart = || tx.send(Msg::Restart).map_err(|_| gone());
+            let mut sink = |b: RecordBatch| tx.send(Msg::Batch(b)).map_err(|_| gone());
+            prepare_with(
+                &users,
+                &source,
+                vcfg,
+                pcfg,
+                summary,
+                &mut restart,
+                &mut sink,
+            )
+        };
+        let written = writer.join().expect("the writer thread does not panic");
+        // A writer error explains a failed send better than the send itself.
+        let w = written?;
+        let mut summary = result?;
+        summary.user_days = w.rows();
+        w.finish()?;
+        Ok(summary)
+    })
 }
 
 /// Prepares in-memory batches (users and events of any reasonable column types).

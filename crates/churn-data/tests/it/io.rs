@@ -82,3 +82,43 @@ fn unsupported_extensions_are_named() {
     let err = TableReader::open(std::path::Path::new("data.xlsx"), None, 10).unwrap_err();
     assert!(err.to_string().contains("data.xlsx"));
 }
+
+#[test]
+fn parquet_statistics_give_the_time_range_without_a_scan() {
+    use churn_data::config::GenerateConfig;
+    use churn_data::generate::Simulator;
+    let dir = tempfile::tempdir().unwrap();
+    let (u, e) = (dir.path().join("u.parquet"), dir.path().join("e.parquet"));
+    let sim = Simulator::new(&GenerateConfig {
+        n_users: 30,
+        days: 10,
+        ..GenerateConfig::default()
+    })
+    .unwrap();
+    sim.write(&u, &e, &|_| {}).unwrap();
+    let (_, events) = read_all(&e, Some(&["event_time"])).unwrap();
+    let t = arrow::compute::concat(
+        &events
+            .iter()
+            .map(|b| b.column(0).as_ref())
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let t = t
+        .as_any()
+        .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
+        .unwrap();
+    let expected = (
+        arrow::compute::min(t).unwrap(),
+        arrow::compute::max(t).unwrap(),
+    );
+    assert_eq!(
+        churn_data::io::parquet_time_range(&e, "event_time"),
+        Some(expected)
+    );
+    assert_eq!(
+        churn_data::io::parquet_time_range(&u, "signup_date"),
+        None,
+        "not a timestamp"
+    );
+}

@@ -1,0 +1,1 @@
+//! Criterion benchmarks of the churn hot paths; run `cargo bench -p churn-benches`.

@@ -1,0 +1,184 @@
+//! End-to-end tests of the `churn` binary: exit codes, messages, outputs.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn churn(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_churn"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env_remove("CHURN_CONFIG")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("churn runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn fixture(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn all_runs_the_lifecycle_twice_in_one_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let o = churn(
+            dir.path(),
+            &["all", "--n-users", "60", "--days", "40", "--seed", "3"],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    for f in [
+        "data/raw/users.parquet",
+        "data/raw/events.parquet",
+        "data/processed/user_daily.parquet",
+        "artifacts/metrics/validation_report.json",
+    ] {
+        assert!(dir.path().join(f).is_file(), "{f} missing");
+    }
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("artifacts/metrics/validation_report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["users"]["rows"], 60);
+}
+
+#[test]
+fn json_summaries_are_machine_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = churn(
+        dir.path(),
+        &[
+            "--json",
+            "generate",
+            "--n-users",
+            "20",
+            "--days",
+            "10",
+            "--format",
+            "csv",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["stage"], "generate");
+    assert_eq!(v[0]["detail"]["users"], 20);
+    assert!(dir.path().join("data/raw/events.csv").is_file());
+    // prepare finds the CSV files although the configured default is Parquet.
+    let o = churn(dir.path(), &["--json", "prepare"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["detail"]["users_kept"], 20);
+}
+
+#[test]
+fn invalid_input_exits_1_naming_file_column_rule_and_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("bad_events.csv");
+    std::fs::write(
+        &events,
+        "event_id,user_id,event_time,event_type,quiz_score\n1,B2,2025-01-03 10:00:00,login,250\n",
+    )
+    .unwrap();
+    let o = churn(
+        dir.path(),
+        &[
+            "validate",
+            "--users",
+            &fixture("tiny/users.csv"),
+            "--events",
+            events.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("bad_events.csv")
+            && t.contains("quiz_score")
+            && t.contains("[0, 100]")
+            && t.contains("250"),
+        "{t}"
+    );
+}
+
+#[test]
+fn a_failing_prepare_exits_1_and_keeps_the_previous_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("daily.parquet");
+    std::fs::write(&out, b"previous").unwrap();
+    let events = dir.path().join("events.parquet");
+    std::fs::write(&events, b"PAR1 truncated").unwrap();
+    let o = churn(
+        dir.path(),
+        &[
+            "prepare",
+            "--users",
+            &fixture("tiny/users.csv"),
+            "--events",
+            events.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("events.parquet"), "{}", text(&o));
+    assert!(!text(&o).contains("panicked"));
+    assert_eq!(std::fs::read(&out).unwrap(), b"previous");
+}
+
+#[test]
+fn config_errors_and_usage_errors_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("churn.toml");
+    std::fs::write(&cfg, "[generate]\nn_userz = 10\n").unwrap();
+    let o = churn(
+        dir.path(),
+        &["--config", cfg.to_str().unwrap(), "config", "show"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("n_userz") && text(&o).contains("churn.toml"),
+        "{}",
+        text(&o)
+    );
+
+    let o = churn(dir.path(), &["generate", "--n-users", "many"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+
+    let o = churn(dir.path(), &["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o).contains("generate"));
+}
+
+#[test]
+fn config_show_prints_the_effective_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("churn.toml");
+    std::fs::write(&cfg, "[generate]\nn_users = 10\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_churn"))
+        .args(["config", "show"])
+        .env("CHURN_CONFIG", &cfg)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let t = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        t.contains("n_users = 10")
+            && t.contains("windows = [")
+            && t.contains("active_within_days = 30"),
+        "{t}"
+    );
+}
