@@ -1,6 +1,9 @@
 //! Generate and prepare throughput (events/s) over a size ladder of users × 120 days.
 //! Set CHURN_BENCH_LARGE=1 to add the 100k-user rung.
 
+// criterion's macros generate undocumented items.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 
 use churn_data::config::{GenerateConfig, PrepareConfig, ValidateConfig};

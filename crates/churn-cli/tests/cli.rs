@@ -1,5 +1,7 @@
 //! End-to-end tests of the `churn` binary: exit codes, messages, outputs.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

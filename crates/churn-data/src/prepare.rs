@@ -328,9 +328,8 @@ impl<'a> EventCleaner<'a> {
         let watch = typed::<Float64Array>(&b, events::WATCH_MINUTES);
         let quiz = typed::<Float64Array>(&b, events::QUIZ_SCORE);
         let mut lowered = String::new();
-        for r in 0..b.num_rows() {
+        for (r, &user) in user_idx.iter().enumerate() {
             summary.events_in += 1;
-            let user = user_idx[r];
             if event_id.is_null(r) || time.is_null(r) || etype.is_null(r) || user == MISSING_ID {
                 summary.events_dropped_missing_identity += 1;
                 continue;
@@ -497,8 +496,7 @@ impl DailyBuilder {
         u: usize,
         agg: &DayAgg,
         base: usize,
-        first_day: i32,
-        last_day: i32,
+        (first_day, last_day): (i32, i32),
         summary: &mut PrepareSummary,
     ) {
         let signup = users.signup[u];
@@ -689,11 +687,11 @@ fn aggregate_pass(
                         return Ok(Err(NotGrouped));
                     }
                     if let Some(c) = current {
-                        builder.push_user(users, c, &agg, 0, first_day, last_day, summary);
+                        builder.push_user(users, c, &agg, 0, (first_day, last_day), summary);
                         agg.reset();
                     }
                     for empty in next_user.max(current.map_or(0, |c| c + 1))..u {
-                        builder.push_user(users, empty, &agg, 0, first_day, last_day, summary);
+                        builder.push_user(users, empty, &agg, 0, (first_day, last_day), summary);
                     }
                     current = Some(u);
                     next_user = u + 1;
@@ -709,11 +707,11 @@ fn aggregate_pass(
     }
     if streaming {
         if let Some(c) = current {
-            builder.push_user(users, c, &agg, 0, first_day, last_day, summary);
+            builder.push_user(users, c, &agg, 0, (first_day, last_day), summary);
             agg.reset();
         }
         for empty in next_user..hi {
-            builder.push_user(users, empty, &agg, 0, first_day, last_day, summary);
+            builder.push_user(users, empty, &agg, 0, (first_day, last_day), summary);
             flush(&mut builder, false)?;
         }
     } else {
@@ -723,8 +721,7 @@ fn aggregate_pass(
                 u,
                 &agg,
                 (u - lo) * days,
-                first_day,
-                last_day,
+                (first_day, last_day),
                 summary,
             );
             flush(&mut builder, false)?;

@@ -1,5 +1,7 @@
 //! Integration tests of churn-data: one binary, one module per stage.
 
+#![allow(clippy::unwrap_used)]
+
 mod generate;
 mod io;
 mod prepare;

@@ -80,8 +80,8 @@ fn simulated(n: u64, days: u32) -> (RecordBatch, RecordBatch) {
 fn many_partitioned_passes_equal_one_streaming_pass() {
     let (users, events) = simulated(400, 120);
     let (streamed, s1) = prepare_batches(
-        &[users.clone()],
-        &[events.clone()],
+        std::slice::from_ref(&users),
+        std::slice::from_ref(&events),
         &ValidateConfig::default(),
         &PrepareConfig::default(),
     )
