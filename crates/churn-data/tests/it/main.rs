@@ -5,6 +5,7 @@
 mod generate;
 mod io;
 mod prepare;
+mod prepare_prop;
 mod validate;
 
 use std::path::PathBuf;
