@@ -65,7 +65,22 @@ pub enum Command {
     ///
     /// Writes data/processed/user_daily.parquet.
     Prepare(PrepareArgs),
-    /// Run the lifecycle on synthetic data: generate, validate, prepare.
+    /// Compute rolling-window and recency features per user and day.
+    ///
+    /// Reads data/processed/user_daily.parquet, writes data/features/user_features_daily.parquet
+    /// (windows from `features.windows`, default 7, 14, 30).
+    Features(StageIo),
+    /// Compute forward-looking churn labels and eligibility.
+    ///
+    /// future_active_days = active days in (d, d + window]; churn_label = 1 when it is 0; the
+    /// last `window` days are unlabelled. Writes data/features/labels.parquet.
+    Labels(StageIo),
+    /// Join features with labels on (user_id, as_of_date), keeping eligible rows.
+    ///
+    /// Writes data/features/training_dataset.parquet and a JSON summary beside it.
+    Trainset(TrainsetArgs),
+    /// Run the lifecycle on synthetic data: generate, validate, prepare, features, labels,
+    /// trainset.
     All(AllArgs),
     /// Inspect the configuration.
     Config {
@@ -144,6 +159,31 @@ pub struct PrepareArgs {
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
     /// Output file (.parquet or .csv) [default: data/processed/user_daily.parquet].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// A stage's input and output files.
+#[derive(Debug, Args, Default, Clone)]
+pub struct StageIo {
+    /// Input table (.parquet or .csv) [default: the previous stage's output].
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Output table (.parquet or .csv) [default: under data/features].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `churn trainset` arguments.
+#[derive(Debug, Args, Default, Clone)]
+pub struct TrainsetArgs {
+    /// Features table [default: data/features/user_features_daily.parquet].
+    #[arg(long, value_name = "FILE")]
+    pub features: Option<PathBuf>,
+    /// Labels table [default: data/features/labels.parquet].
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// Output [default: data/features/training_dataset.parquet].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }

@@ -12,7 +12,8 @@ use churn_data::validate::validate_files;
 use serde::Serialize;
 
 use crate::cli::{
-    AllArgs, Cli, Command, ConfigAction, FormatArg, GenerateArgs, InputArgs, PrepareArgs,
+    AllArgs, Cli, Command, ConfigAction, FormatArg, GenerateArgs, InputArgs, PrepareArgs, StageIo,
+    TrainsetArgs,
 };
 use crate::output::{Ui, peak_rss_mib, table};
 
@@ -51,6 +52,21 @@ pub fn run(cli: &Cli) -> Result<u8> {
         }
         Command::Prepare(args) => {
             let report = prepare(&config, args, &ui)?;
+            finish(&ui, &[report]);
+            Ok(0)
+        }
+        Command::Features(args) => {
+            let report = features(&config, args, &ui)?;
+            finish(&ui, &[report]);
+            Ok(0)
+        }
+        Command::Labels(args) => {
+            let report = labels(&config, args, &ui)?;
+            finish(&ui, &[report]);
+            Ok(0)
+        }
+        Command::Trainset(args) => {
+            let report = trainset(&config, args, &ui)?;
             finish(&ui, &[report]);
             Ok(0)
         }
@@ -286,6 +302,131 @@ fn all(config: &mut Config, args: &AllArgs, ui: &Ui) -> Result<u8> {
         return Ok(1);
     }
     reports.push(prepare(config, &PrepareArgs::default(), ui)?);
+    reports.push(features(config, &StageIo::default(), ui)?);
+    reports.push(labels(config, &StageIo::default(), ui)?);
+    reports.push(trainset(config, &TrainsetArgs::default(), ui)?);
     finish(ui, &reports);
     Ok(0)
+}
+
+fn features(config: &Config, args: &StageIo, ui: &Ui) -> Result<StageReport> {
+    let started = Instant::now();
+    let input = args
+        .input
+        .clone()
+        .unwrap_or_else(|| config.paths.user_daily_path());
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| config.paths.features_path());
+    let set = churn_features::FeatureParams {
+        windows: config.features.windows.clone(),
+    }
+    .check()?;
+    let spinner = ui.spinner("features");
+    let summary = churn_features::compute_file(&set, &input, &out)
+        .with_context(|| format!("features failed; {} was left untouched", display(&out)))?;
+    spinner.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    ui.say(format!(
+        "features: {} user-days of {} users, windows {:?}, in {seconds:.2}s ({:.1}M user-days/s)",
+        summary.rows,
+        summary.users,
+        summary.windows,
+        summary.rows as f64 / seconds.max(1e-9) / 1e6
+    ));
+    Ok(StageReport {
+        stage: "features",
+        rows_in: summary.rows,
+        rows_out: summary.rows,
+        seconds,
+        peak_rss_mib: peak_rss_mib(),
+        outputs: vec![out],
+        detail: serde_json::to_value(&summary)?,
+    })
+}
+
+fn label_params(config: &Config) -> churn_labels::LabelParams {
+    churn_labels::LabelParams {
+        window: config.labels.window,
+        active_within_days: config.labels.active_within_days,
+    }
+}
+
+fn labels(config: &Config, args: &StageIo, ui: &Ui) -> Result<StageReport> {
+    let started = Instant::now();
+    let input = args
+        .input
+        .clone()
+        .unwrap_or_else(|| config.paths.user_daily_path());
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| config.paths.labels_path());
+    let labeler = label_params(config).check()?;
+    let spinner = ui.spinner("labels");
+    let summary = labeler
+        .label_file(&input, &out)
+        .with_context(|| format!("labels failed; {} was left untouched", display(&out)))?;
+    spinner.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    ui.say(format!(
+        "labels: {} of {} user-days labelled (window {} days, data ends {}), {} eligible, churn rate among eligible {:.3}, in {seconds:.2}s",
+        summary.rows_labelled,
+        summary.rows_in,
+        config.labels.window,
+        summary.last_date.map(|d| d.to_string()).unwrap_or_default(),
+        summary.rows_eligible,
+        summary.churned_eligible as f64 / summary.rows_eligible.max(1) as f64,
+    ));
+    Ok(StageReport {
+        stage: "labels",
+        rows_in: summary.rows_in,
+        rows_out: summary.rows_labelled,
+        seconds,
+        peak_rss_mib: peak_rss_mib(),
+        outputs: vec![out],
+        detail: serde_json::to_value(&summary)?,
+    })
+}
+
+fn trainset(config: &Config, args: &TrainsetArgs, ui: &Ui) -> Result<StageReport> {
+    let started = Instant::now();
+    let features = args
+        .features
+        .clone()
+        .unwrap_or_else(|| config.paths.features_path());
+    let labels = args
+        .labels
+        .clone()
+        .unwrap_or_else(|| config.paths.labels_path());
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| config.paths.trainset_path());
+    let spinner = ui.spinner("trainset");
+    let summary = churn_labels::build_trainset(&features, &labels, &out)
+        .with_context(|| format!("trainset failed; {} was left untouched", display(&out)))?;
+    spinner.finish_and_clear();
+    let json = out.with_extension("json");
+    churn_data::io::write_json(&json, &summary)?;
+    let seconds = started.elapsed().as_secs_f64();
+    ui.say(format!(
+        "trainset: {} rows of {} users ({} .. {}), churn rate {:.3}, eligible share {:.3}, in {seconds:.2}s",
+        summary.rows,
+        summary.users,
+        summary.first_date.map(|d| d.to_string()).unwrap_or_default(),
+        summary.last_date.map(|d| d.to_string()).unwrap_or_default(),
+        summary.churn_rate,
+        summary.eligible_share,
+    ));
+    Ok(StageReport {
+        stage: "trainset",
+        rows_in: summary.labelled_rows + summary.unlabelled_rows,
+        rows_out: summary.rows,
+        seconds,
+        peak_rss_mib: peak_rss_mib(),
+        outputs: vec![out, json],
+        detail: serde_json::to_value(&summary)?,
+    })
 }

@@ -101,6 +101,20 @@ impl PathsConfig {
     pub fn user_daily_path(&self) -> PathBuf {
         self.resolve(&self.processed).join("user_daily.parquet")
     }
+    /// The daily features table.
+    pub fn features_path(&self) -> PathBuf {
+        self.resolve(&self.features)
+            .join("user_features_daily.parquet")
+    }
+    /// The labels table.
+    pub fn labels_path(&self) -> PathBuf {
+        self.resolve(&self.features).join("labels.parquet")
+    }
+    /// The training set.
+    pub fn trainset_path(&self) -> PathBuf {
+        self.resolve(&self.features)
+            .join("training_dataset.parquet")
+    }
     /// The metrics folder.
     pub fn metrics_dir(&self) -> PathBuf {
         self.resolve(&self.metrics)

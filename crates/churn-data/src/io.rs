@@ -445,6 +445,39 @@ pub fn write_batches(target: &Path, schema: SchemaRef, batches: &[RecordBatch]) 
     Ok(rows)
 }
 
+/// Runs `produce` with a sink whose batches are encoded and written to `target` on a second
+/// thread (so encoding overlaps computing); the file is committed only if both succeed.
+/// Returns what `produce` returned and the rows written.
+pub fn write_threaded<T>(
+    target: &Path,
+    schema: SchemaRef,
+    produce: impl FnOnce(&mut dyn FnMut(RecordBatch) -> Result<()>) -> Result<T>,
+) -> Result<(T, u64)> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(4);
+        let writer = scope.spawn(move || -> Result<TableWriter> {
+            let mut w = TableWriter::create(target, schema)?;
+            for b in rx {
+                w.write(&b)?;
+            }
+            Ok(w)
+        });
+        let produced = {
+            let tx = tx;
+            let mut sink = |b: RecordBatch| {
+                tx.send(b)
+                    .map_err(|_| Error::invalid(target, "*", "the output writer stopped", vec![]))
+            };
+            produce(&mut sink)
+        };
+        let w = writer.join().expect("the writer thread does not panic")?;
+        let value = produced?;
+        let rows = w.rows();
+        w.finish()?;
+        Ok((value, rows))
+    })
+}
+
 /// Writes a value as pretty JSON, atomically.
 pub fn write_json<T: serde::Serialize>(target: &Path, value: &T) -> Result<PathBuf> {
     let atomic = AtomicFile::create(target)?;

@@ -30,6 +30,7 @@ pub mod clock;
 pub mod config;
 mod error;
 pub mod generate;
+pub mod groups;
 mod idset;
 pub mod io;
 pub mod prepare;

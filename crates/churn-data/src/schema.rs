@@ -228,3 +228,46 @@ mod tests {
         assert_eq!(names.len(), 18);
     }
 }
+
+/// Columns added by the features stage.
+pub mod features {
+    /// Days since the last active day (0 on an active day; days since signup before any).
+    pub const DAYS_SINCE_LAST_ACTIVITY: &str = "days_since_last_activity";
+    /// Window sum of `is_active_day`.
+    pub const ACTIVE_DAYS: &str = "active_days";
+    /// Window sum of `total_events`.
+    pub const EVENTS: &str = "events";
+    /// Window sum of `logins_count`.
+    pub const LOGINS: &str = "logins";
+    /// Window sum of `enroll_count`.
+    pub const ENROLL: &str = "enroll";
+    /// Window sum of `watch_minutes_sum`.
+    pub const WATCH_MINUTES: &str = "watch_minutes";
+    /// Window sum of `quiz_attempts_count`.
+    pub const QUIZ_ATTEMPTS: &str = "quiz_attempts";
+    /// Window sum of `payment_success_count`.
+    pub const PAYMENT_SUCCESS: &str = "payment_success";
+    /// Window sum of `payment_failed_count`.
+    pub const PAYMENT_FAILED: &str = "payment_failed";
+    /// Window sum of `support_ticket_count`.
+    pub const SUPPORT_TICKET: &str = "support_ticket";
+    /// Window mean of the daily quiz averages.
+    pub const QUIZ_AVG_SCORE: &str = "quiz_avg_score";
+    /// failed / (failed + success) payments over a window.
+    pub const PAYMENT_FAIL_RATE: &str = "payment_fail_rate";
+
+    /// The column name of a windowed feature, e.g. `windowed("logins", 7)` = `logins_7d`.
+    pub fn windowed(base: &str, window: u32) -> String {
+        format!("{base}_{window}d")
+    }
+}
+
+/// Columns added by the labels stage.
+pub mod labels {
+    /// Active days in (as_of_date, as_of_date + window].
+    pub const FUTURE_ACTIVE_DAYS: &str = "future_active_days";
+    /// 1 when `future_active_days` is 0.
+    pub const CHURN_LABEL: &str = "churn_label";
+    /// Whether the user-day may enter training and scoring.
+    pub const ELIGIBLE: &str = "eligible";
+}

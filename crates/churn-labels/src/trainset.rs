@@ -1,0 +1,269 @@
+//! The training set: features joined with labels on (user_id, as_of_date), eligible rows only.
+//!
+//! Both tables come from the same user-day table, so they list users in the same order; the
+//! join walks both streams user by user (a merge join on dates inside each user), so memory
+//! stays bounded. A labels file from another run is detected and rejected.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, BooleanArray, Int32Array, RecordBatch, UInt32Array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use churn_data::groups::{UserChunk, UserGroups};
+use churn_data::io::{DEFAULT_BATCH_SIZE, TableReader, write_threaded};
+use churn_data::schema::{labels as l, user_daily as ud};
+use serde::Serialize;
+
+use crate::Result;
+use crate::label::{canonical_keys, date_of};
+
+/// What the training set holds (also written as JSON beside it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TrainsetSummary {
+    /// Rows in the training set.
+    pub rows: u64,
+    /// Distinct users.
+    pub users: u64,
+    /// First as_of_date.
+    pub first_date: Option<chrono::NaiveDate>,
+    /// Last as_of_date.
+    pub last_date: Option<chrono::NaiveDate>,
+    /// Share of rows with churn_label = 1.
+    pub churn_rate: f64,
+    /// Eligible share of the labelled feature rows.
+    pub eligible_share: f64,
+    /// Labelled feature rows.
+    pub labelled_rows: u64,
+    /// Feature rows without a label (the last `window` days, or users without labels).
+    pub unlabelled_rows: u64,
+}
+
+/// Reads one user at a time from a labels stream.
+struct LabelCursor<I: Iterator<Item = churn_data::Result<UserChunk>>> {
+    chunks: I,
+    current: Option<UserChunk>,
+    user: usize,
+}
+
+/// One user's labels.
+struct UserLabels {
+    id: String,
+    dates: Vec<i32>,
+    future: Vec<i32>,
+    eligible: Vec<bool>,
+}
+
+impl<I: Iterator<Item = churn_data::Result<UserChunk>>> LabelCursor<I> {
+    fn peek_id(&mut self) -> churn_data::Result<Option<String>> {
+        loop {
+            if let Some(c) = &self.current {
+                if self.user < c.users() {
+                    return Ok(Some(c.user_ids().value(c.starts[self.user]).to_string()));
+                }
+            }
+            match self.chunks.next() {
+                Some(c) => {
+                    self.current = Some(c?);
+                    self.user = 0;
+                }
+                None => return Ok(None),
+            }
+        }
+    }
+
+    fn take(&mut self) -> churn_data::Result<Option<UserLabels>> {
+        let Some(id) = self.peek_id()? else {
+            return Ok(None);
+        };
+        let c = self.current.as_ref().expect("peek loaded a chunk");
+        let (s, e) = (c.starts[self.user], c.starts[self.user + 1]);
+        let col = |name: &str| {
+            c.batch.column_by_name(name).cloned().ok_or_else(|| {
+                churn_data::Error::invalid("labels", name, "required column is missing", vec![])
+            })
+        };
+        let future = arrow::compute::cast(&col(l::FUTURE_ACTIVE_DAYS)?, &DataType::Int32)
+            .map_err(|e| churn_data::Error::arrow("labels", e))?;
+        let future = future.as_any().downcast_ref::<Int32Array>().expect("cast");
+        let elig = col(l::ELIGIBLE)?;
+        let elig = elig
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .ok_or_else(|| {
+                churn_data::Error::invalid("labels", l::ELIGIBLE, "must be boolean", vec![])
+            })?;
+        let labels = UserLabels {
+            id,
+            dates: c.dates().values()[s..e].to_vec(),
+            future: (s..e).map(|i| future.value(i)).collect(),
+            eligible: (s..e).map(|i| elig.is_valid(i) && elig.value(i)).collect(),
+        };
+        self.user += 1;
+        Ok(Some(labels))
+    }
+}
+
+/// Schema of the training set: the features' columns, then future_active_days and churn_label.
+pub fn trainset_schema(features: &Schema) -> SchemaRef {
+    let mut fields: Vec<Field> = features
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new(l::FUTURE_ACTIVE_DAYS, DataType::Int32, false));
+    fields.push(Field::new(l::CHURN_LABEL, DataType::Int32, false));
+    Arc::new(Schema::new(fields))
+}
+
+/// Joins the features file with the labels file and writes the eligible, labelled rows.
+pub fn build_trainset(
+    features_path: &Path,
+    labels_path: &Path,
+    output: &Path,
+) -> Result<TrainsetSummary> {
+    let fname = features_path.display().to_string();
+    let lname = labels_path.display().to_string();
+    let freader = TableReader::open(features_path, None, DEFAULT_BATCH_SIZE)?;
+    let fschema = {
+        let probe = freader.schema();
+        for c in [ud::USER_ID, ud::AS_OF_DATE] {
+            if probe.index_of(c).is_err() {
+                return Err(churn_data::Error::invalid(
+                    features_path,
+                    c,
+                    "required column is missing",
+                    vec![],
+                )
+                .into());
+            }
+        }
+        let fields: Vec<Field> = probe
+            .fields()
+            .iter()
+            .map(|f| match f.name().as_str() {
+                ud::USER_ID => Field::new(ud::USER_ID, DataType::Utf8, true),
+                ud::AS_OF_DATE => Field::new(ud::AS_OF_DATE, DataType::Date32, true),
+                _ => f.as_ref().clone(),
+            })
+            .collect();
+        Schema::new(fields)
+    };
+    let lreader = TableReader::open(labels_path, None, DEFAULT_BATCH_SIZE)?;
+    for c in [
+        ud::USER_ID,
+        ud::AS_OF_DATE,
+        l::FUTURE_ACTIVE_DAYS,
+        l::ELIGIBLE,
+    ] {
+        if lreader.schema().index_of(c).is_err() {
+            return Err(churn_data::Error::invalid(
+                labels_path,
+                c,
+                "required column is missing",
+                vec![],
+            )
+            .into());
+        }
+    }
+    let lname2 = lname.clone();
+    let mut labels = LabelCursor {
+        chunks: UserGroups::new(
+            &lname,
+            lreader.map(move |b| canonical_keys(&b?, &lname2)),
+            DEFAULT_BATCH_SIZE,
+        ),
+        current: None,
+        user: 0,
+    };
+    let fname2 = fname.clone();
+    let features = UserGroups::new(
+        &fname,
+        freader.map(move |b| canonical_keys(&b?, &fname2)),
+        DEFAULT_BATCH_SIZE,
+    );
+    let out_schema = trainset_schema(&fschema);
+    let mut s = TrainsetSummary::default();
+    let (mut first, mut last, mut churned, mut eligible_labelled) =
+        (i32::MAX, i32::MIN, 0u64, 0u64);
+    let (_, _) = write_threaded(output, out_schema.clone(), |sink| {
+        for chunk in features {
+            let chunk = chunk?;
+            let dates = chunk.dates().values().to_vec();
+            let (mut take, mut future) = (Vec::new(), Vec::new());
+            for u in 0..chunk.users() {
+                let (a, b) = (chunk.starts[u], chunk.starts[u + 1]);
+                let id = chunk.user_ids().value(a);
+                if labels.peek_id()?.as_deref() != Some(id) {
+                    s.unlabelled_rows += (b - a) as u64;
+                    continue;
+                }
+                let lab = labels.take()?.expect("peeked");
+                let mut j = 0;
+                let mut kept_any = false;
+                let mut matched = 0;
+                for (i, &d) in dates.iter().enumerate().take(b).skip(a) {
+                    while j < lab.dates.len() && lab.dates[j] < d {
+                        j += 1;
+                    }
+                    if j < lab.dates.len() && lab.dates[j] == d {
+                        matched += 1;
+                        s.labelled_rows += 1;
+                        if lab.eligible[j] {
+                            eligible_labelled += 1;
+                            take.push(i as u32);
+                            future.push(lab.future[j]);
+                            churned += u64::from(lab.future[j] == 0);
+                            first = first.min(d);
+                            last = last.max(d);
+                            kept_any = true;
+                        }
+                    } else {
+                        s.unlabelled_rows += 1;
+                    }
+                }
+                if matched != lab.dates.len() {
+                    return Err(churn_data::Error::invalid(
+                        &lname,
+                        ud::AS_OF_DATE,
+                        "every labelled (user_id, as_of_date) must exist in the features",
+                        vec![format!("user {}", lab.id)],
+                    ));
+                }
+                s.users += u64::from(kept_any);
+            }
+            let idx = UInt32Array::from(take);
+            let mut cols: Vec<ArrayRef> = Vec::with_capacity(out_schema.fields().len());
+            for c in chunk.batch.columns() {
+                cols.push(
+                    arrow::compute::take(c, &idx, None)
+                        .map_err(|e| churn_data::Error::arrow("selecting training rows", e))?,
+                );
+            }
+            let labels_col: Vec<i32> = future.iter().map(|&f| i32::from(f == 0)).collect();
+            cols.push(Arc::new(Int32Array::from(future)));
+            cols.push(Arc::new(Int32Array::from(labels_col)));
+            let out = RecordBatch::try_new(out_schema.clone(), cols)
+                .map_err(|e| churn_data::Error::arrow("building training batch", e))?;
+            s.rows += out.num_rows() as u64;
+            sink(out)?;
+        }
+        if let Some(id) = labels.peek_id()? {
+            return Err(churn_data::Error::invalid(
+                &lname,
+                ud::USER_ID,
+                "labels list a user the features do not have (or in another order): were both built from the same user_daily?",
+                vec![id],
+            ));
+        }
+        Ok(())
+    })?;
+    if s.rows > 0 {
+        s.first_date = date_of(first);
+        s.last_date = date_of(last);
+        s.churn_rate = churned as f64 / s.rows as f64;
+    }
+    if s.labelled_rows > 0 {
+        s.eligible_share = eligible_labelled as f64 / s.labelled_rows as f64;
+    }
+    Ok(s)
+}
