@@ -339,6 +339,15 @@ pub(crate) fn canonical_keys(b: &RecordBatch, source: &str) -> churn_data::Resul
 /// The last as_of_date of a table (days since the epoch).
 pub fn last_date(input: &Path) -> Result<Option<i32>> {
     let reader = TableReader::open(input, Some(&[ud::AS_OF_DATE]), DEFAULT_BATCH_SIZE)?;
+    if reader.schema().index_of(ud::AS_OF_DATE).is_err() {
+        return Err(churn_data::Error::invalid(
+            input,
+            ud::AS_OF_DATE,
+            "required column is missing",
+            vec![],
+        )
+        .into());
+    }
     let name = input.display().to_string();
     let mut last: Option<i32> = None;
     for b in reader {

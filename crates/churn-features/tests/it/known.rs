@@ -4,15 +4,37 @@ use churn_features::{FeatureParams, compute_batches};
 use crate::user_daily;
 
 fn ints(b: &RecordBatch, name: &str) -> Vec<i32> {
-    b.column_by_name(name).unwrap().as_any().downcast_ref::<Int32Array>().unwrap().values().to_vec()
+    b.column_by_name(name)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Int32Array>()
+        .unwrap()
+        .values()
+        .to_vec()
 }
 
 fn floats(b: &RecordBatch, name: &str) -> Vec<Option<f64>> {
-    let a = b.column_by_name(name).unwrap().as_any().downcast_ref::<Float64Array>().unwrap();
-    (0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i))).collect()
+    let a = b
+        .column_by_name(name)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap();
+    (0..a.len())
+        .map(|i| a.is_valid(i).then(|| a.value(i)))
+        .collect()
 }
 
-fn row(u: &str, d: i32, active: i32, logins: i32, watch: f64, quiz: Option<f64>, ok: i32, fail: i32) -> (String, i32, i32, i32, f64, Option<f64>, i32, i32) {
+fn row(
+    u: &str,
+    d: i32,
+    active: i32,
+    logins: i32,
+    watch: f64,
+    quiz: Option<f64>,
+    ok: i32,
+    fail: i32,
+) -> (String, i32, i32, i32, f64, Option<f64>, i32, i32) {
     (u.to_string(), d, active, logins, watch, quiz, ok, fail)
 }
 
@@ -37,11 +59,20 @@ fn windows_are_calendar_days_not_rows() {
     let b = &out[0];
     assert_eq!(ints(b, "active_days_3d"), vec![1, 1, 2, 0, 1]);
     assert_eq!(ints(b, "logins_3d"), vec![2, 2, 3, 0, 1]);
-    assert_eq!(floats(b, "watch_minutes_3d"), vec![Some(10.0), Some(10.0), Some(15.0), Some(0.0), Some(1.0)]);
-    assert_eq!(floats(b, "quiz_avg_score_3d"), vec![Some(80.0), Some(80.0), Some(70.0), None, None]);
+    assert_eq!(
+        floats(b, "watch_minutes_3d"),
+        vec![Some(10.0), Some(10.0), Some(15.0), Some(0.0), Some(1.0)]
+    );
+    assert_eq!(
+        floats(b, "quiz_avg_score_3d"),
+        vec![Some(80.0), Some(80.0), Some(70.0), None, None]
+    );
     assert_eq!(ints(b, "days_since_last_activity"), vec![0, 1, 0, 4, 0]);
     // 3 is the largest window when 30 is not configured: day 2 has 1 ok, day 6..7 1 failed.
-    assert_eq!(floats(b, "payment_fail_rate_3d"), vec![Some(0.0), Some(0.0), Some(0.0), Some(1.0), Some(1.0)]);
+    assert_eq!(
+        floats(b, "payment_fail_rate_3d"),
+        vec![Some(0.0), Some(0.0), Some(0.0), Some(1.0), Some(1.0)]
+    );
 }
 
 /// Before any activity, days_since_last_activity is days since signup (10 days before day 0).
@@ -53,35 +84,70 @@ fn recency_before_any_activity_counts_from_signup_and_users_do_not_mix() {
         row("b", 0, 0, 0, 0.0, None, 0, 0),
         row("b", 1, 1, 1, 0.0, None, 0, 0),
     ]);
-    let set = FeatureParams { windows: vec![7, 30] }.check().unwrap();
+    let set = FeatureParams {
+        windows: vec![7, 30],
+    }
+    .check()
+    .unwrap();
     let out = compute_batches(&set, std::iter::once(Ok(input))).unwrap();
     let b = &out[0];
     assert_eq!(ints(b, "days_since_last_activity"), vec![0, 0, 10, 0]);
-    assert_eq!(ints(b, "logins_7d"), vec![1, 2, 0, 1], "b's window must not include a's days");
+    assert_eq!(
+        ints(b, "logins_7d"),
+        vec![1, 2, 0, 1],
+        "b's window must not include a's days"
+    );
     assert!(b.column_by_name("payment_fail_rate_30d").is_some());
 }
 
 #[test]
 fn bad_inputs_are_clear_errors() {
     let set = FeatureParams::default().check().unwrap();
-    let dup = user_daily(&[row("a", 0, 1, 1, 0.0, None, 0, 0), row("a", 0, 1, 1, 0.0, None, 0, 0)]);
-    let e = compute_batches(&set, std::iter::once(Ok(dup))).unwrap_err().to_string();
+    let dup = user_daily(&[
+        row("a", 0, 1, 1, 0.0, None, 0, 0),
+        row("a", 0, 1, 1, 0.0, None, 0, 0),
+    ]);
+    let e = compute_batches(&set, std::iter::once(Ok(dup)))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("unique") && e.contains("row 2"), "{e}");
 
-    let unsorted = user_daily(&[row("a", 1, 1, 1, 0.0, None, 0, 0), row("a", 0, 1, 1, 0.0, None, 0, 0)]);
-    let e = compute_batches(&set, std::iter::once(Ok(unsorted))).unwrap_err().to_string();
+    let unsorted = user_daily(&[
+        row("a", 1, 1, 1, 0.0, None, 0, 0),
+        row("a", 0, 1, 1, 0.0, None, 0, 0),
+    ]);
+    let e = compute_batches(&set, std::iter::once(Ok(unsorted)))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("sorted"), "{e}");
 
-    let split = user_daily(&[row("a", 0, 1, 1, 0.0, None, 0, 0), row("b", 0, 1, 1, 0.0, None, 0, 0), row("a", 1, 1, 1, 0.0, None, 0, 0)]);
-    let e = compute_batches(&set, std::iter::once(Ok(split))).unwrap_err().to_string();
-    assert!(e.contains("grouped by user") && e.contains("a appears again"), "{e}");
+    let split = user_daily(&[
+        row("a", 0, 1, 1, 0.0, None, 0, 0),
+        row("b", 0, 1, 1, 0.0, None, 0, 0),
+        row("a", 1, 1, 1, 0.0, None, 0, 0),
+    ]);
+    let e = compute_batches(&set, std::iter::once(Ok(split)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("grouped by user") && e.contains("a appears again"),
+        "{e}"
+    );
 
     let negative = user_daily(&[row("a", 0, 1, -2, 0.0, None, 0, 0)]);
-    let e = compute_batches(&set, std::iter::once(Ok(negative))).unwrap_err().to_string();
+    let e = compute_batches(&set, std::iter::once(Ok(negative)))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("non-negative") && e.contains("row 1: -2"), "{e}");
 
     assert!(FeatureParams { windows: vec![] }.check().is_err());
-    assert!(FeatureParams { windows: vec![7, 0] }.check().is_err());
+    assert!(
+        FeatureParams {
+            windows: vec![7, 0]
+        }
+        .check()
+        .is_err()
+    );
 }
 
 #[test]
@@ -90,7 +156,12 @@ fn missing_column_in_a_file_names_file_and_column() {
     let p = dir.path().join("daily.csv");
     std::fs::write(&p, "user_id,as_of_date\n1,2025-01-01\n").unwrap();
     let set = FeatureParams::default().check().unwrap();
-    let e = churn_features::compute_file(&set, &p, &dir.path().join("out.parquet")).unwrap_err().to_string();
-    assert!(e.contains("daily.csv") && e.contains("required column is missing"), "{e}");
+    let e = churn_features::compute_file(&set, &p, &dir.path().join("out.parquet"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("daily.csv") && e.contains("required column is missing"),
+        "{e}"
+    );
     assert!(!dir.path().join("out.parquet").exists());
 }

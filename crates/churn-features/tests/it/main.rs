@@ -19,11 +19,20 @@ pub const BASE: i32 = 20_089; // 2025-01-01
 /// A user_daily batch from hand-written rows (other counts derived or zero).
 pub fn user_daily(rows: &[(String, i32, i32, i32, f64, Option<f64>, i32, i32)]) -> RecordBatch {
     let n = rows.len();
-    let ints = |f: &dyn Fn(&(String, i32, i32, i32, f64, Option<f64>, i32, i32)) -> i32| -> ArrayRef { Arc::new(Int32Array::from_iter_values(rows.iter().map(f))) };
+    let ints =
+        |f: &dyn Fn(&(String, i32, i32, i32, f64, Option<f64>, i32, i32)) -> i32| -> ArrayRef {
+            Arc::new(Int32Array::from_iter_values(rows.iter().map(f)))
+        };
     let cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.clone()))),
-        Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| BASE + r.1))),
-        Arc::new(Date32Array::from_iter_values(rows.iter().map(|_| BASE - 10))),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.0.clone()),
+        )),
+        Arc::new(Date32Array::from_iter_values(
+            rows.iter().map(|r| BASE + r.1),
+        )),
+        Arc::new(Date32Array::from_iter_values(
+            rows.iter().map(|_| BASE - 10),
+        )),
         ints(&|r| r.1 + 10),
         Arc::new(StringArray::from_iter_values(rows.iter().map(|_| "free"))),
         ints(&|_| 0),

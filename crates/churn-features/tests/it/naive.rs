@@ -11,7 +11,20 @@ type Row = (String, i32, i32, i32, f64, Option<f64>, i32, i32);
 
 fn users() -> impl Strategy<Value = Vec<Row>> {
     proptest::collection::vec(
-        (proptest::collection::btree_set(0i32..60, 1..25), proptest::collection::vec((0i32..2, 0i32..4, 0.0f64..50.0, proptest::option::of(0.0f64..100.0), 0i32..2, 0i32..2), 25)),
+        (
+            proptest::collection::btree_set(0i32..60, 1..25),
+            proptest::collection::vec(
+                (
+                    0i32..2,
+                    0i32..4,
+                    0.0f64..50.0,
+                    proptest::option::of(0.0f64..100.0),
+                    0i32..2,
+                    0i32..2,
+                ),
+                25,
+            ),
+        ),
         1..5,
     )
     .prop_map(|us| {

@@ -1,1 +1,6 @@
+//! Integration tests of churn-labels.
 
+#![allow(clippy::unwrap_used)]
+
+mod known;
+mod props;

@@ -1,0 +1,220 @@
+use arrow::array::{BooleanArray, Int32Array};
+use churn_data::config::{GenerateConfig, PrepareConfig, ValidateConfig};
+use churn_data::generate::Simulator;
+use churn_data::io::{read_all, write_batches};
+use churn_data::prepare::prepare_batches;
+use churn_features::{FeatureParams, compute_file};
+use churn_labels::{LabelParams, build_trainset, eligible, future_active_days, last_date};
+
+#[test]
+fn the_issue_known_answer() {
+    let active = [1, 0, 0, 1, 0, 0, 0, 0, 0, 0].map(|a| a == 1);
+    let dates: Vec<i32> = (0..10).collect();
+    let future = future_active_days(&dates, &active, 3);
+    let labelled: Vec<i32> = future
+        .iter()
+        .zip(&dates)
+        .filter(|(_, d)| *d + 3 <= 9)
+        .map(|(f, _)| *f)
+        .collect();
+    assert_eq!(labelled, vec![1, 1, 1, 0, 0, 0, 0]);
+    let labels: Vec<i32> = labelled.iter().map(|&f| i32::from(f == 0)).collect();
+    assert_eq!(labels, vec![0, 0, 0, 1, 1, 1, 1]);
+}
+
+#[test]
+fn labels_and_eligibility_count_calendar_days_across_gaps() {
+    // Days 0, 1, 5, 6 (gap 2..4); active on 0 and 6.
+    let dates = [0, 1, 5, 6];
+    let active = [true, false, false, true];
+    assert_eq!(future_active_days(&dates, &active, 5), vec![0, 1, 1, 0]);
+    assert_eq!(eligible(&dates, &active, 3), vec![true, true, false, true]);
+    assert_eq!(
+        eligible(&dates, &active, 0),
+        vec![true; 4],
+        "0 turns the filter off"
+    );
+    assert_eq!(
+        eligible(&dates, &active, 1),
+        vec![true, false, false, true],
+        "today only"
+    );
+}
+
+/// The whole chain on generated data: user_daily → features and labels → training set.
+#[test]
+fn trainset_joins_features_and_labels_on_eligible_labelled_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Simulator::new(&GenerateConfig {
+        n_users: 80,
+        days: 60,
+        ..GenerateConfig::default()
+    })
+    .unwrap();
+    let (u, e) = sim.chunk(0..80, 1).unwrap();
+    let (daily, _) = prepare_batches(
+        &[u],
+        &[e],
+        &ValidateConfig::default(),
+        &PrepareConfig::default(),
+    )
+    .unwrap();
+    let daily_path = dir.path().join("user_daily.parquet");
+    write_batches(&daily_path, daily[0].schema(), &daily).unwrap();
+    let features = dir.path().join("features.parquet");
+    compute_file(
+        &FeatureParams::default().check().unwrap(),
+        &daily_path,
+        &features,
+    )
+    .unwrap();
+    let labels = dir.path().join("labels.parquet");
+    let params = LabelParams {
+        window: 10,
+        active_within_days: 7,
+    };
+    let ls = params
+        .check()
+        .unwrap()
+        .label_file(&daily_path, &labels)
+        .unwrap();
+    assert_eq!(ls.rows_in, 80 * 60);
+    assert_eq!(ls.rows_labelled, 80 * 50, "the last 10 days are unlabelled");
+    assert_eq!(last_date(&daily_path).unwrap(), Some(20_089 + 59));
+
+    let out = dir.path().join("train.parquet");
+    let s = build_trainset(&features, &labels, &out).unwrap();
+    assert_eq!(s.rows, ls.rows_eligible);
+    assert_eq!(s.labelled_rows, ls.rows_labelled);
+    assert_eq!(s.unlabelled_rows, 80 * 10);
+    let (_, train) = read_all(&out, None).unwrap();
+    let train = arrow::compute::concat_batches(&train[0].schema(), &train).unwrap();
+    assert_eq!(train.num_rows() as u64, s.rows);
+    // Every kept row was active within the previous 7 days: its active_days_7d > 0.
+    let a7 = train
+        .column_by_name("active_days_7d")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Int32Array>()
+        .unwrap();
+    assert!(a7.values().iter().all(|&v| v > 0));
+    // churn_label agrees with future_active_days, and with the labels file row by row.
+    let fut = train
+        .column_by_name("future_active_days")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Int32Array>()
+        .unwrap();
+    let lab = train
+        .column_by_name("churn_label")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Int32Array>()
+        .unwrap();
+    assert!((0..train.num_rows()).all(|i| lab.value(i) == i32::from(fut.value(i) == 0)));
+    let churn: i64 = lab.values().iter().map(|&v| i64::from(v)).sum();
+    assert!((s.churn_rate - churn as f64 / s.rows as f64).abs() < 1e-12);
+    let (_, lfile) = read_all(&labels, None).unwrap();
+    let lfile = arrow::compute::concat_batches(&lfile[0].schema(), &lfile).unwrap();
+    let el = lfile
+        .column_by_name("eligible")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<BooleanArray>()
+        .unwrap();
+    assert_eq!(el.true_count() as u64, s.rows);
+}
+
+#[test]
+fn labels_from_another_run_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let mk = |seed: u64, n: u64, name: &str| {
+        let sim = Simulator::new(&GenerateConfig {
+            n_users: n,
+            days: 20,
+            seed,
+            ..GenerateConfig::default()
+        })
+        .unwrap();
+        let (u, e) = sim.chunk(0..n, 1).unwrap();
+        let (daily, _) = prepare_batches(
+            &[u],
+            &[e],
+            &ValidateConfig::default(),
+            &PrepareConfig::default(),
+        )
+        .unwrap();
+        let p = dir.path().join(name);
+        write_batches(&p, daily[0].schema(), &daily).unwrap();
+        p
+    };
+    let small = mk(1, 5, "small.parquet");
+    let big = mk(1, 9, "big.parquet");
+    let features = dir.path().join("f.parquet");
+    compute_file(
+        &FeatureParams::default().check().unwrap(),
+        &small,
+        &features,
+    )
+    .unwrap();
+    let labels = dir.path().join("l.parquet");
+    LabelParams {
+        window: 5,
+        active_within_days: 0,
+    }
+    .check()
+    .unwrap()
+    .label_file(&big, &labels)
+    .unwrap();
+    let out = dir.path().join("t.parquet");
+    let e = build_trainset(&features, &labels, &out)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("l.parquet") && e.contains("same user_daily"),
+        "{e}"
+    );
+    assert!(!out.exists(), "no partial training set");
+}
+
+#[test]
+fn bad_parameters_and_inputs_are_clear_errors() {
+    assert!(
+        LabelParams {
+            window: 0,
+            active_within_days: 30
+        }
+        .check()
+        .is_err()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("daily.csv");
+    std::fs::write(
+        &p,
+        "user_id,as_of_date,is_active_day\n1,2025-01-01,1\n1,2025-01-01,0\n",
+    )
+    .unwrap();
+    let e = LabelParams::default()
+        .check()
+        .unwrap()
+        .label_file(&p, &dir.path().join("l.parquet"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("daily.csv") && e.contains("unique"), "{e}");
+    std::fs::write(&p, "user_id,as_of_date,is_active_day\n1,2025-01-01,3\n").unwrap();
+    let e = LabelParams::default()
+        .check()
+        .unwrap()
+        .label_file(&p, &dir.path().join("l.parquet"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("is_active_day") && e.contains("0 or 1"), "{e}");
+    std::fs::write(&p, "user_id,is_active_day\n1,1\n").unwrap();
+    let e = LabelParams::default()
+        .check()
+        .unwrap()
+        .label_file(&p, &dir.path().join("l.parquet"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("as_of_date") && e.contains("missing"), "{e}");
+}
