@@ -56,6 +56,25 @@ fn all_runs_the_lifecycle_twice_in_one_folder() {
     .unwrap();
     assert_eq!(report["ok"], true);
     assert_eq!(report["users"]["rows"], 60);
+    let summary: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("data/features/training_dataset.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(summary["rows"].as_u64().unwrap() > 0);
+    assert_eq!(
+        summary["last_date"], "2025-01-10",
+        "40 days from 2025-01-01 end on 2025-02-09; the last 30 are unlabelled"
+    );
+}
+
+#[test]
+fn bad_windows_in_config_exit_1_before_touching_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("churn.toml");
+    std::fs::write(&cfg, "[features]\nwindows = []\n").unwrap();
+    let o = churn(dir.path(), &["--config", cfg.to_str().unwrap(), "features"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("features.windows"), "{}", text(&o));
 }
 
 #[test]

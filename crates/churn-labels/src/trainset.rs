@@ -56,10 +56,10 @@ struct UserLabels {
 impl<I: Iterator<Item = churn_data::Result<UserChunk>>> LabelCursor<I> {
     fn peek_id(&mut self) -> churn_data::Result<Option<String>> {
         loop {
-            if let Some(c) = &self.current {
-                if self.user < c.users() {
-                    return Ok(Some(c.user_ids().value(c.starts[self.user]).to_string()));
-                }
+            if let Some(c) = &self.current
+                && self.user < c.users()
+            {
+                return Ok(Some(c.user_ids().value(c.starts[self.user]).to_string()));
             }
             match self.chunks.next() {
                 Some(c) => {

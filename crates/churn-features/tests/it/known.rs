@@ -34,7 +34,7 @@ fn row(
     quiz: Option<f64>,
     ok: i32,
     fail: i32,
-) -> (String, i32, i32, i32, f64, Option<f64>, i32, i32) {
+) -> crate::Row {
     (u.to_string(), d, active, logins, watch, quiz, ok, fail)
 }
 

@@ -1,6 +1,6 @@
 //! Integration tests of churn-features.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::too_many_arguments)]
 
 mod known;
 mod naive;
@@ -12,17 +12,16 @@ use churn_data::schema::user_daily_schema;
 
 /// One user-day row of a hand-written input: (user, day offset, active, logins, watch,
 /// quiz avg, payment ok, payment failed).
-pub type Day = (&'static str, i32, i32, i32, f64, Option<f64>, i32, i32);
+pub type Row = (String, i32, i32, i32, f64, Option<f64>, i32, i32);
 
+/// 2025-01-01 in days since the epoch.
 pub const BASE: i32 = 20_089; // 2025-01-01
 
 /// A user_daily batch from hand-written rows (other counts derived or zero).
-pub fn user_daily(rows: &[(String, i32, i32, i32, f64, Option<f64>, i32, i32)]) -> RecordBatch {
-    let n = rows.len();
-    let ints =
-        |f: &dyn Fn(&(String, i32, i32, i32, f64, Option<f64>, i32, i32)) -> i32| -> ArrayRef {
-            Arc::new(Int32Array::from_iter_values(rows.iter().map(f)))
-        };
+pub fn user_daily(rows: &[Row]) -> RecordBatch {
+    let ints = |f: &dyn Fn(&Row) -> i32| -> ArrayRef {
+        Arc::new(Int32Array::from_iter_values(rows.iter().map(f)))
+    };
     let cols: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(
             rows.iter().map(|r| r.0.clone()),
@@ -50,6 +49,5 @@ pub fn user_daily(rows: &[(String, i32, i32, i32, f64, Option<f64>, i32, i32)]) 
         ints(&|_| 0),
     ];
     assert_eq!(cols.len(), user_daily_schema().fields().len());
-    let _ = n;
     RecordBatch::try_new(user_daily_schema(), cols).unwrap()
 }

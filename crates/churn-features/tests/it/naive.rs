@@ -7,7 +7,7 @@ use proptest::prelude::*;
 
 use crate::user_daily;
 
-type Row = (String, i32, i32, i32, f64, Option<f64>, i32, i32);
+use crate::Row;
 
 fn users() -> impl Strategy<Value = Vec<Row>> {
     proptest::collection::vec(
