@@ -25,6 +25,19 @@ assert daily.column_names == want, daily.column_names
 # Every simulated user signs up before the start, so the grid is users x days.
 assert daily.num_rows == expected_users * days, daily.num_rows
 assert sum(daily.column("total_events").to_pylist()) == events.num_rows
+features = pq.read_table(root / "data/features/user_features_daily.parquet")
+assert features.num_rows == daily.num_rows, features.num_rows
+assert features.column_names[: len(want)] == want
+for name in ["days_since_last_activity", "active_days_7d", "logins_30d", "quiz_avg_score_14d", "payment_fail_rate_30d"]:
+    assert name in features.column_names, name
+train = pq.read_table(root / "data/features/training_dataset.parquet")
+summary = json.loads((root / "data/features/training_dataset.json").read_text())
+assert train.num_rows == summary["rows"] > 0, (train.num_rows, summary)
+assert train.column_names[-2:] == ["future_active_days", "churn_label"]
+labels = train.column("churn_label").to_pylist()
+assert set(labels) <= {0, 1}
+assert abs(sum(labels) / len(labels) - summary["churn_rate"]) < 1e-9
 report = json.loads((root / "artifacts/metrics/validation_report.json").read_text())
 assert report["ok"] is True
-print(f"interop: pyarrow read users={users.num_rows} events={events.num_rows} user_daily={daily.num_rows}: ok")
+print(f"interop: pyarrow read users={users.num_rows} events={events.num_rows} user_daily={daily.num_rows} "
+      f"features={features.num_rows} training={train.num_rows}: ok")
