@@ -6,18 +6,11 @@
 
 use std::hint::black_box;
 
+use churn_benches::ladder;
 use churn_data::config::{GenerateConfig, PrepareConfig, ValidateConfig};
 use churn_data::generate::Simulator;
 use churn_data::prepare::prepare_batches;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-
-fn ladder() -> Vec<u64> {
-    let mut sizes = vec![1_000, 10_000];
-    if std::env::var_os("CHURN_BENCH_LARGE").is_some() {
-        sizes.push(100_000);
-    }
-    sizes
-}
 
 fn simulator(n: u64) -> Simulator {
     Simulator::new(&GenerateConfig {

@@ -7,6 +7,7 @@
 use std::hint::black_box;
 
 use arrow::array::RecordBatch;
+use churn_benches::ladder;
 use churn_data::config::{GenerateConfig, PrepareConfig, ValidateConfig};
 use churn_data::generate::Simulator;
 use churn_data::groups::UserGroups;
@@ -14,14 +15,6 @@ use churn_data::prepare::prepare_batches;
 use churn_features::{FeatureParams, compute_batches};
 use churn_labels::LabelParams;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-
-fn ladder() -> Vec<u64> {
-    let mut sizes = vec![1_000, 10_000];
-    if std::env::var_os("CHURN_BENCH_LARGE").is_some() {
-        sizes.push(100_000);
-    }
-    sizes
-}
 
 fn user_days(n: u64) -> Vec<RecordBatch> {
     let sim = Simulator::new(&GenerateConfig {

@@ -29,6 +29,26 @@ pub struct StageReport {
     pub detail: serde_json::Value,
 }
 
+impl StageReport {
+    fn new(
+        stage: &'static str,
+        (rows_in, rows_out): (u64, u64),
+        started: Instant,
+        outputs: Vec<PathBuf>,
+        detail: impl Serialize,
+    ) -> Result<Self> {
+        Ok(Self {
+            stage,
+            rows_in,
+            rows_out,
+            seconds: started.elapsed().as_secs_f64(),
+            peak_rss_mib: peak_rss_mib(),
+            outputs,
+            detail: serde_json::to_value(detail)?,
+        })
+    }
+}
+
 /// Runs the parsed command and returns the process exit code.
 pub fn run(cli: &Cli) -> Result<u8> {
     let (mut config, _) = Config::discover(cli.global.config.as_deref())?;
@@ -207,15 +227,13 @@ fn generate(config: &Config, ui: &Ui) -> Result<StageReport> {
         summary.events,
         summary.events as f64 / seconds.max(1e-9) / 1e6
     ));
-    Ok(StageReport {
-        stage: "generate",
-        rows_in: 0,
-        rows_out: summary.users + summary.events,
-        seconds,
-        peak_rss_mib: peak_rss_mib(),
-        outputs: vec![users, events],
-        detail: serde_json::to_value(summary)?,
-    })
+    StageReport::new(
+        "generate",
+        (0, summary.users + summary.events),
+        started,
+        vec![users, events],
+        summary,
+    )
 }
 
 fn validate(config: &Config, args: &InputArgs, ui: &Ui) -> Result<(StageReport, bool)> {
@@ -239,16 +257,12 @@ fn validate(config: &Config, args: &InputArgs, ui: &Ui) -> Result<(StageReport, 
         ui.say(format!("report written to {}", path.display()));
     }
     let ok = report.ok;
+    let rows = (
+        report.users.rows + report.events.rows,
+        report.violations.len() as u64,
+    );
     Ok((
-        StageReport {
-            stage: "validate",
-            rows_in: report.users.rows + report.events.rows,
-            rows_out: report.violations.len() as u64,
-            seconds: started.elapsed().as_secs_f64(),
-            peak_rss_mib: peak_rss_mib(),
-            outputs: vec![path],
-            detail: serde_json::to_value(&report)?,
-        },
+        StageReport::new("validate", rows, started, vec![path], &report)?,
         ok,
     ))
 }
@@ -276,15 +290,13 @@ fn prepare(config: &Config, args: &PrepareArgs, ui: &Ui) -> Result<StageReport> 
         summary.events_dropped_unknown_user,
         summary.events_dropped_unknown_type,
     ));
-    Ok(StageReport {
-        stage: "prepare",
-        rows_in: summary.users_in + summary.events_in,
-        rows_out: summary.user_days,
-        seconds,
-        peak_rss_mib: peak_rss_mib(),
-        outputs: vec![out],
-        detail: serde_json::to_value(&summary)?,
-    })
+    StageReport::new(
+        "prepare",
+        (summary.users_in + summary.events_in, summary.user_days),
+        started,
+        vec![out],
+        &summary,
+    )
 }
 
 fn display(p: &Path) -> String {
@@ -335,15 +347,13 @@ fn features(config: &Config, args: &StageIo, ui: &Ui) -> Result<StageReport> {
         summary.windows,
         summary.rows as f64 / seconds.max(1e-9) / 1e6
     ));
-    Ok(StageReport {
-        stage: "features",
-        rows_in: summary.rows,
-        rows_out: summary.rows,
-        seconds,
-        peak_rss_mib: peak_rss_mib(),
-        outputs: vec![out],
-        detail: serde_json::to_value(&summary)?,
-    })
+    StageReport::new(
+        "features",
+        (summary.rows, summary.rows),
+        started,
+        vec![out],
+        &summary,
+    )
 }
 
 fn label_params(config: &Config) -> churn_labels::LabelParams {
@@ -379,15 +389,13 @@ fn labels(config: &Config, args: &StageIo, ui: &Ui) -> Result<StageReport> {
         summary.rows_eligible,
         summary.churned_eligible as f64 / summary.rows_eligible.max(1) as f64,
     ));
-    Ok(StageReport {
-        stage: "labels",
-        rows_in: summary.rows_in,
-        rows_out: summary.rows_labelled,
-        seconds,
-        peak_rss_mib: peak_rss_mib(),
-        outputs: vec![out],
-        detail: serde_json::to_value(&summary)?,
-    })
+    StageReport::new(
+        "labels",
+        (summary.rows_in, summary.rows_labelled),
+        started,
+        vec![out],
+        &summary,
+    )
 }
 
 fn trainset(config: &Config, args: &TrainsetArgs, ui: &Ui) -> Result<StageReport> {
@@ -420,13 +428,14 @@ fn trainset(config: &Config, args: &TrainsetArgs, ui: &Ui) -> Result<StageReport
         summary.churn_rate,
         summary.eligible_share,
     ));
-    Ok(StageReport {
-        stage: "trainset",
-        rows_in: summary.labelled_rows + summary.unlabelled_rows,
-        rows_out: summary.rows,
-        seconds,
-        peak_rss_mib: peak_rss_mib(),
-        outputs: vec![out, json],
-        detail: serde_json::to_value(&summary)?,
-    })
+    StageReport::new(
+        "trainset",
+        (
+            summary.labelled_rows + summary.unlabelled_rows,
+            summary.rows,
+        ),
+        started,
+        vec![out, json],
+        &summary,
+    )
 }

@@ -31,6 +31,30 @@ pub fn missing_required(schema: &Schema, spec: &[ColumnSpec]) -> Vec<&'static st
         .collect()
 }
 
+/// "columns present: a, b, c" — the example every missing-column message carries.
+pub fn columns_present(schema: &Schema) -> String {
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    format!("columns present: {}", names.join(", "))
+}
+
+/// Fails with an error naming `path`, the first of `required` that `schema` lacks, and the
+/// columns present.
+pub fn require_columns(
+    path: impl AsRef<std::path::Path>,
+    schema: &Schema,
+    required: &[&str],
+) -> Result<()> {
+    match required.iter().find(|c| schema.index_of(c).is_err()) {
+        Some(col) => Err(Error::invalid(
+            path.as_ref(),
+            *col,
+            "required column is missing",
+            vec![columns_present(schema)],
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The canonical schema of the columns of `spec`.
 pub fn canonical_schema(spec: &[ColumnSpec]) -> SchemaRef {
     schema_of(spec)

@@ -22,7 +22,7 @@ use arrow::compute::kernels::cast::{CastOptions, cast_with_options};
 use arrow::datatypes::DataType;
 use serde::Serialize;
 
-use crate::canonical::{canonicalize, missing_required};
+use crate::canonical::{canonicalize, missing_required, require_columns};
 use crate::config::{PrepareConfig, ValidateConfig};
 use crate::idset::IdSet;
 use crate::io::{DEFAULT_BATCH_SIZE, TableReader, TableWriter};
@@ -89,21 +89,11 @@ impl EventSource for PathBuf {
         columns: &[&str],
     ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + '_>> {
         let r = TableReader::open(self, Some(columns), DEFAULT_BATCH_SIZE)?;
-        let missing = missing_required(&r.schema(), &EVENTS_COLUMNS);
-        if let Some(col) = missing.iter().find(|c| columns.contains(c)) {
-            let present: Vec<String> = r
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
-                .collect();
-            return Err(Error::invalid(
-                self,
-                *col,
-                "required column is missing",
-                vec![format!("columns present: {}", present.join(", "))],
-            ));
-        }
+        let required: Vec<&str> = missing_required(&r.schema(), &EVENTS_COLUMNS)
+            .into_iter()
+            .filter(|c| columns.contains(c))
+            .collect();
+        require_columns(self, &r.schema(), &required)?;
         Ok(Box::new(r))
     }
     fn name(&self) -> String {
@@ -825,20 +815,11 @@ pub fn prepare_files(
 ) -> Result<PrepareSummary> {
     let mut summary = PrepareSummary::default();
     let reader = TableReader::open(users_path, None, DEFAULT_BATCH_SIZE)?;
-    if let Some(col) = missing_required(&reader.schema(), &USERS_COLUMNS).first() {
-        let present: Vec<String> = reader
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
-        return Err(Error::invalid(
-            users_path,
-            *col,
-            "required column is missing",
-            vec![format!("columns present: {}", present.join(", "))],
-        ));
-    }
+    require_columns(
+        users_path,
+        &reader.schema(),
+        &missing_required(&reader.schema(), &USERS_COLUMNS),
+    )?;
     let users = UserTable::from_batches(reader, &mut summary)?;
     if users.is_empty() {
         return Err(Error::invalid(

@@ -12,7 +12,7 @@ use arrow::array::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::canonical::{canonicalize, missing_required};
+use crate::canonical::{canonicalize, columns_present, missing_required};
 use crate::clock::Clock;
 use crate::config::ValidateConfig;
 use crate::idset::IdSet;
@@ -306,20 +306,15 @@ fn check_table(
         }
     };
     let missing = missing_required(&reader.schema(), spec);
+    let present = columns_present(&reader.schema());
     for col in &missing {
-        let present: Vec<String> = reader
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
         tally.add(
             table,
             path,
             col,
             "required column is missing",
             Severity::Error,
-            || format!("columns present: {}", present.join(", ")),
+            || present.clone(),
         );
     }
     let mut rows = 0u64;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Float64Array, Int32Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use churn_data::canonical::{canonicalize, missing_required};
+use churn_data::canonical::{canonicalize, missing_required, require_columns};
 use churn_data::groups::{UserChunk, UserGroups};
 use churn_data::io::{DEFAULT_BATCH_SIZE, TableReader, write_threaded};
 use churn_data::schema::{USER_DAILY_COLUMNS, features as f, user_daily as ud, user_daily_schema};
@@ -308,14 +308,11 @@ fn canonical_stream<'a>(
 ) -> impl Iterator<Item = churn_data::Result<RecordBatch>> + 'a {
     input.map(move |b| {
         let b = b?;
-        if let Some(col) = missing_required(&b.schema(), &USER_DAILY_COLUMNS).first() {
-            return Err(churn_data::Error::invalid(
-                source,
-                *col,
-                "required column is missing",
-                vec![],
-            ));
-        }
+        require_columns(
+            source,
+            &b.schema(),
+            &missing_required(&b.schema(), &USER_DAILY_COLUMNS),
+        )?;
         let (c, failures) = canonicalize(&b, &USER_DAILY_COLUMNS, 5)?;
         if let Some(fl) = failures.first() {
             let examples = fl

@@ -7,6 +7,7 @@ use arrow::array::{
     Array, ArrayRef, BooleanArray, Date32Array, Int32Array, RecordBatch, StringArray,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use churn_data::canonical::require_columns;
 use churn_data::groups::{UserChunk, UserGroups};
 use churn_data::io::{DEFAULT_BATCH_SIZE, TableReader, write_threaded};
 use churn_data::schema::{labels as l, user_daily as ud};
@@ -290,13 +291,7 @@ pub(crate) fn key_stream(
     let cols = [ud::USER_ID, ud::AS_OF_DATE, ud::IS_ACTIVE_DAY];
     let reader = TableReader::open(input, Some(&cols), DEFAULT_BATCH_SIZE)?;
     let name = input.display().to_string();
-    for c in cols {
-        if reader.schema().index_of(c).is_err() {
-            return Err(
-                churn_data::Error::invalid(input, c, "required column is missing", vec![]).into(),
-            );
-        }
-    }
+    require_columns(input, &reader.schema(), &cols)?;
     Ok(reader.map(move |b| canonical_keys(&b?, &name)))
 }
 
@@ -339,15 +334,7 @@ pub(crate) fn canonical_keys(b: &RecordBatch, source: &str) -> churn_data::Resul
 /// The last as_of_date of a table (days since the epoch).
 pub fn last_date(input: &Path) -> Result<Option<i32>> {
     let reader = TableReader::open(input, Some(&[ud::AS_OF_DATE]), DEFAULT_BATCH_SIZE)?;
-    if reader.schema().index_of(ud::AS_OF_DATE).is_err() {
-        return Err(churn_data::Error::invalid(
-            input,
-            ud::AS_OF_DATE,
-            "required column is missing",
-            vec![],
-        )
-        .into());
-    }
+    require_columns(input, &reader.schema(), &[ud::AS_OF_DATE])?;
     let name = input.display().to_string();
     let mut last: Option<i32> = None;
     for b in reader {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, BooleanArray, Int32Array, RecordBatch, UInt32Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use churn_data::canonical::require_columns;
 use churn_data::groups::{UserChunk, UserGroups};
 use churn_data::io::{DEFAULT_BATCH_SIZE, TableReader, write_threaded};
 use churn_data::schema::{labels as l, user_daily as ud};
@@ -126,17 +127,7 @@ pub fn build_trainset(
     let freader = TableReader::open(features_path, None, DEFAULT_BATCH_SIZE)?;
     let fschema = {
         let probe = freader.schema();
-        for c in [ud::USER_ID, ud::AS_OF_DATE] {
-            if probe.index_of(c).is_err() {
-                return Err(churn_data::Error::invalid(
-                    features_path,
-                    c,
-                    "required column is missing",
-                    vec![],
-                )
-                .into());
-            }
-        }
+        require_columns(features_path, &probe, &[ud::USER_ID, ud::AS_OF_DATE])?;
         let fields: Vec<Field> = probe
             .fields()
             .iter()
@@ -149,22 +140,16 @@ pub fn build_trainset(
         Schema::new(fields)
     };
     let lreader = TableReader::open(labels_path, None, DEFAULT_BATCH_SIZE)?;
-    for c in [
-        ud::USER_ID,
-        ud::AS_OF_DATE,
-        l::FUTURE_ACTIVE_DAYS,
-        l::ELIGIBLE,
-    ] {
-        if lreader.schema().index_of(c).is_err() {
-            return Err(churn_data::Error::invalid(
-                labels_path,
-                c,
-                "required column is missing",
-                vec![],
-            )
-            .into());
-        }
-    }
+    require_columns(
+        labels_path,
+        &lreader.schema(),
+        &[
+            ud::USER_ID,
+            ud::AS_OF_DATE,
+            l::FUTURE_ACTIVE_DAYS,
+            l::ELIGIBLE,
+        ],
+    )?;
     let lname2 = lname.clone();
     let mut labels = LabelCursor {
         chunks: UserGroups::new(
