@@ -394,10 +394,20 @@ pub fn compute_file(features: &Features, input: &Path, output: &Path) -> Result<
     let reader = TableReader::open(input, None, DEFAULT_BATCH_SIZE)?;
     let name = input.display().to_string();
     let (summary, _) = write_threaded(output, features.output_schema(), |sink| {
-        compute_stream(features, &name, reader, sink).map_err(|e| match e {
+        let summary = compute_stream(features, &name, reader, sink).map_err(|e| match e {
             Error::Data(d) => d,
             other => churn_data::Error::invalid(&name, "*", other.to_string(), vec![]),
-        })
+        })?;
+        if summary.rows == 0 {
+            // Failing here keeps a previous good output in place.
+            return Err(churn_data::Error::invalid(
+                &name,
+                "*",
+                "the user-day table has no rows (run prepare first?)",
+                vec![],
+            ));
+        }
+        Ok(summary)
     })?;
     Ok(summary)
 }

@@ -232,6 +232,14 @@ pub fn build_trainset(
             s.rows += out.num_rows() as u64;
             sink(out)?;
         }
+        if s.rows == 0 {
+            return Err(churn_data::Error::invalid(
+                &lname,
+                l::ELIGIBLE,
+                "the training set would be empty: no labelled row is eligible (more days of data, a shorter labels.window or a larger labels.active_within_days?)",
+                vec![format!("{} labelled rows", s.labelled_rows)],
+            ));
+        }
         if let Some(id) = labels.peek_id()? {
             return Err(churn_data::Error::invalid(
                 &lname,

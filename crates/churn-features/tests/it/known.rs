@@ -165,3 +165,19 @@ fn missing_column_in_a_file_names_file_and_column() {
     );
     assert!(!dir.path().join("out.parquet").exists());
 }
+
+#[test]
+fn an_empty_input_is_an_error_and_keeps_the_old_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("daily.parquet");
+    let empty = user_daily(&[]);
+    churn_data::io::write_batches(&p, empty.schema(), &[empty]).unwrap();
+    let out = dir.path().join("out.parquet");
+    std::fs::write(&out, b"old").unwrap();
+    let set = FeatureParams::default().check().unwrap();
+    let e = churn_features::compute_file(&set, &p, &out)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("daily.parquet") && e.contains("no rows"), "{e}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"old");
+}
