@@ -124,9 +124,4 @@ impl Error {
             source,
         }
     }
-
-    /// True when the error is the input's fault (exit code 1), false for environment failures.
-    pub fn is_input_error(&self) -> bool {
-        !matches!(self, Error::Io { .. } | Error::ParquetWrite { .. })
-    }
 }

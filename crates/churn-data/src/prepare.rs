@@ -146,7 +146,7 @@ impl UserTable {
         self.index.get(id).copied()
     }
 
-    /// Cleans raw users batches (any reasonable types) into a table; `name` is used in errors.
+    /// Cleans raw users batches (any reasonable types) into a table, counting what it drops.
     pub fn from_batches(
         batches: impl Iterator<Item = Result<RecordBatch>>,
         summary: &mut PrepareSummary,
