@@ -235,6 +235,9 @@ pub struct PrepareConfig {
     pub memory_budget_mib: usize,
     /// Rows per output batch.
     pub batch_rows: usize,
+    /// Longest span of data dates accepted; a wider one is almost always a stray timestamp
+    /// (e.g. 2099 or 1970) that would multiply the user-day grid.
+    pub max_span_days: u32,
 }
 
 impl Default for PrepareConfig {
@@ -242,6 +245,7 @@ impl Default for PrepareConfig {
         Self {
             memory_budget_mib: 512,
             batch_rows: 65_536,
+            max_span_days: 3660,
         }
     }
 }

@@ -742,6 +742,26 @@ pub fn prepare_with(
         ));
     };
     let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch is a valid date");
+    let day = |d: i32| {
+        epoch
+            .checked_add_signed(chrono::Duration::days(i64::from(d)))
+            .map_or_else(|| d.to_string(), |x| x.to_string())
+    };
+    if i64::from(last_day) - i64::from(first_day) + 1 > i64::from(pcfg.max_span_days) {
+        return Err(Error::invalid(
+            source.name(),
+            events::EVENT_TIME,
+            format!(
+                "event times must span at most prepare.max_span_days = {} days; fix or drop the stray timestamps",
+                pcfg.max_span_days
+            ),
+            vec![format!(
+                "first {} .. last {}",
+                day(first_day),
+                day(last_day)
+            )],
+        ));
+    }
     summary.first_date = epoch.checked_add_signed(chrono::Duration::days(i64::from(first_day)));
     summary.last_date = epoch.checked_add_signed(chrono::Duration::days(i64::from(last_day)));
     let range = (first_day, last_day);

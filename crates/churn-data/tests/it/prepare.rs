@@ -224,3 +224,25 @@ fn a_failed_prepare_leaves_the_previous_output_untouched() {
         "temporary files left behind: {leftovers:?}"
     );
 }
+
+#[test]
+fn a_stray_far_future_timestamp_is_an_error_not_a_huge_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.csv");
+    std::fs::write(&events, "event_id,user_id,event_time,event_type\n1,B2,2025-01-03 10:00:00,login\n2,B2,2099-01-03 10:00:00,login\n").unwrap();
+    let out = dir.path().join("daily.parquet");
+    let err = prepare_files(
+        &fixture("tiny/users.csv"),
+        &events,
+        &out,
+        &ValidateConfig::default(),
+        &PrepareConfig::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("event_time") && err.contains("2099-01-03") && err.contains("max_span_days"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
