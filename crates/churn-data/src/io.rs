@@ -2,7 +2,7 @@
 //! CSV and JSON outputs atomically (temp file in the same folder, fsync, rename).
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -89,7 +89,7 @@ impl TableReader {
         };
         let (schema, inner): (SchemaRef, BatchIter) = match format {
             Format::Csv => {
-                let full = csv_text_schema(path, &file).map_err(format_err)?;
+                let full = csv_text_schema(&file).map_err(format_err)?;
                 let projection = project(&full, columns);
                 let schema = Arc::new(
                     full.project(&projection)
@@ -172,7 +172,7 @@ fn project(schema: &Schema, columns: Option<&[&str]>) -> Vec<usize> {
 }
 
 /// Reads the CSV header and returns a schema with every column as nullable text.
-fn csv_text_schema(path: &Path, file: &File) -> std::result::Result<Schema, String> {
+fn csv_text_schema(file: &File) -> std::result::Result<Schema, String> {
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     if len == 0 {
         return Err("the file is empty (expected a header line)".into());
@@ -193,11 +193,9 @@ fn csv_text_schema(path: &Path, file: &File) -> std::result::Result<Schema, Stri
         }
         fields.push(Field::new(name, DataType::Utf8, true));
     }
-    // infer_schema consumed the header through its own reader; reopen happens in the caller.
-    let _ = path;
-    use std::io::Seek;
+    // infer_schema read the header through the shared handle; rewind it for the data reader.
     let mut f = file;
-    f.seek(std::io::SeekFrom::Start(0))
+    f.seek(SeekFrom::Start(0))
         .map_err(|e| format!("cannot rewind: {e}"))?;
     Ok(Schema::new(fields))
 }
