@@ -216,14 +216,16 @@ impl Features {
                         (0..n).map(|i| window_sum(p, left, i)),
                     ))
                 } else {
+                    // Prefix sums of integer counts are exact in f64 (far below 2^53), so
+                    // their differences are exact integers too.
                     Arc::new(Int32Array::from_iter_values(
-                        (0..n).map(|i| window_sum(p, left, i).round() as i32),
+                        (0..n).map(|i| window_sum(p, left, i) as i32),
                     ))
                 };
                 columns.push(col);
             }
             columns.push(Arc::new(Float64Array::from_iter((0..n).map(|i| {
-                let k = window_sum(&quiz_n, left, i).round();
+                let k = window_sum(&quiz_n, left, i);
                 (k > 0.0).then(|| window_sum(&quiz_sum, left, i) / k)
             }))));
         }
