@@ -52,7 +52,7 @@ pub struct Global {
 pub enum Command {
     /// Generate synthetic e-learning users and events (deterministic for a seed).
     ///
-    /// Writes data/raw/users.<fmt> and data/raw/events.<fmt>. Streams in chunks of users, so a
+    /// Writes data/raw/users.parquet and data/raw/events.parquet (.csv with --format csv). Streams in chunks of users, so a
     /// million users need little memory.
     Generate(GenerateArgs),
     /// Check users and events against every rule of the contract.
