@@ -193,6 +193,9 @@ impl Tally {
     }
 }
 
+/// The rule broken by a file its format's decoder rejects.
+const READABLE: &str = "file must be readable as its extension says";
+
 /// Per-table context of a check pass.
 struct Pass<'a> {
     table: &'static str,
@@ -294,14 +297,9 @@ fn check_table(
         Ok(r) => r,
         Err(e @ Error::Io { .. }) => return Err(e),
         Err(e) => {
-            tally.add(
-                table,
-                path,
-                "*",
-                "file must be readable as its extension says",
-                Severity::Error,
-                || e.to_string(),
-            );
+            tally.add(table, path, "*", READABLE, Severity::Error, || {
+                e.to_string()
+            });
             return Ok(0);
         }
     };
@@ -322,14 +320,9 @@ fn check_table(
         let batch = match batch {
             Ok(b) => b,
             Err(e) => {
-                tally.add(
-                    table,
-                    path,
-                    "*",
-                    "file must be readable as its extension says",
-                    Severity::Error,
-                    || format!("after {rows} rows: {e}"),
-                );
+                tally.add(table, path, "*", READABLE, Severity::Error, || {
+                    format!("after {rows} rows: {e}")
+                });
                 break;
             }
         };
