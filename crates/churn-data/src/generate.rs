@@ -25,6 +25,10 @@ use rayon::prelude::*;
 
 use crate::config::GenerateConfig;
 use crate::io::TableWriter;
+use crate::schema::event_code::{
+    COURSE_ENROLL, LOGIN, PAYMENT_FAILED, PAYMENT_SUCCESS, QUIZ_ATTEMPT, SUPPORT_TICKET,
+    VIDEO_WATCH,
+};
 use crate::schema::{self, events, users};
 use crate::{Error, Result};
 
@@ -115,14 +119,6 @@ impl EventColumns {
             .collect()
     }
 }
-
-const LOGIN: u8 = 0;
-const COURSE_ENROLL: u8 = 1;
-const VIDEO_WATCH: u8 = 2;
-const QUIZ_ATTEMPT: u8 = 3;
-const PAYMENT_SUCCESS: u8 = 4;
-const PAYMENT_FAILED: u8 = 5;
-const SUPPORT_TICKET: u8 = 6;
 
 /// The simulator for one configuration.
 #[derive(Debug, Clone)]

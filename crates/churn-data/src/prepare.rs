@@ -26,7 +26,9 @@ use crate::canonical::{canonicalize, missing_required, require_columns};
 use crate::config::{PrepareConfig, ValidateConfig};
 use crate::idset::IdSet;
 use crate::io::{DEFAULT_BATCH_SIZE, TableReader, TableWriter};
-use crate::schema::{self, EVENTS_COLUMNS, USERS_COLUMNS, events, user_daily_schema, users};
+use crate::schema::{
+    self, EVENTS_COLUMNS, USERS_COLUMNS, event_code, events, user_daily_schema, users,
+};
 use crate::{Error, Result};
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
@@ -247,9 +249,9 @@ impl DayAgg {
             return;
         }
         c[kind as usize] += 1;
-        match schema::EVENT_TYPES[kind as usize] {
-            schema::VIDEO_WATCH => self.watch[slot] += watch.unwrap_or(0.0),
-            schema::QUIZ_ATTEMPT => {
+        match kind {
+            event_code::VIDEO_WATCH => self.watch[slot] += watch.unwrap_or(0.0),
+            event_code::QUIZ_ATTEMPT => {
                 if let Some(q) = quiz {
                     self.quiz_sum[slot] += q;
                     self.quiz_scored[slot] += 1;
@@ -505,21 +507,16 @@ impl DailyBuilder {
             self.paid.append_option(users.is_paid[u]);
             self.country.append_option(users.country[u].as_deref());
             self.source.append_option(users.source[u].as_deref());
-            let code = |name: &str| {
-                schema::EVENT_TYPES
-                    .iter()
-                    .position(|t| *t == name)
-                    .expect("contract type")
-            };
+            let count = |code: u8| c[code as usize] as i32;
             let values = [
                 i32::from(c[TOTAL] > 0),
                 c[TOTAL] as i32,
-                c[code(schema::LOGIN)] as i32,
-                c[code(schema::COURSE_ENROLL)] as i32,
-                c[code(schema::QUIZ_ATTEMPT)] as i32,
-                c[code(schema::PAYMENT_SUCCESS)] as i32,
-                c[code(schema::PAYMENT_FAILED)] as i32,
-                c[code(schema::SUPPORT_TICKET)] as i32,
+                count(event_code::LOGIN),
+                count(event_code::COURSE_ENROLL),
+                count(event_code::QUIZ_ATTEMPT),
+                count(event_code::PAYMENT_SUCCESS),
+                count(event_code::PAYMENT_FAILED),
+                count(event_code::SUPPORT_TICKET),
                 0,
             ];
             for (v, col) in values.iter().zip(self.counts.iter_mut()) {

@@ -98,6 +98,24 @@ pub const EVENT_TYPES: [&str; 7] = [
     SUPPORT_TICKET,
 ];
 
+/// Indexes of the event types in [`EVENT_TYPES`], for code that counts types in arrays.
+pub mod event_code {
+    /// `login`
+    pub const LOGIN: u8 = 0;
+    /// `course_enroll`
+    pub const COURSE_ENROLL: u8 = 1;
+    /// `video_watch`
+    pub const VIDEO_WATCH: u8 = 2;
+    /// `quiz_attempt`
+    pub const QUIZ_ATTEMPT: u8 = 3;
+    /// `payment_success`
+    pub const PAYMENT_SUCCESS: u8 = 4;
+    /// `payment_failed`
+    pub const PAYMENT_FAILED: u8 = 5;
+    /// `support_ticket`
+    pub const SUPPORT_TICKET: u8 = 6;
+}
+
 /// Allowed plans.
 pub const PLANS: [&str; 2] = ["free", "paid"];
 /// The paid plan.
@@ -217,6 +235,23 @@ pub fn user_daily_schema() -> SchemaRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_codes_index_the_event_types() {
+        use event_code::*;
+        let pairs = [
+            (LOGIN, super::LOGIN),
+            (COURSE_ENROLL, super::COURSE_ENROLL),
+            (VIDEO_WATCH, super::VIDEO_WATCH),
+            (QUIZ_ATTEMPT, super::QUIZ_ATTEMPT),
+            (PAYMENT_SUCCESS, super::PAYMENT_SUCCESS),
+            (PAYMENT_FAILED, super::PAYMENT_FAILED),
+            (SUPPORT_TICKET, super::SUPPORT_TICKET),
+        ];
+        for (code, name) in pairs {
+            assert_eq!(EVENT_TYPES[code as usize], name);
+        }
+    }
 
     #[test]
     fn user_daily_schema_lists_the_design_columns_in_order() {
