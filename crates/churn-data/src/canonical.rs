@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, RecordBatch, StringArray, new_null_array};
 use arrow::compute::kernels::cast::{CastOptions, cast_with_options};
-use arrow::datatypes::{DataType, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use crate::schema::{ColumnSpec, schema_of};
 use crate::{Error, Result};
@@ -53,6 +53,57 @@ pub fn require_columns(
         )),
         None => Ok(()),
     }
+}
+
+/// Fails on the first column with values that did not convert, naming `source`, the column,
+/// the expected type and example values.
+pub fn require_parsed(
+    source: impl AsRef<std::path::Path>,
+    failures: &[ParseFailures],
+) -> Result<()> {
+    match failures.first() {
+        Some(f) => Err(Error::invalid(
+            source.as_ref(),
+            f.column,
+            format!("values must parse as {}", f.expected),
+            f.examples
+                .iter()
+                .map(|(r, v)| format!("batch row {}: {v:?}", r + 1))
+                .collect(),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Converts only the columns of `batch` named in `spec` to their canonical types (with the
+/// same trimming and failure reporting as [`canonicalize`]), keeping every other column, and
+/// the column order, as they are.
+pub fn coerce_columns(
+    batch: &RecordBatch,
+    spec: &[ColumnSpec],
+    max_examples: usize,
+) -> Result<(RecordBatch, Vec<ParseFailures>)> {
+    let mut fields = Vec::with_capacity(batch.num_columns());
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    let mut failures = Vec::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        match spec.iter().find(|c| c.name == field.name()) {
+            Some(c) => {
+                let target = (c.data_type)();
+                let (array, failed) = coerce(column, &target, c.name, max_examples)?;
+                failures.extend(failed);
+                fields.push(Field::new(c.name, target, true));
+                columns.push(array);
+            }
+            None => {
+                fields.push(field.as_ref().clone());
+                columns.push(column.clone());
+            }
+        }
+    }
+    let out = RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns)
+        .map_err(|e| Error::arrow("coercing columns", e))?;
+    Ok((out, failures))
 }
 
 /// The canonical schema of the columns of `spec`.
@@ -213,6 +264,53 @@ mod tests {
             out.column(6).null_count(),
             2,
             "missing optional column is null"
+        );
+    }
+
+    #[test]
+    fn coerce_columns_converts_only_the_named_columns_and_keeps_the_rest() {
+        use crate::schema::USER_DAILY_COLUMNS;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("extra", DataType::Utf8, true),
+            Field::new("user_id", DataType::Utf8, true),
+            Field::new("as_of_date", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(vec![" kept ", "x"])),
+                Arc::new(StringArray::from(vec![" u1 ", "u2"])),
+                Arc::new(StringArray::from(vec!["2025-01-02", "someday"])),
+            ],
+        )
+        .unwrap();
+        let keys = [USER_DAILY_COLUMNS[0], USER_DAILY_COLUMNS[1]];
+        let (out, failures) = coerce_columns(&batch, &keys, 5).unwrap();
+        let schema = out.schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, ["extra", "user_id", "as_of_date"]);
+        assert_eq!(out.column(2).data_type(), &DataType::Date32);
+        let extra = out
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert_eq!(extra.value(0), " kept ", "other columns are untouched");
+        let ids = out
+            .column(1)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert_eq!(
+            ids.value(0),
+            "u1",
+            "keys are trimmed as canonicalize trims them"
+        );
+        assert_eq!(failures.len(), 1);
+        let err = require_parsed("t.csv", &failures).unwrap_err().to_string();
+        assert!(
+            err.contains("as_of_date") && err.contains("someday"),
+            "{err}"
         );
     }
 }

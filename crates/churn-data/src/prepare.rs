@@ -22,7 +22,7 @@ use arrow::compute::kernels::cast::{CastOptions, cast_with_options};
 use arrow::datatypes::DataType;
 use serde::Serialize;
 
-use crate::canonical::{canonicalize, missing_required, require_columns};
+use crate::canonical::{canonicalize, coerce_columns, missing_required, require_columns};
 use crate::config::{PrepareConfig, ValidateConfig};
 use crate::idset::IdSet;
 use crate::io::{DEFAULT_BATCH_SIZE, TableReader, TableWriter};
@@ -581,18 +581,10 @@ fn date_range(source: &dyn EventSource) -> Result<Option<(i32, i32)>> {
     };
     for batch in scan {
         let batch = batch?;
-        let Some(col) = batch.column_by_name(events::EVENT_TIME) else {
+        if batch.column_by_name(events::EVENT_TIME).is_none() {
             continue;
-        };
-        let one = RecordBatch::try_new(
-            std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
-                arrow::datatypes::Field::new(events::EVENT_TIME, col.data_type().clone(), true),
-            ])),
-            vec![col.clone()],
-        )
-        .map_err(|e| Error::arrow("reading event_time", e))?;
-        let spec = [EVENTS_COLUMNS[2]];
-        let (b, _) = canonicalize(&one, &spec, 0)?;
+        }
+        let (b, _) = coerce_columns(&batch, &[EVENTS_COLUMNS[2]], 0)?;
         let t = typed::<TimestampMicrosecondArray>(&b, events::EVENT_TIME);
         if let (Some(lo), Some(hi)) = (arrow::compute::min(t), arrow::compute::max(t)) {
             let (lo, hi) = (lo.div_euclid(MICROS_PER_DAY), hi.div_euclid(MICROS_PER_DAY));

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Float64Array, Int32Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use churn_data::canonical::{canonicalize, missing_required, require_columns};
+use churn_data::canonical::{canonicalize, missing_required, require_columns, require_parsed};
 use churn_data::groups::{UserChunk, UserGroups};
 use churn_data::io::{DEFAULT_BATCH_SIZE, TableReader, write_threaded};
 use churn_data::schema::{USER_DAILY_COLUMNS, features as f, user_daily as ud, user_daily_schema};
@@ -316,19 +316,7 @@ fn canonical_stream<'a>(
             &missing_required(&b.schema(), &USER_DAILY_COLUMNS),
         )?;
         let (c, failures) = canonicalize(&b, &USER_DAILY_COLUMNS, 5)?;
-        if let Some(fl) = failures.first() {
-            let examples = fl
-                .examples
-                .iter()
-                .map(|(r, v)| format!("batch row {}: {v:?}", r + 1))
-                .collect();
-            return Err(churn_data::Error::invalid(
-                source,
-                fl.column,
-                format!("values must parse as {}", fl.expected),
-                examples,
-            ));
-        }
+        require_parsed(source, &failures)?;
         Ok(c)
     })
 }

@@ -7,10 +7,10 @@ use arrow::array::{
     Array, ArrayRef, BooleanArray, Date32Array, Int32Array, RecordBatch, StringArray,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use churn_data::canonical::require_columns;
+use churn_data::canonical::{coerce_columns, require_columns, require_parsed};
 use churn_data::groups::{UserChunk, UserGroups};
 use churn_data::io::{DEFAULT_BATCH_SIZE, TableReader, write_threaded};
-use churn_data::schema::{labels as l, user_daily as ud};
+use churn_data::schema::{USER_DAILY_COLUMNS, labels as l, user_daily as ud};
 use serde::Serialize;
 
 use crate::{Error, Result};
@@ -297,38 +297,10 @@ pub(crate) fn key_stream(
 
 /// user_id as text and as_of_date as a date, keeping the other columns.
 pub(crate) fn canonical_keys(b: &RecordBatch, source: &str) -> churn_data::Result<RecordBatch> {
-    let mut fields = Vec::new();
-    let mut cols = Vec::new();
-    for (f, c) in b.schema().fields().iter().zip(b.columns()) {
-        let target = match f.name().as_str() {
-            ud::USER_ID => Some(DataType::Utf8),
-            ud::AS_OF_DATE => Some(DataType::Date32),
-            _ => None,
-        };
-        match target {
-            Some(t) if c.data_type() != &t => {
-                let cast = arrow::compute::cast(c, &t).map_err(|e| {
-                    churn_data::Error::arrow(format!("{source}: reading {}", f.name()), e)
-                })?;
-                if cast.null_count() > c.null_count() {
-                    return Err(churn_data::Error::invalid(
-                        source,
-                        f.name(),
-                        format!("values must parse as {t}"),
-                        vec![],
-                    ));
-                }
-                fields.push(Field::new(f.name(), t, true));
-                cols.push(cast);
-            }
-            _ => {
-                fields.push(f.as_ref().clone());
-                cols.push(c.clone());
-            }
-        }
-    }
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
-        .map_err(|e| churn_data::Error::arrow("canonical keys", e))
+    let keys = [USER_DAILY_COLUMNS[0], USER_DAILY_COLUMNS[1]];
+    let (out, failures) = coerce_columns(b, &keys, 5)?;
+    require_parsed(source, &failures)?;
+    Ok(out)
 }
 
 /// The last as_of_date of a table (days since the epoch).
