@@ -79,8 +79,15 @@ pub enum Command {
     ///
     /// Writes data/features/training_dataset.parquet and a JSON summary beside it.
     Trainset(TrainsetArgs),
+    /// Train models on the training set, calibrate and evaluate them on later dates.
+    ///
+    /// Splits on as_of_date (the last `train.test_size` of dates are the test set, the last
+    /// `train.calibration_size` of the remaining dates fit the calibration), fits each model,
+    /// writes one self-describing artifact per model to artifacts/models and its metrics to
+    /// artifacts/metrics, and prints a comparison table.
+    Train(TrainArgs),
     /// Run the lifecycle on synthetic data: generate, validate, prepare, features, labels,
-    /// trainset.
+    /// trainset, train.
     All(AllArgs),
     /// Inspect the configuration.
     Config {
@@ -186,6 +193,33 @@ pub struct TrainsetArgs {
     /// Output [default: data/features/training_dataset.parquet].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+/// Model kinds on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModelArg {
+    /// Logistic regression (L2, balanced class weights).
+    Lr,
+    /// Gradient boosting (forust-ml).
+    Gbm,
+    /// Random forest (smartcore trees).
+    Rf,
+    /// Every kind.
+    All,
+}
+
+/// `churn train` arguments.
+#[derive(Debug, Args, Default, Clone)]
+pub struct TrainArgs {
+    /// Models to train, repeatable or comma-separated [train.models, default lr,gbm].
+    #[arg(long = "model", value_enum, value_delimiter = ',', value_name = "KIND")]
+    pub models: Vec<ModelArg>,
+    /// Training set [default: data/features/training_dataset.parquet].
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Keep every k-th day per user for fitting [train.train_stride_days, default 1].
+    #[arg(long, value_name = "K")]
+    pub stride_days: Option<u32>,
 }
 
 /// `churn all` arguments.

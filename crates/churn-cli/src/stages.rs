@@ -4,16 +4,17 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use churn_data::clock::SystemClock;
+use churn_data::clock::{Clock, SystemClock};
 use churn_data::config::{Config, DriftConfig, FileFormat};
 use churn_data::generate::Simulator;
 use churn_data::prepare::prepare_files;
 use churn_data::validate::validate_files;
+use churn_models::{ModelKind, TrainParams, Trainer, TrainingData};
 use serde::Serialize;
 
 use crate::cli::{
-    AllArgs, Cli, Command, ConfigAction, FormatArg, GenerateArgs, InputArgs, PrepareArgs, StageIo,
-    TrainsetArgs,
+    AllArgs, Cli, Command, ConfigAction, FormatArg, GenerateArgs, InputArgs, ModelArg, PrepareArgs,
+    StageIo, TrainArgs, TrainsetArgs,
 };
 use crate::output::{Ui, peak_rss_mib, table};
 
@@ -87,6 +88,11 @@ pub fn run(cli: &Cli) -> Result<u8> {
         }
         Command::Trainset(args) => {
             let report = trainset(&config, args, &ui)?;
+            finish(&ui, &[report]);
+            Ok(0)
+        }
+        Command::Train(args) => {
+            let report = train(&config, args, &ui)?;
             finish(&ui, &[report]);
             Ok(0)
         }
@@ -317,6 +323,7 @@ fn all(config: &mut Config, args: &AllArgs, ui: &Ui) -> Result<u8> {
     reports.push(features(config, &StageIo::default(), ui)?);
     reports.push(labels(config, &StageIo::default(), ui)?);
     reports.push(trainset(config, &TrainsetArgs::default(), ui)?);
+    reports.push(train(config, &TrainArgs::default(), ui)?);
     finish(ui, &reports);
     Ok(0)
 }
@@ -437,5 +444,133 @@ fn trainset(config: &Config, args: &TrainsetArgs, ui: &Ui) -> Result<StageReport
         started,
         vec![out, json],
         &summary,
+    )
+}
+
+fn model_kinds(args: &[ModelArg], configured: &[String]) -> Result<Vec<ModelKind>> {
+    let mut kinds: Vec<ModelKind> = if args.is_empty() {
+        configured
+            .iter()
+            .map(|m| m.parse::<ModelKind>())
+            .collect::<std::result::Result<_, _>>()
+            .context("config train.models")?
+    } else {
+        args.iter()
+            .flat_map(|m| match m {
+                ModelArg::Lr => vec![ModelKind::Logistic],
+                ModelArg::Gbm => vec![ModelKind::Gbm],
+                ModelArg::Rf => vec![ModelKind::Forest],
+                ModelArg::All => ModelKind::ALL.to_vec(),
+            })
+            .collect()
+    };
+    kinds.sort();
+    kinds.dedup();
+    anyhow::ensure!(
+        !kinds.is_empty(),
+        "no model to train: set --model or train.models"
+    );
+    Ok(kinds)
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "n/a".into())
+}
+
+fn train(config: &Config, args: &TrainArgs, ui: &Ui) -> Result<StageReport> {
+    let started = Instant::now();
+    let input = args
+        .input
+        .clone()
+        .unwrap_or_else(|| config.paths.trainset_path());
+    let mut train_config = config.train.clone();
+    if let Some(k) = args.stride_days {
+        train_config.train_stride_days = k;
+    }
+    let params = TrainParams::from_config(&train_config)?;
+    let kinds = model_kinds(&args.models, &train_config.models)?;
+    let spinner = ui.spinner("train: reading the training set");
+    let (_, batches) = churn_data::io::read_all(&input, None)
+        .with_context(|| format!("train: cannot read the training set {}", display(&input)))?;
+    let data = TrainingData::from_batches(batches)
+        .with_context(|| format!("train: {}", display(&input)))?;
+    let trainer =
+        Trainer::new(&data, params).with_context(|| format!("train: {}", display(&input)))?;
+    let clock = SystemClock;
+    let stamp = clock.now().format("%Y%m%dT%H%M%SZ").to_string();
+    let (models_dir, metrics_dir) = (config.paths.models_dir(), config.paths.metrics_dir());
+    let mut outputs = Vec::new();
+    let mut rows = Vec::new();
+    let mut reports = Vec::new();
+    for kind in kinds {
+        spinner.set_message(format!("train: fitting {kind}"));
+        let artifact = trainer.fit(kind, &clock).with_context(|| {
+            format!("train: {kind} failed; existing artifacts were left untouched")
+        })?;
+        let model_path = models_dir.join(format!("{}_{stamp}.json", artifact.name));
+        artifact.save(&model_path)?;
+        let metrics_path = metrics_dir.join(format!("train_{kind}_{stamp}.json"));
+        churn_data::io::write_json(&metrics_path, &artifact.report)?;
+        let r = &artifact.report;
+        let top = |label: &str| r.test.top_k.iter().find(|t| t.label == label);
+        rows.push(vec![
+            kind.to_string(),
+            opt(r.test.pr_auc),
+            opt(r.test.roc_auc),
+            format!("{:.4}", r.test.log_loss),
+            format!(
+                "{:.4} -> {:.4}",
+                r.calibration.brier_before, r.calibration.brier_after
+            ),
+            format!(
+                "{:.4} -> {:.4}",
+                r.calibration.ece_before, r.calibration.ece_after
+            ),
+            top(&config.train.top_k.to_string())
+                .map(|t| format!("{:.3}", t.precision))
+                .unwrap_or_default(),
+            top("5%")
+                .map(|t| format!("{:.2}", t.lift))
+                .unwrap_or_default(),
+            format!("{:.2}", r.fit_seconds),
+        ]);
+        outputs.push(model_path);
+        outputs.push(metrics_path);
+        reports.push(artifact.report);
+    }
+    spinner.finish_and_clear();
+    let w = trainer.window();
+    ui.say(format!(
+        "train: {} rows ({} .. {}), fitted on {} rows up to {}, calibrated on {}, tested on {} after {}, {} design columns",
+        data.rows(),
+        w.first_date,
+        w.last_date,
+        w.rows.fit,
+        w.fit_last_date.or(w.cutoff).map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
+        w.rows.calibration,
+        w.rows.test,
+        w.cutoff.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
+        trainer.preprocessor().columns.len(),
+    ));
+    ui.say(table(
+        &[
+            "model",
+            "PR-AUC",
+            "ROC-AUC",
+            "log loss",
+            "Brier raw -> cal",
+            "ECE raw -> cal",
+            &format!("P@{}", config.train.top_k),
+            "lift@5%",
+            "fit s",
+        ],
+        &rows,
+    ));
+    StageReport::new(
+        "train",
+        (data.rows() as u64, w.rows.fit as u64),
+        started,
+        outputs,
+        &reports,
     )
 }

@@ -119,6 +119,10 @@ impl PathsConfig {
     pub fn metrics_dir(&self) -> PathBuf {
         self.resolve(&self.metrics)
     }
+    /// The model artifacts folder.
+    pub fn models_dir(&self) -> PathBuf {
+        self.resolve(&self.models)
+    }
 }
 
 /// Output format of generated tables.
@@ -303,6 +307,29 @@ pub struct TrainConfig {
     pub gbm_max_depth: u32,
     /// Gradient boosting iterations.
     pub gbm_iterations: u32,
+    /// Gradient boosting: most leaves per tree.
+    pub gbm_max_leaves: u32,
+    /// Gradient boosting: smallest hessian sum in a leaf.
+    pub gbm_min_leaf_weight: f64,
+    /// Gradient boosting: L2 regularization of leaf weights.
+    pub gbm_l2: f64,
+    /// Gradient boosting row sampling: "goss" or "none".
+    pub gbm_sampling: String,
+    /// Stop boosting when log loss on the calibration dates has not improved for this many
+    /// rounds (unset: never stop early).
+    pub gbm_early_stopping_rounds: Option<u32>,
+    /// Random forest: number of trees.
+    pub rf_trees: u32,
+    /// Random forest: maximum depth.
+    pub rf_max_depth: u16,
+    /// The value of a missing numeric feature in the linear model and the forest.
+    pub numeric_fill: f64,
+    /// Calibration of churn_risk: "platt", "isotonic" or "none".
+    pub calibration: String,
+    /// Share of the latest training dates the calibration is fitted on.
+    pub calibration_size: f64,
+    /// Models `churn train` trains by default ("lr", "gbm", "rf").
+    pub models: Vec<String>,
     /// Keep every k-th day per user for training (1 = all days).
     pub train_stride_days: u32,
     /// Seed of every random choice in training.
@@ -323,6 +350,17 @@ impl Default for TrainConfig {
             gbm_learning_rate: 0.08,
             gbm_max_depth: 6,
             gbm_iterations: 250,
+            gbm_max_leaves: 31,
+            gbm_min_leaf_weight: 1.0,
+            gbm_l2: 1.0,
+            gbm_sampling: "goss".into(),
+            gbm_early_stopping_rounds: None,
+            rf_trees: 100,
+            rf_max_depth: 10,
+            numeric_fill: 0.0,
+            calibration: "platt".into(),
+            calibration_size: 0.2,
+            models: vec!["lr".into(), "gbm".into()],
             train_stride_days: 1,
             seed: 42,
             primary_metric: "pr_auc".into(),

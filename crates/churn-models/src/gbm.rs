@@ -1,0 +1,393 @@
+//! Gradient boosting with forust-ml (log loss, histogram splits, native missing values), and
+//! a flattened copy of its trees for fast prediction.
+//!
+//! forust-ml predicts row by row through nested `Vec`s; [`FlatForest`] lays every tree out
+//! in arrays and predicts a block of rows tree by tree, adding leaf values in the same order
+//! forust does, so predictions agree with forust's to the last bit (tested to 1e-12).
+
+use forust_ml::gradientbooster::{ContributionsMethod, GrowPolicy, MissingNodeTreatment};
+use forust_ml::metric::Metric;
+use forust_ml::objective::ObjectiveType;
+use forust_ml::sampler::SampleMethod;
+use forust_ml::{GradientBooster, Matrix};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::logistic::{check_labels, sigmoid};
+use crate::preprocess::Design;
+
+/// Row sampling of each boosting round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sampling {
+    /// Every row in every round.
+    None,
+    /// Gradient-based one-side sampling: the rows with the largest gradients, plus a
+    /// random share of the rest with their weight scaled up.
+    Goss,
+}
+
+/// Parameters of the gradient-boosting model. Defaults come from measurements on the
+/// default synthetic data (see docs/train.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GbmParams {
+    /// Shrinkage of each tree.
+    pub learning_rate: f64,
+    /// Maximum tree depth.
+    pub max_depth: usize,
+    /// Boosting rounds.
+    pub iterations: usize,
+    /// Most leaves per tree.
+    pub max_leaves: usize,
+    /// Smallest hessian sum in a leaf.
+    pub min_leaf_weight: f64,
+    /// L2 regularization of leaf weights.
+    pub l2: f64,
+    /// Histogram bins per feature.
+    pub nbins: u16,
+    /// Row sampling.
+    pub sampling: Sampling,
+    /// With `goss`: the share of rows with the largest gradients always kept.
+    pub top_rate: f64,
+    /// With `goss`: the share of the other rows sampled.
+    pub other_rate: f64,
+    /// Balanced class weights (`n / (2 · n_k)`). Off by default: boosting ranks well
+    /// without them and calibration is easier on unweighted log loss.
+    pub balanced: bool,
+    /// Stop when log loss on the evaluation rows has not improved for this many rounds.
+    pub early_stopping_rounds: Option<usize>,
+    /// Seed of the row sampling.
+    pub seed: u64,
+}
+
+impl Default for GbmParams {
+    fn default() -> Self {
+        Self {
+            learning_rate: 0.08,
+            max_depth: 6,
+            iterations: 250,
+            max_leaves: 31,
+            min_leaf_weight: 1.0,
+            l2: 1.0,
+            nbins: 256,
+            sampling: Sampling::Goss,
+            top_rate: 0.2,
+            other_rate: 0.1,
+            balanced: false,
+            early_stopping_rounds: None,
+            seed: 42,
+        }
+    }
+}
+
+/// A fitted gradient-boosting model: forust's booster and its flattened trees. Serializes
+/// as the booster; the flattened trees are rebuilt on load.
+pub struct GradientBoosting {
+    booster: GradientBooster,
+    flat: FlatForest,
+}
+
+impl Serialize for GradientBoosting {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.booster.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for GradientBoosting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        GradientBooster::deserialize(d).map(GradientBoosting::new)
+    }
+}
+
+impl std::fmt::Debug for GradientBoosting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GradientBoosting")
+            .field("trees", &self.flat.trees())
+            .finish()
+    }
+}
+
+impl GbmParams {
+    /// Checks the parameters.
+    pub fn check(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::Params(format!("gbm: {m}")));
+        if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
+            return bad("learning_rate must be in (0, 1]");
+        }
+        if self.iterations == 0 || self.max_depth == 0 || self.max_leaves < 2 {
+            return bad("iterations and max_depth must be >= 1 and max_leaves >= 2");
+        }
+        if !(self.min_leaf_weight >= 0.0 && self.l2 >= 0.0) || self.nbins < 2 {
+            return bad("min_leaf_weight and l2 must be >= 0 and nbins >= 2");
+        }
+        if !(0.0 < self.top_rate && 0.0 < self.other_rate && self.top_rate + self.other_rate <= 1.0)
+        {
+            return bad("top_rate and other_rate must be > 0 with a sum <= 1");
+        }
+        Ok(())
+    }
+
+    fn booster(&self) -> Result<GradientBooster> {
+        let b = GradientBooster::default()
+            .set_objective_type(ObjectiveType::LogLoss)
+            .set_learning_rate(self.learning_rate as f32)
+            .set_max_depth(self.max_depth)
+            .set_iterations(self.iterations)
+            .set_max_leaves(self.max_leaves)
+            .set_min_leaf_weight(self.min_leaf_weight as f32)
+            .set_l2(self.l2 as f32)
+            .set_nbins(self.nbins)
+            .set_seed(self.seed)
+            .set_initialize_base_score(true)
+            .set_parallel(true)
+            .set_missing(f64::NAN)
+            .set_sample_method(match self.sampling {
+                Sampling::None => SampleMethod::None,
+                Sampling::Goss => SampleMethod::Goss,
+            })
+            .set_top_rate(self.top_rate)
+            .set_other_rate(self.other_rate);
+        let mut b = b;
+        b.grow_policy = GrowPolicy::DepthWise;
+        b.missing_node_treatment = MissingNodeTreatment::AssignToParent;
+        if let Some(rounds) = self.early_stopping_rounds {
+            b = b
+                .set_evaluation_metric(Some(Metric::LogLoss))
+                .set_early_stopping_rounds(Some(rounds));
+        }
+        Ok(b)
+    }
+
+    /// Fits on a design matrix (missing values NaN), labels in {0, 1}, optional sample
+    /// weights and optional evaluation rows for early stopping.
+    pub fn fit(
+        &self,
+        x: &Design,
+        y: &[f64],
+        sample_weight: Option<&[f64]>,
+        eval: Option<(&Design, &[f64])>,
+    ) -> Result<GradientBoosting> {
+        self.check()?;
+        check_labels("gradient boosting", x.rows, y)?;
+        let mut w: Vec<f64> = sample_weight.map_or_else(|| vec![1.0; y.len()], <[f64]>::to_vec);
+        if self.balanced {
+            let n = y.len() as f64;
+            let pos = y.iter().filter(|&&v| v > 0.5).count() as f64;
+            for (wi, &yi) in w.iter_mut().zip(y) {
+                *wi *= if yi > 0.5 {
+                    n / (2.0 * pos)
+                } else {
+                    n / (2.0 * (n - pos))
+                };
+            }
+        }
+        let mut booster = self.booster()?;
+        let matrix = Matrix::new(&x.data, x.rows, x.cols);
+        let eval_weights: Vec<f64> = eval.map_or_else(Vec::new, |(e, _)| vec![1.0; e.rows]);
+        let evaluation = match (eval, self.early_stopping_rounds) {
+            (Some((e, ey)), Some(_)) => Some(vec![(
+                Matrix::new(&e.data, e.rows, e.cols),
+                ey,
+                &eval_weights[..],
+            )]),
+            _ => None,
+        };
+        booster
+            .fit(&matrix, y, &w, evaluation)
+            .map_err(|e| Error::Fit {
+                model: "gradient boosting",
+                message: e.to_string(),
+            })?;
+        if let Some(best) = booster.best_iteration {
+            booster.prediction_iteration = Some(best + 1);
+        }
+        Ok(GradientBoosting::new(booster))
+    }
+}
+
+impl GradientBoosting {
+    /// Wraps a fitted forust booster.
+    pub fn new(booster: GradientBooster) -> Self {
+        let flat = FlatForest::from_booster(&booster);
+        Self { booster, flat }
+    }
+
+    /// The forust booster.
+    pub fn booster(&self) -> &GradientBooster {
+        &self.booster
+    }
+
+    /// The flattened trees.
+    pub fn flat(&self) -> &FlatForest {
+        &self.flat
+    }
+
+    /// Trees used for prediction.
+    pub fn trees(&self) -> usize {
+        self.flat.trees()
+    }
+
+    /// Log-odds of every row, with the flattened trees.
+    pub fn decision_function(&self, x: &Design) -> Vec<f64> {
+        self.flat.predict(x)
+    }
+
+    /// Probability of class 1 for every row.
+    pub fn predict_proba(&self, x: &Design) -> Vec<f64> {
+        self.decision_function(x).into_iter().map(sigmoid).collect()
+    }
+
+    /// Log-odds of every row through forust's own predict (slower; for checks).
+    pub fn forust_decision_function(&self, x: &Design) -> Vec<f64> {
+        self.booster
+            .predict(&Matrix::new(&x.data, x.rows, x.cols), true)
+    }
+
+    /// Each column's contribution to each row's log-odds (forust's "average" method, as
+    /// XGBoost's approximate contributions), row-major with `cols + 1` values per row, the
+    /// last being the bias.
+    pub fn contributions(&self, x: &Design) -> Vec<f64> {
+        self.booster.predict_contributions(
+            &Matrix::new(&x.data, x.rows, x.cols),
+            ContributionsMethod::Average,
+            true,
+        )
+    }
+}
+
+/// Marks a leaf in [`FlatNode::feature`].
+const LEAF: u32 = u32::MAX;
+
+/// One node of a flattened tree: 24 bytes, children by index into the forest's node array.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct FlatNode {
+    /// Split threshold, or the leaf value for a leaf.
+    value: f64,
+    /// Split feature, or [`LEAF`].
+    feature: u32,
+    /// Child for values `< value`; the child for `>=` is `left + 1`.
+    left: u32,
+    /// Child for missing values.
+    missing: u32,
+}
+
+/// Every tree of a booster laid out in one array, children of a node next to each other.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlatForest {
+    base_score: f64,
+    nodes: Vec<FlatNode>,
+    roots: Vec<u32>,
+}
+
+/// Rows per block: the block's values of the features a tree reads stay in cache while
+/// every tree is applied to it.
+const PREDICT_BLOCK: usize = 256;
+
+impl FlatForest {
+    /// Flattens the trees forust predicts with.
+    pub fn from_booster(booster: &GradientBooster) -> Self {
+        let used = booster
+            .prediction_iteration
+            .unwrap_or(booster.trees.len())
+            .min(booster.trees.len());
+        let mut nodes = Vec::new();
+        let mut roots = Vec::with_capacity(used);
+        for tree in &booster.trees[..used] {
+            roots.push(nodes.len() as u32);
+            // Breadth-first, placing both children of a node together.
+            nodes.push(FlatNode {
+                value: 0.0,
+                feature: LEAF,
+                left: 0,
+                missing: 0,
+            });
+            let mut queue = std::collections::VecDeque::from([(0usize, nodes.len() - 1)]);
+            while let Some((src, dst)) = queue.pop_front() {
+                let node = &tree.nodes[src];
+                if node.is_leaf {
+                    nodes[dst] = FlatNode {
+                        value: f64::from(node.weight_value),
+                        feature: LEAF,
+                        left: 0,
+                        missing: 0,
+                    };
+                    continue;
+                }
+                let left = nodes.len();
+                nodes.push(nodes[dst]);
+                nodes.push(nodes[dst]);
+                queue.push_back((node.left_child, left));
+                queue.push_back((node.right_child, left + 1));
+                let missing = if node.missing_node == node.left_child {
+                    left
+                } else if node.missing_node == node.right_child {
+                    left + 1
+                } else {
+                    let m = nodes.len();
+                    nodes.push(nodes[dst]);
+                    queue.push_back((node.missing_node, m));
+                    m
+                };
+                nodes[dst] = FlatNode {
+                    value: node.split_value,
+                    feature: node.split_feature as u32,
+                    left: left as u32,
+                    missing: missing as u32,
+                };
+            }
+        }
+        Self {
+            base_score: booster.base_score,
+            nodes,
+            roots,
+        }
+    }
+
+    /// Number of trees.
+    pub fn trees(&self) -> usize {
+        self.roots.len()
+    }
+
+    /// Log-odds of every row of a column-major matrix.
+    pub fn predict(&self, x: &Design) -> Vec<f64> {
+        let mut out = vec![self.base_score; x.rows];
+        out.par_chunks_mut(PREDICT_BLOCK)
+            .enumerate()
+            .for_each(|(b, acc)| {
+                let start = b * PREDICT_BLOCK;
+                // The block in row-major order, so one row's features sit together.
+                let cols = x.cols;
+                let mut rows = vec![0.0; acc.len() * cols];
+                for j in 0..cols {
+                    let col = &x.column(j)[start..start + acc.len()];
+                    for (r, &v) in col.iter().enumerate() {
+                        rows[r * cols + j] = v;
+                    }
+                }
+                for &root in &self.roots {
+                    for (r, a) in acc.iter_mut().enumerate() {
+                        let row = &rows[r * cols..(r + 1) * cols];
+                        *a += self.leaf(root, row);
+                    }
+                }
+            });
+        out
+    }
+
+    #[inline]
+    fn leaf(&self, root: u32, row: &[f64]) -> f64 {
+        let mut node = self.nodes[root as usize];
+        while node.feature != LEAF {
+            let v = row[node.feature as usize];
+            let next = if v.is_nan() {
+                node.missing
+            } else {
+                node.left + u32::from(v >= node.value)
+            };
+            node = self.nodes[next as usize];
+        }
+        node.value
+    }
+}

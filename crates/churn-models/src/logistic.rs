@@ -1,0 +1,393 @@
+//! L2-regularized logistic regression with sample and class weights, solved by Newton's
+//! method (IRLS) with a backtracking line search.
+//!
+//! The objective is scikit-learn's `LogisticRegression(penalty="l2", C=c)`:
+//! `C · Σ wᵢ · logloss(yᵢ, xᵢ·β + b) + ½‖β‖²`, the intercept unpenalized, with
+//! `class_weight="balanced"` giving class `k` the weight `n / (2 · n_k)`. Inputs are filled
+//! (missing → `fill`) and standardized with the training mean and standard deviation; the
+//! coefficients live in that standardized space, which is also what reason codes use
+//! (coefficient × standardized value).
+//!
+//! Each iteration is one pass over the rows in blocks (gradient and Hessian together, the
+//! blocks in parallel and summed in a fixed order, so results do not depend on the number
+//! of threads), then a Cholesky solve of the small `(p+1)×(p+1)` system.
+
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::preprocess::Design;
+
+/// Rows per block of a pass: large enough for efficient matrix products, small enough to
+/// stay in cache and to spread over cores.
+const BLOCK_ROWS: usize = 8192;
+
+/// Parameters of the logistic regression.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogisticParams {
+    /// Inverse regularization strength (scikit-learn's `C`).
+    pub c: f64,
+    /// Balanced class weights (`n / (2 · n_k)`), multiplied into any sample weights.
+    pub balanced: bool,
+    /// Stop when the largest gradient component is below `tol` times the total weight.
+    pub tol: f64,
+    /// Most Newton iterations.
+    pub max_iter: usize,
+    /// The value of a missing input before standardization.
+    pub fill: f64,
+}
+
+impl Default for LogisticParams {
+    fn default() -> Self {
+        Self {
+            c: 1.0,
+            balanced: true,
+            tol: 1e-10,
+            max_iter: 100,
+            fill: 0.0,
+        }
+    }
+}
+
+/// A fitted logistic regression.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogisticRegression {
+    /// Coefficients on the standardized inputs.
+    pub coef: Vec<f64>,
+    /// Intercept.
+    pub intercept: f64,
+    /// Training mean of each input (after filling).
+    pub mean: Vec<f64>,
+    /// Training standard deviation of each input (1 where it is 0).
+    pub scale: Vec<f64>,
+    /// The value of a missing input.
+    pub fill: f64,
+    /// Newton iterations used.
+    pub iterations: usize,
+    /// Largest gradient component at the solution, relative to the total weight.
+    pub gradient_norm: f64,
+}
+
+impl LogisticParams {
+    /// Checks the parameters.
+    pub fn check(&self) -> Result<()> {
+        if !(self.c > 0.0 && self.c.is_finite()) {
+            return Err(Error::Params(format!(
+                "logistic c must be > 0, got {}",
+                self.c
+            )));
+        }
+        if !(self.tol > 0.0) || self.max_iter == 0 || !self.fill.is_finite() {
+            return Err(Error::Params(
+                "logistic tol must be > 0, max_iter >= 1 and fill finite".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The weight of every row: sample weights (1 when none) times balanced class weights.
+    pub fn row_weights(&self, y: &[f64], sample_weight: Option<&[f64]>) -> Vec<f64> {
+        let base = |i: usize| sample_weight.map_or(1.0, |w| w[i]);
+        if !self.balanced {
+            return (0..y.len()).map(base).collect();
+        }
+        let n = y.len() as f64;
+        let pos = y.iter().filter(|&&v| v > 0.5).count() as f64;
+        let (wp, wn) = (n / (2.0 * pos), n / (2.0 * (n - pos)));
+        y.iter()
+            .enumerate()
+            .map(|(i, &v)| base(i) * if v > 0.5 { wp } else { wn })
+            .collect()
+    }
+
+    /// Fits on a design matrix, labels in {0, 1} and optional sample weights.
+    pub fn fit(
+        &self,
+        x: &Design,
+        y: &[f64],
+        sample_weight: Option<&[f64]>,
+    ) -> Result<LogisticRegression> {
+        self.check()?;
+        check_labels("logistic regression", x.rows, y)?;
+        if let Some(w) = sample_weight
+            && (w.len() != y.len() || w.iter().any(|v| !(v.is_finite() && *v >= 0.0)))
+        {
+            return Err(Error::Input(
+                "sample weights must be one finite value >= 0 per row".into(),
+            ));
+        }
+        let (mean, scale) = standardization(x, self.fill);
+        let xa = augmented(x, &mean, &scale, self.fill);
+        let w = self.row_weights(y, sample_weight);
+        let total_weight: f64 = w.iter().sum::<f64>() * self.c;
+        let q = xa.ncols();
+        let mut beta = Array1::<f64>::zeros(q);
+        let mut state = pass(xa.view(), y, &w, &beta, self.c, true);
+        let mut iterations = 0;
+        let mut gradient_norm = max_abs(&state.grad) / total_weight;
+        while gradient_norm > self.tol && iterations < self.max_iter {
+            iterations += 1;
+            let step = cholesky_solve(&state.hess, &state.grad).ok_or_else(|| Error::Fit {
+                model: "logistic regression",
+                message: "the Hessian is not positive definite".into(),
+            })?;
+            let slope = state.grad.dot(&step);
+            let mut t = 1.0;
+            let accepted = loop {
+                let trial = &beta - &(&step * t);
+                let next = pass(xa.view(), y, &w, &trial, self.c, true);
+                if next.loss <= state.loss - 1e-4 * t * slope {
+                    beta = trial;
+                    break Some(next);
+                }
+                t *= 0.5;
+                if t < 1e-10 {
+                    break None;
+                }
+            };
+            match accepted {
+                Some(next) => state = next,
+                // No decrease is representable any more: the solution is as tight as
+                // floating point allows.
+                None => break,
+            }
+            gradient_norm = max_abs(&state.grad) / total_weight;
+        }
+        tracing::debug!(iterations, gradient_norm, "logistic regression converged");
+        let p = q - 1;
+        Ok(LogisticRegression {
+            coef: beta.iter().take(p).copied().collect(),
+            intercept: beta[p],
+            mean,
+            scale,
+            fill: self.fill,
+            iterations,
+            gradient_norm,
+        })
+    }
+}
+
+pub(crate) fn check_labels(model: &'static str, rows: usize, y: &[f64]) -> Result<()> {
+    if y.len() != rows {
+        return Err(Error::Input(format!(
+            "{model}: {} labels for {rows} rows",
+            y.len()
+        )));
+    }
+    if y.iter().any(|&v| v != 0.0 && v != 1.0) {
+        return Err(Error::Input(format!("{model}: labels must be 0 or 1")));
+    }
+    let pos = y.iter().filter(|&&v| v == 1.0).count();
+    if pos == 0 || pos == y.len() {
+        return Err(Error::Input(format!(
+            "{model}: the training rows have a single class ({pos} churners of {} rows); \
+             use more users or days",
+            y.len()
+        )));
+    }
+    Ok(())
+}
+
+fn standardization(x: &Design, fill: f64) -> (Vec<f64>, Vec<f64>) {
+    let n = x.rows.max(1) as f64;
+    (0..x.cols)
+        .map(|j| {
+            let col = x.column(j);
+            let value = |v: f64| if v.is_nan() { fill } else { v };
+            let mean = col.iter().map(|&v| value(v)).sum::<f64>() / n;
+            let var = col.iter().map(|&v| (value(v) - mean).powi(2)).sum::<f64>() / n;
+            let sd = var.sqrt();
+            (mean, if sd > 1e-12 { sd } else { 1.0 })
+        })
+        .unzip()
+}
+
+/// Row-major `[standardized inputs | 1]`.
+fn augmented(x: &Design, mean: &[f64], scale: &[f64], fill: f64) -> Array2<f64> {
+    let q = x.cols + 1;
+    let mut out = Array2::<f64>::zeros((x.rows, q));
+    out.axis_chunks_iter_mut(Axis(0), BLOCK_ROWS)
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(b, mut block)| {
+            let start = b * BLOCK_ROWS;
+            for (r, mut row) in block.outer_iter_mut().enumerate() {
+                for j in 0..x.cols {
+                    let v = x.get(start + r, j);
+                    let v = if v.is_nan() { fill } else { v };
+                    row[j] = (v - mean[j]) / scale[j];
+                }
+                row[x.cols] = 1.0;
+            }
+        });
+    out
+}
+
+struct PassState {
+    loss: f64,
+    grad: Array1<f64>,
+    hess: Array2<f64>,
+}
+
+/// `log(1 + e^z)` without overflow.
+fn softplus(z: f64) -> f64 {
+    z.max(0.0) + (-z.abs()).exp().ln_1p()
+}
+
+pub(crate) fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// Loss, gradient and Hessian of the objective at `beta` (the last entry is the intercept).
+fn pass(
+    xa: ArrayView2<f64>,
+    y: &[f64],
+    w: &[f64],
+    beta: &Array1<f64>,
+    c: f64,
+    hessian: bool,
+) -> PassState {
+    let q = xa.ncols();
+    let blocks: Vec<PassState> = xa
+        .axis_chunks_iter(Axis(0), BLOCK_ROWS)
+        .into_par_iter()
+        .enumerate()
+        .map(|(b, block)| {
+            let start = b * BLOCK_ROWS;
+            let z = block.dot(beta);
+            let mut loss = 0.0;
+            let mut r = Array1::<f64>::zeros(block.nrows());
+            let mut h = Array1::<f64>::zeros(block.nrows());
+            for (i, &zi) in z.iter().enumerate() {
+                let (yi, wi) = (y[start + i], w[start + i] * c);
+                let p = sigmoid(zi);
+                loss += wi * (softplus(zi) - yi * zi);
+                r[i] = wi * (p - yi);
+                h[i] = (wi * p * (1.0 - p)).sqrt();
+            }
+            let grad = block.t().dot(&r);
+            let hess = if hessian {
+                let scaled = &block * &h.insert_axis(Axis(1));
+                scaled.t().dot(&scaled)
+            } else {
+                Array2::zeros((0, 0))
+            };
+            PassState { loss, grad, hess }
+        })
+        .collect();
+    let mut total = PassState {
+        loss: 0.0,
+        grad: Array1::zeros(q),
+        hess: Array2::zeros(if hessian { (q, q) } else { (0, 0) }),
+    };
+    for b in blocks {
+        total.loss += b.loss;
+        total.grad += &b.grad;
+        if hessian {
+            total.hess += &b.hess;
+        }
+    }
+    // The L2 penalty on every coefficient but the intercept.
+    for j in 0..q - 1 {
+        total.loss += 0.5 * beta[j] * beta[j];
+        total.grad[j] += beta[j];
+        if hessian {
+            total.hess[[j, j]] += 1.0;
+        }
+    }
+    total
+}
+
+fn max_abs(v: &Array1<f64>) -> f64 {
+    v.iter().fold(0.0, |m, x| m.max(x.abs()))
+}
+
+/// Solves `a · x = b` for a symmetric positive definite `a`; `None` when it is not.
+pub(crate) fn cholesky_solve(a: &Array2<f64>, b: &Array1<f64>) -> Option<Array1<f64>> {
+    let n = a.nrows();
+    let mut l = Array2::<f64>::zeros((n, n));
+    for i in 0..n {
+        for j in 0..=i {
+            let mut sum = a[[i, j]];
+            for k in 0..j {
+                sum -= l[[i, k]] * l[[j, k]];
+            }
+            if i == j {
+                if sum <= 0.0 || !sum.is_finite() {
+                    return None;
+                }
+                l[[i, i]] = sum.sqrt();
+            } else {
+                l[[i, j]] = sum / l[[j, j]];
+            }
+        }
+    }
+    let mut z = Array1::<f64>::zeros(n);
+    for i in 0..n {
+        let s: f64 = (0..i).map(|k| l[[i, k]] * z[k]).sum();
+        z[i] = (b[i] - s) / l[[i, i]];
+    }
+    let mut x = Array1::<f64>::zeros(n);
+    for i in (0..n).rev() {
+        let s: f64 = (i + 1..n).map(|k| l[[k, i]] * x[k]).sum();
+        x[i] = (z[i] - s) / l[[i, i]];
+    }
+    Some(x)
+}
+
+impl LogisticRegression {
+    fn standardized(&self, x: &Design, i: usize, j: usize) -> f64 {
+        let v = x.get(i, j);
+        let v = if v.is_nan() { self.fill } else { v };
+        (v - self.mean[j]) / self.scale[j]
+    }
+
+    /// Checks that a design matrix has the fitted number of columns.
+    fn check_width(&self, x: &Design) -> Result<()> {
+        if x.cols != self.coef.len() {
+            return Err(Error::Input(format!(
+                "logistic regression fitted on {} columns, got {}",
+                self.coef.len(),
+                x.cols
+            )));
+        }
+        Ok(())
+    }
+
+    /// The linear score (log-odds) of every row.
+    pub fn decision_function(&self, x: &Design) -> Result<Vec<f64>> {
+        self.check_width(x)?;
+        let mut z = vec![self.intercept; x.rows];
+        for j in 0..x.cols {
+            let (coef, fill, mean, scale) = (self.coef[j], self.fill, self.mean[j], self.scale[j]);
+            for (zi, &v) in z.iter_mut().zip(x.column(j)) {
+                let v = if v.is_nan() { fill } else { v };
+                *zi += coef * ((v - mean) / scale);
+            }
+        }
+        Ok(z)
+    }
+
+    /// The probability of class 1 for every row.
+    pub fn predict_proba(&self, x: &Design) -> Result<Vec<f64>> {
+        Ok(self
+            .decision_function(x)?
+            .into_iter()
+            .map(sigmoid)
+            .collect())
+    }
+
+    /// Each column's contribution to row `i`'s log-odds: coefficient × standardized value.
+    pub fn contributions(&self, x: &Design, i: usize) -> Vec<f64> {
+        (0..x.cols)
+            .map(|j| self.coef[j] * self.standardized(x, i, j))
+            .collect()
+    }
+}

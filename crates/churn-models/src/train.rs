@@ -1,0 +1,493 @@
+//! Training: the time split, the calibration period, the snapshot stride, fitting each model
+//! kind, calibrating, evaluating and assembling the artifact.
+//!
+//! Rows are split on as_of_date (never at random, [`churn_labels::test_mask`]): the last
+//! `test_size` of dates are the test set. Within the training part, the last
+//! `calibration_size` of dates are held out to fit the calibration (and to stop boosting
+//! early, when asked); the model is fitted on the dates before them. Consecutive days of
+//! one user are near-duplicates, so `train_stride_days = k` keeps every k-th day of each
+//! user for fitting, from a per-user offset drawn from the seed.
+
+use std::time::Instant;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Date32Type, Float64Type};
+use chrono::NaiveDate;
+use churn_data::clock::Clock;
+use churn_data::config::TrainConfig;
+use churn_data::schema::{labels, user_daily as ud};
+use churn_labels::Split;
+use serde::{Deserialize, Serialize};
+
+use crate::artifact::{FORMAT_VERSION, ModelArtifact, RowCounts, TrainingWindow};
+use crate::calibration::{CalibrationMethod, Calibrator};
+use crate::error::{Error, Result};
+use crate::fingerprint::Fingerprint;
+use crate::forest::ForestParams;
+use crate::gbm::{GbmParams, Sampling};
+use crate::logistic::{LogisticParams, sigmoid};
+use crate::metrics::{ECE_BINS, Evaluation, brier, evaluate, expected_calibration_error, log_loss};
+use crate::model::{FittedModel, ModelKind};
+use crate::preprocess::{Design, PreprocessParams, Preprocessor};
+
+/// Everything training needs besides the data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainParams {
+    /// Share of the latest dates held out as the test set.
+    pub test_size: f64,
+    /// How raw scores become probabilities.
+    pub calibration: CalibrationMethod,
+    /// Share of the latest training dates the calibration is fitted on.
+    pub calibration_size: f64,
+    /// Keep every k-th day of each user for fitting (1 = every day).
+    pub train_stride_days: u32,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// K of precision and lift at the top-K.
+    pub top_k: usize,
+    /// Feature selection and encoding.
+    pub preprocess: PreprocessParams,
+    /// The logistic regression.
+    pub logistic: LogisticParams,
+    /// Gradient boosting.
+    pub gbm: GbmParams,
+    /// The random forest.
+    pub forest: ForestParams,
+}
+
+impl Default for TrainParams {
+    fn default() -> Self {
+        Self {
+            test_size: 0.2,
+            calibration: CalibrationMethod::Platt,
+            calibration_size: 0.2,
+            train_stride_days: 1,
+            seed: 42,
+            top_k: 50,
+            preprocess: PreprocessParams::default(),
+            logistic: LogisticParams::default(),
+            gbm: GbmParams::default(),
+            forest: ForestParams::default(),
+        }
+    }
+}
+
+impl TrainParams {
+    /// The parameters of a `[train]` configuration section.
+    pub fn from_config(c: &TrainConfig) -> Result<Self> {
+        let calibration = match c.calibration.as_str() {
+            "platt" | "sigmoid" => CalibrationMethod::Platt,
+            "isotonic" => CalibrationMethod::Isotonic,
+            "none" => CalibrationMethod::None,
+            other => {
+                return Err(Error::Params(format!(
+                    "train.calibration = `{other}` (expected platt, isotonic or none)"
+                )));
+            }
+        };
+        let sampling = match c.gbm_sampling.as_str() {
+            "goss" => Sampling::Goss,
+            "none" => Sampling::None,
+            other => {
+                return Err(Error::Params(format!(
+                    "train.gbm_sampling = `{other}` (expected goss or none)"
+                )));
+            }
+        };
+        let d = TrainParams::default();
+        let params = TrainParams {
+            test_size: c.test_size,
+            calibration,
+            calibration_size: c.calibration_size,
+            train_stride_days: c.train_stride_days,
+            seed: c.seed,
+            top_k: c.top_k,
+            preprocess: PreprocessParams {
+                exclude: c.exclude_features.clone(),
+                numeric_fill: c.numeric_fill,
+                ..d.preprocess
+            },
+            logistic: LogisticParams {
+                c: c.logreg_c,
+                balanced: c.balanced_class_weight,
+                fill: c.numeric_fill,
+                ..d.logistic
+            },
+            gbm: GbmParams {
+                learning_rate: c.gbm_learning_rate,
+                max_depth: c.gbm_max_depth as usize,
+                iterations: c.gbm_iterations as usize,
+                max_leaves: c.gbm_max_leaves as usize,
+                min_leaf_weight: c.gbm_min_leaf_weight,
+                l2: c.gbm_l2,
+                sampling,
+                early_stopping_rounds: c.gbm_early_stopping_rounds.map(|r| r as usize),
+                seed: c.seed,
+                ..d.gbm
+            },
+            forest: ForestParams {
+                trees: c.rf_trees as usize,
+                max_depth: c.rf_max_depth,
+                fill: c.numeric_fill,
+                seed: c.seed,
+                ..d.forest
+            },
+        };
+        params.check()?;
+        Ok(params)
+    }
+
+    /// Checks every part.
+    pub fn check(&self) -> Result<()> {
+        if !(0.0 < self.test_size && self.test_size < 1.0) {
+            return Err(Error::Params(format!(
+                "test_size must be in (0, 1), got {}",
+                self.test_size
+            )));
+        }
+        if !(0.0 < self.calibration_size && self.calibration_size < 1.0) {
+            return Err(Error::Params(format!(
+                "calibration_size must be in (0, 1), got {}",
+                self.calibration_size
+            )));
+        }
+        if self.train_stride_days == 0 || self.top_k == 0 {
+            return Err(Error::Params(
+                "train_stride_days and top_k must be at least 1".into(),
+            ));
+        }
+        self.preprocess.check()?;
+        self.logistic.check()?;
+        self.gbm.check()?;
+        self.forest.check()
+    }
+
+    fn model_params(&self, kind: ModelKind) -> serde_json::Value {
+        let model = match kind {
+            ModelKind::Logistic => serde_json::to_value(&self.logistic),
+            ModelKind::Gbm => serde_json::to_value(&self.gbm),
+            ModelKind::Forest => serde_json::to_value(&self.forest),
+        }
+        .unwrap_or(serde_json::Value::Null);
+        serde_json::json!({
+            "model": model,
+            "test_size": self.test_size,
+            "calibration": self.calibration,
+            "calibration_size": self.calibration_size,
+            "train_stride_days": self.train_stride_days,
+            "seed": self.seed,
+            "preprocess": self.preprocess,
+        })
+    }
+}
+
+/// A training table in memory: the batches and the key and label columns.
+#[derive(Debug)]
+pub struct TrainingData {
+    batches: Vec<RecordBatch>,
+    dates: Vec<i32>,
+    user_ids: Vec<String>,
+    y: Vec<f64>,
+    fingerprint: String,
+}
+
+impl TrainingData {
+    /// Reads the keys and the label of a training table (features + `churn_label`).
+    pub fn from_batches(batches: Vec<RecordBatch>) -> Result<Self> {
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        if rows == 0 {
+            return Err(Error::Input(
+                "the training set has no rows; run `churn trainset` on more data".into(),
+            ));
+        }
+        let mut dates = Vec::with_capacity(rows);
+        let mut user_ids = Vec::with_capacity(rows);
+        let mut y = Vec::with_capacity(rows);
+        for batch in &batches {
+            let get = |name: &str, to: &DataType| -> Result<arrow::array::ArrayRef> {
+                let col = batch.column_by_name(name).ok_or_else(|| {
+                    Error::schema(name, "missing from the training set (run `churn trainset`)")
+                })?;
+                if col.null_count() > 0 {
+                    return Err(Error::schema(
+                        name,
+                        "has missing values in the training set",
+                    ));
+                }
+                cast(col, to).map_err(|e| Error::arrow(format!("column `{name}`"), e))
+            };
+            let d = get(ud::AS_OF_DATE, &DataType::Date32)?;
+            dates.extend(d.as_primitive::<Date32Type>().values().iter());
+            let u = get(ud::USER_ID, &DataType::Utf8)?;
+            user_ids.extend(
+                u.as_string::<i32>()
+                    .iter()
+                    .map(|s| s.unwrap_or("").to_string()),
+            );
+            let l = get(labels::CHURN_LABEL, &DataType::Float64)?;
+            let l = l.as_primitive::<Float64Type>();
+            if let Some(bad) = l.values().iter().find(|&&v| v != 0.0 && v != 1.0) {
+                return Err(Error::schema(
+                    labels::CHURN_LABEL,
+                    format!("must be 0 or 1, found {bad}"),
+                ));
+            }
+            y.extend(l.values().iter());
+        }
+        let fingerprint = Fingerprint::of_batches(&batches);
+        Ok(Self {
+            batches,
+            dates,
+            user_ids,
+            y,
+            fingerprint,
+        })
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.y.len()
+    }
+
+    /// The fingerprint of the table.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+}
+
+/// Brier score and ECE of the test rows before and after calibration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationReport {
+    /// The method.
+    pub method: CalibrationMethod,
+    /// Rows the calibration was fitted on.
+    pub rows: usize,
+    /// Test Brier score of the model's own probabilities.
+    pub brier_before: f64,
+    /// Test Brier score after calibration.
+    pub brier_after: f64,
+    /// Test ECE of the model's own probabilities.
+    pub ece_before: f64,
+    /// Test ECE after calibration.
+    pub ece_after: f64,
+    /// Test log loss of the model's own probabilities.
+    pub log_loss_before: f64,
+}
+
+/// What one training run measured: written to artifacts/metrics and kept in the artifact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainReport {
+    /// Model name.
+    pub model: String,
+    /// Model kind.
+    pub kind: ModelKind,
+    /// Every metric on the test rows, from calibrated probabilities.
+    pub test: Evaluation,
+    /// Calibration effect on the test rows.
+    pub calibration: CalibrationReport,
+    /// Rows in each part.
+    pub rows: RowCounts,
+    /// Churn rate of the rows the model was fitted on.
+    pub fit_churn_rate: f64,
+    /// Churn rate of the test rows.
+    pub test_churn_rate: f64,
+    /// Seconds spent fitting the model (calibration and evaluation excluded).
+    pub fit_seconds: f64,
+    /// Columns of the design matrix.
+    pub design_columns: usize,
+    /// Features dropped because they were constant on the fitting rows.
+    pub dropped_features: Vec<String>,
+    /// Every k-th day per user was fitted on.
+    pub train_stride_days: u32,
+}
+
+/// The split, the fitted preprocessing and the design matrices, shared by every model kind.
+pub struct Trainer<'a> {
+    data: &'a TrainingData,
+    params: TrainParams,
+    pre: Preprocessor,
+    window: TrainingWindow,
+    fit: (Design, Vec<f64>),
+    calib: (Design, Vec<f64>),
+    test: (Design, Vec<f64>),
+}
+
+fn to_date(days: i32) -> NaiveDate {
+    NaiveDate::default() + chrono::Duration::days(i64::from(days))
+}
+
+fn stride_keep(user: &str, date: i32, k: u32, seed: u64) -> bool {
+    if k <= 1 {
+        return true;
+    }
+    let offset = Fingerprint::of_str(seed, user) % u64::from(k);
+    (i64::from(date) - offset as i64).rem_euclid(i64::from(k)) == 0
+}
+
+impl<'a> Trainer<'a> {
+    /// Splits the rows, fits the preprocessing on the fitting rows and builds the design
+    /// matrices.
+    pub fn new(data: &'a TrainingData, params: TrainParams) -> Result<Self> {
+        params.check()?;
+        let ids: Vec<&str> = data.user_ids.iter().map(String::as_str).collect();
+        let (split, test_mask) = churn_labels::test_mask(&data.dates, &ids, params.test_size);
+        let train_rows: Vec<usize> = (0..data.rows()).filter(|&i| !test_mask[i]).collect();
+        let test_rows: Vec<usize> = (0..data.rows()).filter(|&i| test_mask[i]).collect();
+        let train_dates: Vec<i32> = train_rows.iter().map(|&i| data.dates[i]).collect();
+        let train_ids: Vec<&str> = train_rows.iter().map(|&i| ids[i]).collect();
+        let (calib_split, calib_mask) = if params.calibration == CalibrationMethod::None {
+            (None, vec![false; train_rows.len()])
+        } else {
+            let (s, m) = churn_labels::test_mask(&train_dates, &train_ids, params.calibration_size);
+            (Some(s), m)
+        };
+        let mut fit_rows = Vec::new();
+        let mut calib_rows = Vec::new();
+        for (k, &i) in train_rows.iter().enumerate() {
+            if calib_mask[k] {
+                calib_rows.push(i);
+            } else if stride_keep(ids[i], data.dates[i], params.train_stride_days, params.seed) {
+                fit_rows.push(i);
+            }
+        }
+        if fit_rows.is_empty() || test_rows.is_empty() {
+            return Err(Error::Input(format!(
+                "{} rows over {} dates leave {} rows to fit and {} to test; use more days",
+                data.rows(),
+                {
+                    let mut d = data.dates.clone();
+                    d.sort_unstable();
+                    d.dedup();
+                    d.len()
+                },
+                fit_rows.len(),
+                test_rows.len()
+            )));
+        }
+        let mut fit_mask = vec![false; data.rows()];
+        for &i in &fit_rows {
+            fit_mask[i] = true;
+        }
+        let pre = params.preprocess.fit(&data.batches, Some(&fit_mask))?;
+        let all = pre.transform(&data.batches)?;
+        let labels_of = |rows: &[usize]| rows.iter().map(|&i| data.y[i]).collect::<Vec<f64>>();
+        let (first, last) = (
+            data.dates.iter().copied().min().unwrap_or_default(),
+            data.dates.iter().copied().max().unwrap_or_default(),
+        );
+        let window = TrainingWindow {
+            first_date: to_date(first),
+            last_date: to_date(last),
+            cutoff: match split {
+                Split::ByDate { cutoff } => Some(to_date(cutoff)),
+                Split::ByRow { .. } => None,
+            },
+            fit_last_date: match calib_split {
+                Some(Split::ByDate { cutoff }) => Some(to_date(cutoff)),
+                _ => None,
+            },
+            train_stride_days: params.train_stride_days,
+            rows: RowCounts {
+                fit: fit_rows.len(),
+                calibration: calib_rows.len(),
+                test: test_rows.len(),
+            },
+        };
+        Ok(Self {
+            fit: (all.take(&fit_rows), labels_of(&fit_rows)),
+            calib: (all.take(&calib_rows), labels_of(&calib_rows)),
+            test: (all.take(&test_rows), labels_of(&test_rows)),
+            data,
+            params,
+            pre,
+            window,
+        })
+    }
+
+    /// The fitted preprocessing.
+    pub fn preprocessor(&self) -> &Preprocessor {
+        &self.pre
+    }
+
+    /// The training window and row counts.
+    pub fn window(&self) -> &TrainingWindow {
+        &self.window
+    }
+
+    /// The fitting rows' design matrix and labels.
+    pub fn fit_rows(&self) -> (&Design, &[f64]) {
+        (&self.fit.0, &self.fit.1)
+    }
+
+    /// The test rows' design matrix and labels.
+    pub fn test_rows(&self) -> (&Design, &[f64]) {
+        (&self.test.0, &self.test.1)
+    }
+
+    /// Fits one model kind, calibrates it, evaluates it on the test rows and builds its
+    /// artifact, dated by `clock`.
+    pub fn fit(&self, kind: ModelKind, clock: &dyn Clock) -> Result<ModelArtifact> {
+        let (x, y) = (&self.fit.0, &self.fit.1[..]);
+        let started = Instant::now();
+        let model = match kind {
+            ModelKind::Logistic => FittedModel::Logistic(self.params.logistic.fit(x, y, None)?),
+            ModelKind::Gbm => {
+                let eval = (self.calib.0.rows > 0).then_some((&self.calib.0, &self.calib.1[..]));
+                FittedModel::Gbm(self.params.gbm.fit(x, y, None, eval)?)
+            }
+            ModelKind::Forest => FittedModel::Forest(self.params.forest.fit(x, y)?),
+        };
+        let fit_seconds = started.elapsed().as_secs_f64();
+        tracing::info!(model = %kind, fit_seconds, rows = x.rows, "fitted");
+        let calibrator = if self.params.calibration == CalibrationMethod::None {
+            Calibrator::None
+        } else {
+            let raw = model.raw_logit(&self.calib.0)?;
+            self.params.calibration.fit(&raw, &self.calib.1)?
+        };
+        let (tx, ty) = (&self.test.0, &self.test.1[..]);
+        let raw = model.raw_logit(tx)?;
+        let before: Vec<f64> = raw.iter().map(|&z| sigmoid(z)).collect();
+        let after = calibrator.apply_all(&raw);
+        let test = evaluate(ty, &after, self.params.top_k)?;
+        let calibration = CalibrationReport {
+            method: self.params.calibration,
+            rows: self.calib.0.rows,
+            brier_before: brier(ty, &before)?,
+            brier_after: test.brier,
+            ece_before: expected_calibration_error(ty, &before, ECE_BINS)?,
+            ece_after: test.ece,
+            log_loss_before: log_loss(ty, &before)?,
+        };
+        let name = format!("churn_{kind}");
+        let report = TrainReport {
+            model: name.clone(),
+            kind,
+            test_churn_rate: test.churn_rate,
+            test,
+            calibration,
+            rows: self.window.rows,
+            fit_churn_rate: y.iter().sum::<f64>() / y.len() as f64,
+            fit_seconds,
+            design_columns: self.pre.columns.len(),
+            dropped_features: self.pre.dropped.clone(),
+            train_stride_days: self.params.train_stride_days,
+        };
+        Ok(ModelArtifact {
+            format_version: FORMAT_VERSION,
+            name,
+            kind,
+            params: self.params.model_params(kind),
+            preprocessing: self.pre.clone(),
+            model,
+            calibrator,
+            training: self.window.clone(),
+            data_fingerprint: self.data.fingerprint.clone(),
+            report,
+            created_at: clock.now(),
+            crate_version: env!("CARGO_PKG_VERSION").to_string(),
+        })
+    }
+}
