@@ -134,7 +134,16 @@ impl LogisticParams {
                 message: "the Hessian is not positive definite".into(),
             })?;
             let slope = state.grad.dot(&step);
-            let mut t = 1.0;
+            // Close to the optimum the predicted decrease is below the rounding of the loss,
+            // so a line search would judge noise: take the full Newton step, which is safe
+            // there (quadratic convergence).
+            if slope <= 1e-11 * state.loss.abs().max(1.0) {
+                beta = &beta - &step;
+                state = pass(xa.view(), y, &w, &beta, self.c, true);
+                gradient_norm = max_abs(&state.grad) / total_weight;
+                continue;
+            }
+            let mut t: f64 = 1.0;
             let accepted = loop {
                 let trial = &beta - &(&step * t);
                 let next = pass(xa.view(), y, &w, &trial, self.c, true);

@@ -1,0 +1,98 @@
+//! Gradient boosting: the flattened trees agree with forust-ml, and fits are reproducible.
+
+use churn_models::gbm::{GbmParams, Sampling};
+use churn_models::preprocess::PreprocessParams;
+
+use crate::common::table;
+
+fn design() -> (churn_models::preprocess::Design, Vec<f64>) {
+    let batches = table(400, 10, 5);
+    let pre = PreprocessParams::default().fit(&batches, None).unwrap();
+    let x = pre.transform(&batches).unwrap();
+    let y = batches
+        .iter()
+        .flat_map(|b| {
+            b.column_by_name("churn_label")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<arrow::array::Int32Array>()
+                .unwrap()
+                .values()
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    (x, y)
+}
+
+fn params(sampling: Sampling) -> GbmParams {
+    GbmParams {
+        iterations: 40,
+        sampling,
+        ..GbmParams::default()
+    }
+}
+
+#[test]
+fn flattened_trees_agree_with_forust_to_1e_12() {
+    let (x, y) = design();
+    assert!(
+        x.data.iter().any(|v| v.is_nan()),
+        "the table has missing values"
+    );
+    for sampling in [Sampling::None, Sampling::Goss] {
+        let m = params(sampling).fit(&x, &y, None, None).unwrap();
+        assert_eq!(m.trees(), 40);
+        let flat = m.decision_function(&x);
+        let forust = m.forust_decision_function(&x);
+        for (a, b) in flat.iter().zip(&forust) {
+            assert!((a - b).abs() <= 1e-12, "{a} vs {b}");
+        }
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_model() {
+    let (x, y) = design();
+    let a = params(Sampling::Goss).fit(&x, &y, None, None).unwrap();
+    let b = params(Sampling::Goss).fit(&x, &y, None, None).unwrap();
+    assert_eq!(a.decision_function(&x), b.decision_function(&x));
+    assert_eq!(
+        serde_json::to_string(&a).unwrap(),
+        serde_json::to_string(&b).unwrap()
+    );
+}
+
+#[test]
+fn contributions_add_up_to_the_log_odds() {
+    let (x, y) = design();
+    let m = params(Sampling::None).fit(&x, &y, None, None).unwrap();
+    let c = m.contributions(&x);
+    let z = m.decision_function(&x);
+    for i in (0..x.rows).step_by(97) {
+        let sum: f64 = c[i * (x.cols + 1)..(i + 1) * (x.cols + 1)].iter().sum();
+        assert!((sum - z[i]).abs() < 1e-6, "row {i}: {sum} vs {}", z[i]);
+    }
+}
+
+#[test]
+fn invalid_parameters_are_rejected() {
+    for p in [
+        GbmParams {
+            learning_rate: 0.0,
+            ..GbmParams::default()
+        },
+        GbmParams {
+            iterations: 0,
+            ..GbmParams::default()
+        },
+        GbmParams {
+            top_rate: 0.8,
+            other_rate: 0.5,
+            ..GbmParams::default()
+        },
+    ] {
+        assert!(p.check().is_err());
+    }
+}

@@ -1,0 +1,116 @@
+//! The training run: split, stride, determinism and the report.
+
+use churn_data::clock::FixedClock;
+use churn_models::{ModelKind, TrainParams, Trainer, TrainingData};
+
+use crate::common::table;
+
+fn clock() -> FixedClock {
+    FixedClock("2026-01-02T00:00:00Z".parse().unwrap())
+}
+
+#[test]
+fn splits_by_date_and_holds_out_calibration_dates() {
+    let data = TrainingData::from_batches(table(100, 25, 1)).unwrap();
+    let trainer = Trainer::new(&data, TrainParams::default()).unwrap();
+    let w = trainer.window();
+    // 25 dates: the test set is the last 5 (cutoff = 20th date), calibration the last 4 of
+    // the 20 training dates (fitting ends on the 16th).
+    let day = |k: i64| chrono::NaiveDate::default() + chrono::Duration::days(20_000 + k);
+    assert_eq!((w.first_date, w.last_date), (day(0), day(24)));
+    assert_eq!(w.cutoff, Some(day(19)));
+    assert_eq!(w.fit_last_date, Some(day(15)));
+    assert_eq!(
+        (w.rows.fit, w.rows.calibration, w.rows.test),
+        (1600, 400, 500)
+    );
+}
+
+#[test]
+fn the_stride_keeps_every_kth_day_of_each_user() {
+    let data = TrainingData::from_batches(table(100, 25, 1)).unwrap();
+    let params = TrainParams {
+        train_stride_days: 4,
+        ..TrainParams::default()
+    };
+    let trainer = Trainer::new(&data, params).unwrap();
+    let w = trainer.window();
+    // 16 fitting dates, every 4th per user: exactly 4 rows per user.
+    assert_eq!(w.rows.fit, 400);
+    assert_eq!((w.rows.calibration, w.rows.test), (400, 500));
+    assert_eq!(w.train_stride_days, 4);
+}
+
+#[test]
+fn every_model_learns_the_signal_and_reports_it() {
+    let data = TrainingData::from_batches(table(300, 20, 2)).unwrap();
+    let mut params = TrainParams::default();
+    params.forest.trees = 20;
+    params.forest.sample_rows = 1000;
+    let trainer = Trainer::new(&data, params).unwrap();
+    for kind in ModelKind::ALL {
+        let a = trainer.fit(kind, &clock()).unwrap();
+        let r = &a.report;
+        assert_eq!(r.kind, kind);
+        assert!(
+            r.test.roc_auc.unwrap() > 0.75,
+            "{kind}: {:?}",
+            r.test.roc_auc
+        );
+        assert!(r.test.pr_auc.unwrap() > r.test.churn_rate, "{kind}");
+        assert_eq!(r.test.rows, 1200);
+        assert!(
+            r.calibration.brier_after <= r.calibration.brier_before + 0.01,
+            "{kind}"
+        );
+        assert_eq!(r.dropped_features, ["constant"]);
+        assert!(r.fit_seconds >= 0.0);
+    }
+}
+
+#[test]
+fn training_is_deterministic_for_a_seed() {
+    let data = TrainingData::from_batches(table(200, 15, 3)).unwrap();
+    let mut params = TrainParams::default();
+    params.gbm.iterations = 30;
+    params.forest.trees = 8;
+    params.forest.sample_rows = 500;
+    for kind in ModelKind::ALL {
+        let run = || {
+            let trainer = Trainer::new(&data, params.clone()).unwrap();
+            let mut a = trainer.fit(kind, &clock()).unwrap();
+            a.report.fit_seconds = 0.0;
+            serde_json::to_string(&a).unwrap()
+        };
+        assert_eq!(run(), run(), "{kind}");
+    }
+}
+
+#[test]
+fn unusable_training_sets_are_clear_errors() {
+    assert!(TrainingData::from_batches(Vec::new()).is_err());
+    let data = TrainingData::from_batches(table(50, 3, 4)).unwrap();
+    // 3 dates: a row split; the fitting part still exists.
+    assert!(Trainer::new(&data, TrainParams::default()).is_ok());
+    let bad = TrainParams {
+        test_size: 1.5,
+        ..TrainParams::default()
+    };
+    let err = Trainer::new(&data, bad).err().unwrap().to_string();
+    assert!(err.contains("test_size"), "{err}");
+    let batches = table(50, 10, 5);
+    let fingerprint = TrainingData::from_batches(batches.clone())
+        .unwrap()
+        .fingerprint()
+        .to_string();
+    assert_eq!(
+        TrainingData::from_batches(batches).unwrap().fingerprint(),
+        fingerprint
+    );
+    assert_ne!(
+        TrainingData::from_batches(table(50, 10, 6))
+            .unwrap()
+            .fingerprint(),
+        fingerprint
+    );
+}
