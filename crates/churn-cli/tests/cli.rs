@@ -65,6 +65,57 @@ fn all_runs_the_lifecycle_twice_in_one_folder() {
         summary["last_date"], "2025-01-10",
         "40 days from 2025-01-01 end on 2025-02-09; the last 30 are unlabelled"
     );
+    let models: Vec<String> = std::fs::read_dir(dir.path().join("artifacts/models"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for kind in ["churn_lr_", "churn_gbm_"] {
+        assert!(
+            models.iter().any(|m| m.starts_with(kind)),
+            "{kind} in {models:?}"
+        );
+    }
+}
+
+#[test]
+fn train_writes_artifacts_metrics_and_a_comparison() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = churn(
+        dir.path(),
+        &["all", "--n-users", "150", "--days", "60", "--seed", "5"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = churn(
+        dir.path(),
+        &["train", "--model", "rf,lr", "--stride-days", "2"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("PR-AUC") && out.contains("\nrf ") && out.contains("\nlr "),
+        "{out}"
+    );
+    let metrics: Vec<_> = std::fs::read_dir(dir.path().join("artifacts/metrics"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("train_rf_")
+        })
+        .collect();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&metrics[0]).unwrap()).unwrap();
+    assert_eq!(report["kind"], "rf");
+    assert_eq!(report["train_stride_days"], 2);
+    assert!(report["test"]["rows"].as_u64().unwrap() > 0);
+
+    let o = churn(dir.path(), &["train", "--model", "svm"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = churn(dir.path(), &["train", "--input", "nowhere.parquet"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("nowhere.parquet"), "{}", text(&o));
 }
 
 #[test]
