@@ -156,3 +156,25 @@ fn missing_values_take_the_fill_and_bad_input_is_an_error() {
             .is_err()
     );
 }
+
+#[test]
+fn a_subsampled_hessian_reaches_the_same_solution() {
+    let (x, y) = data(40_000, 3, true, 6);
+    let full = LogisticParams::default().fit(&x, &y, None).unwrap();
+    // Blocks are 8192 rows: the Hessian comes from every 5th block only.
+    let sub = LogisticParams {
+        hessian_rows: 8192,
+        ..LogisticParams::default()
+    }
+    .fit(&x, &y, None)
+    .unwrap();
+    for (a, b) in full
+        .coef
+        .iter()
+        .chain([&full.intercept])
+        .zip(sub.coef.iter().chain([&sub.intercept]))
+    {
+        assert!((a - b).abs() < 1e-7, "{a} vs {b}");
+    }
+    assert!(sub.gradient_norm <= 1e-10);
+}
