@@ -72,7 +72,7 @@ impl ForestParams {
                 "forest: trees and max_depth must be >= 1 and sample_rows >= 2".into(),
             ));
         }
-        if !(self.column_share > 0.0 && self.column_share <= 1.0) || !self.fill.is_finite() {
+        if !(self.column_share > 0.0 && self.column_share <= 1.0 && self.fill.is_finite()) {
             return Err(Error::Params(
                 "forest: column_share must be in (0, 1] and fill finite".into(),
             ));

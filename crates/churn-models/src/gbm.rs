@@ -257,37 +257,33 @@ impl GradientBoosting {
     }
 }
 
+/// Marks a leaf in [`FlatNode::feature`].
+const LEAF: u32 = u32::MAX;
+
 /// One node of a flattened tree: 24 bytes, children by index into the forest's node array.
-/// A leaf points to itself (threshold NaN, which no value reaches, and missing to itself), so
-/// a row can take exactly
-/// `depth` steps through any tree without checking for leaves.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct FlatNode {
-    /// Split threshold (NaN for a leaf: `v >= NaN` is false for every v).
+    /// Split threshold, or the leaf value for a leaf.
     value: f64,
-    /// Split feature (0 for a leaf).
+    /// Split feature, or [`LEAF`].
     feature: u32,
-    /// Child for values `< value`; the child for `>=` is `left + 1` (itself for a leaf).
+    /// Child for values `< value`; the child for `>=` is `left + 1`.
     left: u32,
-    /// Child for missing values (itself for a leaf).
+    /// Child for missing values.
     missing: u32,
 }
 
 /// Every tree of a booster laid out in one array, children of a node next to each other.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FlatForest {
     base_score: f64,
     nodes: Vec<FlatNode>,
-    /// Leaf value of each node (0 for split nodes).
-    leaf_values: Vec<f64>,
     roots: Vec<u32>,
-    /// Depth of each tree: the steps that take every row to a leaf.
-    depths: Vec<u32>,
 }
 
-/// Rows per block: the block's rows, in row-major order, stay in cache while every tree is
-/// applied to it.
-const PREDICT_BLOCK: usize = 128;
+/// Rows per block: the block's values of the features a tree reads stay in cache while
+/// every tree is applied to it.
+const PREDICT_BLOCK: usize = 256;
 
 impl FlatForest {
     /// Flattens the trees forust predicts with.
@@ -296,50 +292,43 @@ impl FlatForest {
             .prediction_iteration
             .unwrap_or(booster.trees.len())
             .min(booster.trees.len());
-        let mut nodes: Vec<FlatNode> = Vec::new();
-        let mut leaf_values = Vec::new();
+        let mut nodes = Vec::new();
         let mut roots = Vec::with_capacity(used);
-        let mut depths = Vec::with_capacity(used);
         for tree in &booster.trees[..used] {
             roots.push(nodes.len() as u32);
-            let mut depth = 0;
-            let placeholder = FlatNode {
-                value: f64::NAN,
-                feature: 0,
+            // Breadth-first, placing both children of a node together.
+            nodes.push(FlatNode {
+                value: 0.0,
+                feature: LEAF,
                 left: 0,
                 missing: 0,
-            };
-            nodes.push(placeholder);
-            leaf_values.push(0.0);
-            // Breadth-first, placing both children of a node together.
-            let mut queue = std::collections::VecDeque::from([(0usize, nodes.len() - 1, 0u32)]);
-            while let Some((src, dst, level)) = queue.pop_front() {
+            });
+            let mut queue = std::collections::VecDeque::from([(0usize, nodes.len() - 1)]);
+            while let Some((src, dst)) = queue.pop_front() {
                 let node = &tree.nodes[src];
-                depth = depth.max(level);
                 if node.is_leaf {
                     nodes[dst] = FlatNode {
-                        value: f64::NAN,
-                        feature: 0,
-                        left: dst as u32,
-                        missing: dst as u32,
+                        value: f64::from(node.weight_value),
+                        feature: LEAF,
+                        left: 0,
+                        missing: 0,
                     };
-                    leaf_values[dst] = f64::from(node.weight_value);
                     continue;
                 }
                 let left = nodes.len();
-                nodes.extend([placeholder, placeholder]);
-                leaf_values.extend([0.0, 0.0]);
-                queue.push_back((node.left_child, left, level + 1));
-                queue.push_back((node.right_child, left + 1, level + 1));
+                nodes.push(nodes[dst]);
+                nodes.push(nodes[dst]);
+                queue.push_back((node.left_child, left));
+                queue.push_back((node.right_child, left + 1));
                 let missing = if node.missing_node == node.left_child {
                     left
                 } else if node.missing_node == node.right_child {
                     left + 1
                 } else {
-                    nodes.push(placeholder);
-                    leaf_values.push(0.0);
-                    queue.push_back((node.missing_node, nodes.len() - 1, level + 1));
-                    nodes.len() - 1
+                    let m = nodes.len();
+                    nodes.push(nodes[dst]);
+                    queue.push_back((node.missing_node, m));
+                    m
                 };
                 nodes[dst] = FlatNode {
                     value: node.split_value,
@@ -348,14 +337,11 @@ impl FlatForest {
                     missing: missing as u32,
                 };
             }
-            depths.push(depth);
         }
         Self {
             base_score: booster.base_score,
             nodes,
-            leaf_values,
             roots,
-            depths,
         }
     }
 
@@ -367,42 +353,41 @@ impl FlatForest {
     /// Log-odds of every row of a column-major matrix.
     pub fn predict(&self, x: &Design) -> Vec<f64> {
         let mut out = vec![self.base_score; x.rows];
-        let cols = x.cols;
         out.par_chunks_mut(PREDICT_BLOCK)
             .enumerate()
             .for_each(|(b, acc)| {
                 let start = b * PREDICT_BLOCK;
-                let n = acc.len();
                 // The block in row-major order, so one row's features sit together.
-                let mut rows = vec![0.0; n * cols];
+                let cols = x.cols;
+                let mut rows = vec![0.0; acc.len() * cols];
                 for j in 0..cols {
-                    let col = &x.column(j)[start..start + n];
+                    let col = &x.column(j)[start..start + acc.len()];
                     for (r, &v) in col.iter().enumerate() {
                         rows[r * cols + j] = v;
                     }
                 }
-                let mut at = [0u32; PREDICT_BLOCK];
-                let at = &mut at[..n];
-                for (&root, &depth) in self.roots.iter().zip(&self.depths) {
-                    at.fill(root);
-                    // Every row advances one level per pass: independent loads that the
-                    // processor overlaps, and no branch on the tree's shape.
-                    for _ in 0..depth {
-                        for (r, i) in at.iter_mut().enumerate() {
-                            let node = self.nodes[*i as usize];
-                            let v = rows[r * cols + node.feature as usize];
-                            *i = if v.is_nan() {
-                                node.missing
-                            } else {
-                                node.left + u32::from(v >= node.value)
-                            };
-                        }
-                    }
-                    for (a, &i) in acc.iter_mut().zip(at.iter()) {
-                        *a += self.leaf_values[i as usize];
+                for &root in &self.roots {
+                    for (r, a) in acc.iter_mut().enumerate() {
+                        let row = &rows[r * cols..(r + 1) * cols];
+                        *a += self.leaf(root, row);
                     }
                 }
             });
         out
+    }
+
+    #[inline]
+    fn leaf(&self, root: u32, row: &[f64]) -> f64 {
+        let mut node = self.nodes[root as usize];
+        while node.feature != LEAF {
+            let v = row[node.feature as usize];
+            let next = if v.is_nan() {
+                node.missing
+            } else {
+                node.left + u32::from(v >= node.value)
+            };
+            node = self.nodes[next as usize];
+        }
+        node.value
     }
 }

@@ -85,7 +85,7 @@ impl LogisticParams {
                 self.c
             )));
         }
-        if !(self.tol > 0.0) || self.max_iter == 0 || !self.fill.is_finite() {
+        if self.tol.is_nan() || self.tol <= 0.0 || self.max_iter == 0 || !self.fill.is_finite() {
             return Err(Error::Params(
                 "logistic tol must be > 0, max_iter >= 1 and fill finite".into(),
             ));

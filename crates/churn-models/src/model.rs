@@ -69,7 +69,7 @@ pub enum FittedModel {
     Logistic(LogisticRegression),
     /// Gradient boosting.
     #[serde(rename = "gbm")]
-    Gbm(GradientBoosting),
+    Gbm(Box<GradientBoosting>),
     /// Random forest.
     #[serde(rename = "rf")]
     Forest(RandomForest),
@@ -92,7 +92,7 @@ impl FittedModel {
     pub fn raw_logit(&self, x: &Design) -> Result<Vec<f64>> {
         match self {
             FittedModel::Logistic(m) => m.decision_function(x),
-            FittedModel::Gbm(m) => Ok(m.decision_function(x)),
+            FittedModel::Gbm(m) => Ok(m.as_ref().decision_function(x)),
             FittedModel::Forest(m) => Ok(m
                 .predict_votes(x)?
                 .into_iter()

@@ -435,7 +435,7 @@ impl<'a> Trainer<'a> {
             ModelKind::Logistic => FittedModel::Logistic(self.params.logistic.fit(x, y, None)?),
             ModelKind::Gbm => {
                 let eval = (self.calib.0.rows > 0).then_some((&self.calib.0, &self.calib.1[..]));
-                FittedModel::Gbm(self.params.gbm.fit(x, y, None, eval)?)
+                FittedModel::Gbm(Box::new(self.params.gbm.fit(x, y, None, eval)?))
             }
             ModelKind::Forest => FittedModel::Forest(self.params.forest.fit(x, y)?),
         };

@@ -1,5 +1,7 @@
 //! Integration tests of churn-models.
 
+#![allow(clippy::unwrap_used)]
+
 mod artifact;
 mod calibration;
 mod common;
