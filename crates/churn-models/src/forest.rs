@@ -104,7 +104,7 @@ impl ForestParams {
                 }
                 cols.truncate(m);
                 cols.sort_unstable();
-                let sub = self.matrix(x, &rows, &cols)?;
+                let sub = column_major(x, &rows, &cols, self.fill)?;
                 let labels: Vec<u32> = rows.iter().map(|&i| y[i] as u32).collect();
                 let params = DecisionTreeClassifierParameters {
                     criterion: SplitCriterion::Gini,
@@ -124,10 +124,6 @@ impl ForestParams {
             members,
             fill: self.fill,
         })
-    }
-
-    fn matrix(&self, x: &Design, rows: &[usize], cols: &[usize]) -> Result<DenseMatrix<f64>> {
-        column_major(x, rows, cols, self.fill)
     }
 }
 

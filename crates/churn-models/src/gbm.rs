@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::logistic::{check_labels, sigmoid};
+use crate::logistic::{check_labels, row_weights, sigmoid};
 use crate::preprocess::Design;
 
 /// Row sampling of each boosting round.
@@ -171,18 +171,7 @@ impl GbmParams {
     ) -> Result<GradientBoosting> {
         self.check()?;
         check_labels("gradient boosting", x.rows, y)?;
-        let mut w: Vec<f64> = sample_weight.map_or_else(|| vec![1.0; y.len()], <[f64]>::to_vec);
-        if self.balanced {
-            let n = y.len() as f64;
-            let pos = y.iter().filter(|&&v| v > 0.5).count() as f64;
-            for (wi, &yi) in w.iter_mut().zip(y) {
-                *wi *= if yi > 0.5 {
-                    n / (2.0 * pos)
-                } else {
-                    n / (2.0 * (n - pos))
-                };
-            }
-        }
+        let w = row_weights(y, sample_weight, self.balanced);
         let mut booster = self.booster()?;
         let matrix = Matrix::new(&x.data, x.rows, x.cols);
         let eval_weights: Vec<f64> = eval.map_or_else(Vec::new, |(e, _)| vec![1.0; e.rows]);

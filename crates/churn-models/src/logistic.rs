@@ -95,17 +95,7 @@ impl LogisticParams {
 
     /// The weight of every row: sample weights (1 when none) times balanced class weights.
     pub fn row_weights(&self, y: &[f64], sample_weight: Option<&[f64]>) -> Vec<f64> {
-        let base = |i: usize| sample_weight.map_or(1.0, |w| w[i]);
-        if !self.balanced {
-            return (0..y.len()).map(base).collect();
-        }
-        let n = y.len() as f64;
-        let pos = y.iter().filter(|&&v| v > 0.5).count() as f64;
-        let (wp, wn) = (n / (2.0 * pos), n / (2.0 * (n - pos)));
-        y.iter()
-            .enumerate()
-            .map(|(i, &v)| base(i) * if v > 0.5 { wp } else { wn })
-            .collect()
+        row_weights(y, sample_weight, self.balanced)
     }
 
     /// Fits on a design matrix, labels in {0, 1} and optional sample weights.
@@ -188,6 +178,21 @@ impl LogisticParams {
             gradient_norm,
         })
     }
+}
+
+/// Sample weights (1 when none), times `n / (2 · n_k)` for class k when `balanced`.
+pub(crate) fn row_weights(y: &[f64], sample_weight: Option<&[f64]>, balanced: bool) -> Vec<f64> {
+    let base = |i: usize| sample_weight.map_or(1.0, |w| w[i]);
+    if !balanced {
+        return (0..y.len()).map(base).collect();
+    }
+    let n = y.len() as f64;
+    let pos = y.iter().filter(|&&v| v > 0.5).count() as f64;
+    let (wp, wn) = (n / (2.0 * pos), n / (2.0 * (n - pos)));
+    y.iter()
+        .enumerate()
+        .map(|(i, &v)| base(i) * if v > 0.5 { wp } else { wn })
+        .collect()
 }
 
 pub(crate) fn check_labels(model: &'static str, rows: usize, y: &[f64]) -> Result<()> {
