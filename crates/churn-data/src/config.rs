@@ -31,6 +31,8 @@ pub struct Config {
     pub labels: LabelsConfig,
     /// Model training.
     pub train: TrainConfig,
+    /// The model registry and promotion.
+    pub registry: RegistryConfig,
     /// Batch scoring.
     pub score: ScoreConfig,
     /// Drift and outcome monitoring.
@@ -334,8 +336,6 @@ pub struct TrainConfig {
     pub train_stride_days: u32,
     /// Seed of every random choice in training.
     pub seed: u64,
-    /// Metric that decides promotion.
-    pub primary_metric: String,
     /// K of precision and lift at the top-K.
     pub top_k: usize,
 }
@@ -363,8 +363,37 @@ impl Default for TrainConfig {
             models: vec!["lr".into(), "gbm".into()],
             train_stride_days: 1,
             seed: 42,
-            primary_metric: "pr_auc".into(),
             top_k: 50,
+        }
+    }
+}
+
+/// The model registry: where `churn train` registers models and how `churn promote`
+/// decides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// Registered model name that trained models become versions of.
+    pub model_name: String,
+    /// Metric promotion compares: pr_auc, roc_auc (higher is better), log_loss, brier
+    /// (lower is better).
+    pub primary_metric: String,
+    /// How much better the candidate must be to replace production (a tie keeps it).
+    pub min_improvement: f64,
+    /// Register every model `churn train` writes.
+    pub register_on_train: bool,
+    /// Seconds to wait for another writer's lock before giving up.
+    pub lock_timeout_secs: u64,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self {
+            model_name: "churn".into(),
+            primary_metric: "pr_auc".into(),
+            min_improvement: 0.0,
+            register_on_train: true,
+            lock_timeout_secs: 30,
         }
     }
 }
@@ -375,18 +404,21 @@ impl Default for TrainConfig {
 pub struct ScoreConfig {
     /// Size of the top-K list.
     pub top_k: usize,
-    /// Model name in the registry.
-    pub model_name: String,
-    /// Alias scored by default.
+    /// Alias of `registry.model_name` scored by default.
     pub alias: String,
+    /// Compute the top reasons of every scored user (reason_1..3).
+    pub reasons: bool,
+    /// Rows per batch read from the feature table.
+    pub batch_rows: usize,
 }
 
 impl Default for ScoreConfig {
     fn default() -> Self {
         Self {
             top_k: 50,
-            model_name: "churn".into(),
             alias: "production".into(),
+            reasons: true,
+            batch_rows: 65_536,
         }
     }
 }
@@ -518,6 +550,16 @@ impl Config {
             return fail(
                 "prepare.batch_rows and prepare.memory_budget_mib must be positive".into(),
             );
+        }
+        let r = &self.registry;
+        if !(r.min_improvement >= 0.0 && r.min_improvement.is_finite()) {
+            return fail(format!(
+                "registry.min_improvement must be a finite number >= 0 (got {})",
+                r.min_improvement
+            ));
+        }
+        if self.score.batch_rows == 0 || self.score.top_k == 0 {
+            return fail("score.batch_rows and score.top_k must be positive".into());
         }
         let m = &self.monitor;
         if !(m.psi_warn > 0.0 && m.psi_warn < m.psi_fail) {

@@ -1,0 +1,7 @@
+//! churn-registry integration tests.
+
+mod common;
+mod concurrency;
+mod corrupt;
+mod names;
+mod promote;
