@@ -86,14 +86,150 @@ pub enum Command {
     /// writes one self-describing artifact per model to artifacts/models and its metrics to
     /// artifacts/metrics, and prints a comparison table.
     Train(TrainArgs),
+    /// Inspect the model registry and set aliases.
+    ///
+    /// Versions live in artifacts/registry/<name>/versions/<N>; aliases (production, staging,
+    /// any name) point at one version; every change is in history.jsonl.
+    Registry {
+        #[command(subcommand)]
+        action: RegistryAction,
+    },
+    /// Compare the newest candidate with production and move the alias only if it is better.
+    ///
+    /// The candidate is --version, else the best (on the metric) of the versions registered
+    /// since the last promotion, else the newest. It replaces the alias's version only when
+    /// better by more than registry.min_improvement (a tie keeps production); with no
+    /// production yet, it becomes production. The decision is appended to the history.
+    Promote(PromoteArgs),
+    /// Move an alias back to the version it pointed at before (or to --to VERSION).
+    Rollback(RollbackArgs),
+    /// Score users of one date with a registered model and rank them by churn risk.
+    ///
+    /// Looks the model's features up by key in the feature table, keeps users active within
+    /// labels.active_within_days, predicts with the top 3 reasons, ranks by risk (ties by
+    /// user_id) and writes data/predictions/churn_predictions_<date>.{parquet,csv},
+    /// churn_top_<K>_<date>.{parquet,csv}, a manifest and latest.json. Re-running the same
+    /// date with the same model and inputs keeps the outputs (use --force to redo).
+    /// With --plan, scores every model of a TOML plan and exits 0 (all succeeded),
+    /// 3 (some failed) or 1 (all failed).
+    Score(ScoreArgs),
     /// Run the lifecycle on synthetic data: generate, validate, prepare, features, labels,
-    /// trainset, train.
+    /// trainset, train, promote, score.
     All(AllArgs),
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
         action: ConfigAction,
     },
+}
+
+/// `churn registry ...`
+#[derive(Debug, Subcommand)]
+pub enum RegistryAction {
+    /// List registered models with their versions and aliases.
+    List,
+    /// Show versions of a model: metrics, lineage, aliases.
+    Show {
+        /// Model name [registry.model_name, default churn].
+        #[arg(long)]
+        model: Option<String>,
+        /// Only this version.
+        #[arg(long, value_name = "N")]
+        version: Option<u32>,
+    },
+    /// Print the history of a model: registrations, promotions, rollbacks.
+    History {
+        /// Model name [registry.model_name].
+        #[arg(long)]
+        model: Option<String>,
+    },
+    /// Register a model artifact as the next version.
+    Register {
+        /// The artifact (artifacts/models/*.json).
+        #[arg(value_name = "FILE")]
+        artifact: PathBuf,
+        /// Model name [registry.model_name].
+        #[arg(long)]
+        model: Option<String>,
+    },
+    /// Point an alias at a version.
+    SetAlias {
+        /// The alias (e.g. staging).
+        #[arg(value_name = "ALIAS")]
+        alias: String,
+        /// The version.
+        #[arg(value_name = "VERSION")]
+        version: u32,
+        /// Model name [registry.model_name].
+        #[arg(long)]
+        model: Option<String>,
+    },
+}
+
+/// `churn promote` arguments.
+#[derive(Debug, Args, Default, Clone)]
+pub struct PromoteArgs {
+    /// Model name [registry.model_name].
+    #[arg(long)]
+    pub model: Option<String>,
+    /// The candidate version [default: the best new version].
+    #[arg(long, value_name = "N")]
+    pub version: Option<u32>,
+    /// The alias to move.
+    #[arg(long, default_value = "production")]
+    pub alias: String,
+    /// Metric compared: pr_auc, roc_auc, log_loss, brier [registry.primary_metric].
+    #[arg(long)]
+    pub metric: Option<String>,
+    /// Minimum improvement [registry.min_improvement, default 0].
+    #[arg(long, value_name = "X")]
+    pub min_improvement: Option<f64>,
+}
+
+/// `churn rollback` arguments.
+#[derive(Debug, Args, Default, Clone)]
+pub struct RollbackArgs {
+    /// Model name [registry.model_name].
+    #[arg(long)]
+    pub model: Option<String>,
+    /// The alias to move back.
+    #[arg(long, default_value = "production")]
+    pub alias: String,
+    /// The version to move it to [default: the previous one].
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<u32>,
+}
+
+/// `churn score` arguments.
+#[derive(Debug, Args, Default, Clone)]
+pub struct ScoreArgs {
+    /// The date to score, YYYY-MM-DD [default: the latest in the features].
+    #[arg(long, value_name = "DATE")]
+    pub as_of_date: Option<Date>,
+    /// The model: NAME, NAME@ALIAS or NAME/VERSION [registry.model_name@score.alias].
+    #[arg(long, value_name = "REF")]
+    pub model: Option<String>,
+    /// Keys-only scoring: a CSV or Parquet file of (user_id, as_of_date) rows.
+    #[arg(long, value_name = "FILE", conflicts_with = "as_of_date")]
+    pub keys: Option<PathBuf>,
+    /// Feature table [default: data/features/user_features_daily.parquet].
+    #[arg(long, value_name = "FILE")]
+    pub features: Option<PathBuf>,
+    /// Output folder [default: data/predictions].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Size of the top list [score.top_k, default 50].
+    #[arg(long, value_name = "K")]
+    pub top_k: Option<usize>,
+    /// Score again even when the outputs are up to date.
+    #[arg(long)]
+    pub force: bool,
+    /// Skip reason codes (faster).
+    #[arg(long)]
+    pub no_reasons: bool,
+    /// Score every model of a TOML plan instead (see docs/score.md).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["model", "keys", "features", "out"])]
+    pub plan: Option<PathBuf>,
 }
 
 /// `churn config ...`

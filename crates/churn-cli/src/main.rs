@@ -2,6 +2,7 @@
 //! the configuration, wires the stages together and prints; all work lives in the libraries.
 
 mod cli;
+mod deploy;
 mod output;
 mod stages;
 

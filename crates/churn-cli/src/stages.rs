@@ -14,8 +14,9 @@ use serde::Serialize;
 
 use crate::cli::{
     AllArgs, Cli, Command, ConfigAction, FormatArg, GenerateArgs, InputArgs, ModelArg, PrepareArgs,
-    StageIo, TrainArgs, TrainsetArgs,
+    PromoteArgs, ScoreArgs, StageIo, TrainArgs, TrainsetArgs,
 };
+use crate::deploy;
 use crate::output::{Ui, peak_rss_mib, table};
 
 /// What one stage did, for the closing table of `churn all` and for `--json`.
@@ -31,7 +32,7 @@ pub struct StageReport {
 }
 
 impl StageReport {
-    fn new(
+    pub fn new(
         stage: &'static str,
         (rows_in, rows_out): (u64, u64),
         started: Instant,
@@ -96,6 +97,21 @@ pub fn run(cli: &Cli) -> Result<u8> {
             finish(&ui, &[report]);
             Ok(0)
         }
+        Command::Registry { action } => deploy::registry_command(&config, action, &ui),
+        Command::Promote(args) => {
+            let report = deploy::promote(&config, args, &ui)?;
+            finish(&ui, &[report]);
+            Ok(0)
+        }
+        Command::Rollback(args) => deploy::rollback(&config, args, &ui),
+        Command::Score(args) => match &args.plan {
+            Some(plan) => deploy::score_plan(&config, args, plan, &ui),
+            None => {
+                let report = deploy::score(&config, args, &ui)?;
+                finish(&ui, &[report]);
+                Ok(0)
+            }
+        },
         Command::All(args) => all(&mut config, args, &ui),
         Command::Config {
             action: ConfigAction::Show,
@@ -324,6 +340,15 @@ fn all(config: &mut Config, args: &AllArgs, ui: &Ui) -> Result<u8> {
     reports.push(labels(config, &StageIo::default(), ui)?);
     reports.push(trainset(config, &TrainsetArgs::default(), ui)?);
     reports.push(train(config, &TrainArgs::default(), ui)?);
+    reports.push(deploy::promote(
+        config,
+        &PromoteArgs {
+            alias: "production".into(),
+            ..PromoteArgs::default()
+        },
+        ui,
+    )?);
+    reports.push(deploy::score(config, &ScoreArgs::default(), ui)?);
     finish(ui, &reports);
     Ok(0)
 }
@@ -511,6 +536,14 @@ fn train(config: &Config, args: &TrainArgs, ui: &Ui) -> Result<StageReport> {
         artifact.save(&model_path)?;
         let metrics_path = metrics_dir.join(format!("train_{kind}_{stamp}.json"));
         churn_data::io::write_json(&metrics_path, &artifact.report)?;
+        let version = if config.registry.register_on_train {
+            let r = deploy::registry(config)
+                .register(&config.registry.model_name, &model_path, &clock)
+                .with_context(|| format!("train: cannot register {}", display(&model_path)))?;
+            format!("{}/{}", r.info.name, r.info.version)
+        } else {
+            "-".into()
+        };
         let r = &artifact.report;
         let top = |label: &str| r.test.top_k.iter().find(|t| t.label == label);
         rows.push(vec![
@@ -533,6 +566,7 @@ fn train(config: &Config, args: &TrainArgs, ui: &Ui) -> Result<StageReport> {
                 .map(|t| format!("{:.2}", t.lift))
                 .unwrap_or_default(),
             format!("{:.2}", r.fit_seconds),
+            version,
         ]);
         outputs.push(model_path);
         outputs.push(metrics_path);
@@ -563,6 +597,7 @@ fn train(config: &Config, args: &TrainArgs, ui: &Ui) -> Result<StageReport> {
             &format!("P@{}", config.train.top_k),
             "lift@5%",
             "fit s",
+            "registered",
         ],
         &rows,
     ));

@@ -204,6 +204,47 @@ fn csv_text_schema(file: &File) -> std::result::Result<Schema, String> {
 /// statistics; `None` when the file is not Parquet, the column is not a timestamp, or any
 /// row group lacks statistics (the caller then scans).
 pub fn parquet_time_range(path: &Path, column: &str) -> Option<(i64, i64)> {
+    let target = DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None);
+    let (mins, maxes) = parquet_column_stats(
+        path,
+        column,
+        |t| matches!(t, DataType::Timestamp(..)),
+        &target,
+    )?;
+    let (mins, maxes) = (
+        mins.as_any()
+            .downcast_ref::<arrow::array::TimestampMicrosecondArray>()?,
+        maxes
+            .as_any()
+            .downcast_ref::<arrow::array::TimestampMicrosecondArray>()?,
+    );
+    Some((arrow::compute::min(mins)?, arrow::compute::max(maxes)?))
+}
+
+/// The min and max of a date column (days since 1970-01-01) from a Parquet file's row-group
+/// statistics; `None` as for [`parquet_time_range`].
+pub fn parquet_date_range(path: &Path, column: &str) -> Option<(i32, i32)> {
+    let (mins, maxes) = parquet_column_stats(
+        path,
+        column,
+        |t| matches!(t, DataType::Date32),
+        &DataType::Date32,
+    )?;
+    let (mins, maxes) = (
+        mins.as_any().downcast_ref::<arrow::array::Date32Array>()?,
+        maxes.as_any().downcast_ref::<arrow::array::Date32Array>()?,
+    );
+    Some((arrow::compute::min(mins)?, arrow::compute::max(maxes)?))
+}
+
+/// Per-row-group mins and maxes of a column, cast to `target`; `None` unless every row group
+/// has both.
+fn parquet_column_stats(
+    path: &Path,
+    column: &str,
+    accept: impl Fn(&DataType) -> bool,
+    target: &DataType,
+) -> Option<(arrow::array::ArrayRef, arrow::array::ArrayRef)> {
     if Format::from_path(path).ok()? != Format::Parquet {
         return None;
     }
@@ -211,7 +252,7 @@ pub fn parquet_time_range(path: &Path, column: &str) -> Option<(i64, i64)> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).ok()?;
     let schema = builder.schema();
     let field = schema.field_with_name(column).ok()?;
-    if !matches!(field.data_type(), DataType::Timestamp(..)) {
+    if !accept(field.data_type()) {
         return None;
     }
     let converter = parquet::arrow::arrow_reader::statistics::StatisticsConverter::try_new(
@@ -221,19 +262,15 @@ pub fn parquet_time_range(path: &Path, column: &str) -> Option<(i64, i64)> {
     )
     .ok()?;
     let groups = builder.metadata().row_groups();
-    let target = DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None);
-    let as_micros = |a: arrow::array::ArrayRef| {
-        arrow::compute::cast(&a, &target).ok().and_then(|c| {
-            let c = c
-                .as_any()
-                .downcast_ref::<arrow::array::TimestampMicrosecondArray>()?
-                .clone();
-            (c.null_count() == 0 && !c.is_empty()).then_some(c)
-        })
+    let complete = |a: arrow::array::ArrayRef| {
+        arrow::compute::cast(&a, target)
+            .ok()
+            .filter(|c| c.null_count() == 0 && !c.is_empty())
     };
-    let mins = as_micros(converter.row_group_mins(groups.iter()).ok()?)?;
-    let maxes = as_micros(converter.row_group_maxes(groups.iter()).ok()?)?;
-    Some((arrow::compute::min(&mins)?, arrow::compute::max(&maxes)?))
+    Some((
+        complete(converter.row_group_mins(groups.iter()).ok()?)?,
+        complete(converter.row_group_maxes(groups.iter()).ok()?)?,
+    ))
 }
 
 /// Reads a whole (small) table into memory.

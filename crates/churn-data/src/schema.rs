@@ -306,3 +306,36 @@ pub mod labels {
     /// Whether the user-day may enter training and scoring.
     pub const ELIGIBLE: &str = "eligible";
 }
+
+/// Columns of the scoring outputs (churn_predictions_<date>, churn_top_<K>_<date>).
+pub mod predictions {
+    /// Calibrated probability of churn.
+    pub const CHURN_RISK: &str = "churn_risk";
+    /// 1 for the highest risk of the date; ties broken by user_id.
+    pub const RISK_RANK: &str = "risk_rank";
+    /// Registered model name.
+    pub const MODEL_NAME: &str = "model_name";
+    /// Registered model version.
+    pub const MODEL_VERSION: &str = "model_version";
+    /// When the rows were scored (the caller's clock).
+    pub const SCORED_AT: &str = "scored_at";
+    /// Classification runs: risk at or above the threshold.
+    pub const PREDICTED_LABEL: &str = "predicted_label";
+    /// Regression runs: the model's raw output.
+    pub const PREDICTED_VALUE: &str = "predicted_value";
+    /// Anomaly runs: score at or above the threshold.
+    pub const ANOMALY_FLAG: &str = "anomaly_flag";
+    /// Columns an input to scoring may not carry (it would be an already-scored table).
+    pub const FORBIDDEN_INPUT: [&str; 5] = [
+        CHURN_RISK,
+        RISK_RANK,
+        "prediction",
+        PREDICTED_LABEL,
+        PREDICTED_VALUE,
+    ];
+
+    /// `reason_1`, `reason_2`, ...
+    pub fn reason(i: usize) -> String {
+        format!("reason_{i}")
+    }
+}

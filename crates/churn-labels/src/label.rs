@@ -92,6 +92,15 @@ pub fn eligible(dates: &[i32], active: &[bool], n: u32) -> Vec<bool> {
         .collect()
 }
 
+/// [`eligible`] from one feature row, for scoring without the user's history: active at
+/// least once in the last `n` days (today included) ⇔ `active_days_w > 0` and
+/// `days_since_last_activity < n`, where `active_days_w` counts active days over a trailing
+/// window of `w ≥ n` days. (A user never active has `active_days_w = 0`; a user last active
+/// `k < n ≤ w` days ago has that day inside the window.) `n = 0` makes every row eligible.
+pub fn eligible_from_recency(days_since_last_activity: i32, active_days_w: i32, n: u32) -> bool {
+    n == 0 || (active_days_w > 0 && i64::from(days_since_last_activity) < i64::from(n))
+}
+
 /// Checked label settings; computes labels for chunks of whole users.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Labeler {

@@ -25,7 +25,8 @@ pub mod trainset;
 
 pub use error::{Error, Result};
 pub use label::{
-    LabelParams, LabelSummary, Labeler, eligible, future_active_days, labels_schema, last_date,
+    LabelParams, LabelSummary, Labeler, eligible, eligible_from_recency, future_active_days,
+    labels_schema, last_date,
 };
 pub use split::{Split, plan_split, test_mask};
 pub use trainset::{TrainsetSummary, build_trainset, trainset_schema};

@@ -35,6 +35,5 @@ pub use error::{Error, Result};
 pub use metric::Metric;
 pub use name::{ModelRef, Selector, check_name};
 pub use registry::{
-    Action, HistoryEvent, Lineage, PromoteOutcome, PromotePolicy, Registered, Registry,
-    VersionInfo,
+    Action, HistoryEvent, Lineage, PromoteOutcome, PromotePolicy, Registered, Registry, VersionInfo,
 };

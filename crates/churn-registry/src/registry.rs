@@ -389,13 +389,11 @@ impl Registry {
     pub fn register(&self, name: &str, artifact: &Path, clock: &dyn Clock) -> Result<Registered> {
         let text = std::fs::read_to_string(artifact).map_err(|e| Error::io(artifact, "read", e))?;
         let parsed = ModelArtifact::from_json(&text).map_err(|e| match e {
-            churn_models::Error::Artifact { message, .. } => {
-                churn_models::Error::Artifact {
-                    path: artifact.to_path_buf(),
-                    message,
-                }
-                .into()
+            churn_models::Error::Artifact { message, .. } => churn_models::Error::Artifact {
+                path: artifact.to_path_buf(),
+                message,
             }
+            .into(),
             other => Error::from(other),
         })?;
         self.register_text(name, &text, &parsed, Some(artifact), clock)
@@ -408,9 +406,8 @@ impl Registry {
         artifact: &ModelArtifact,
         clock: &dyn Clock,
     ) -> Result<Registered> {
-        let text = serde_json::to_string_pretty(artifact).map_err(|e| {
-            Error::Invalid(format!("cannot serialize the model artifact: {e}"))
-        })?;
+        let text = serde_json::to_string_pretty(artifact)
+            .map_err(|e| Error::Invalid(format!("cannot serialize the model artifact: {e}")))?;
         self.register_text(name, &text, artifact, None, clock)
     }
 
@@ -712,7 +709,11 @@ fn pick_candidate(
     };
     pending
         .into_iter()
-        .max_by(|a, b| score(a).total_cmp(&score(b)).then(a.version.cmp(&b.version)))
+        .max_by(|a, b| {
+            score(a)
+                .total_cmp(&score(b))
+                .then(a.version.cmp(&b.version))
+        })
         .or(versions.last())
         .cloned()
 }
@@ -796,11 +797,11 @@ fn alias_stacks(history: &[HistoryEvent]) -> BTreeMap<String, Vec<u32>> {
             continue;
         };
         let stack = stacks.entry(alias.clone()).or_default();
-        if e.action == Action::Rollback {
-            if let Some(pos) = stack.iter().rposition(|&v| v == to) {
-                stack.truncate(pos + 1);
-                continue;
-            }
+        if e.action == Action::Rollback
+            && let Some(pos) = stack.iter().rposition(|&v| v == to)
+        {
+            stack.truncate(pos + 1);
+            continue;
         }
         stack.push(to);
     }

@@ -1,6 +1,6 @@
 //! Property tests: labels, eligibility and the split against obvious loops.
 
-use churn_labels::{eligible, future_active_days, test_mask};
+use churn_labels::{eligible, eligible_from_recency, future_active_days, test_mask};
 use proptest::prelude::*;
 
 fn user() -> impl Strategy<Value = (Vec<i32>, Vec<bool>)> {
@@ -26,6 +26,23 @@ proptest! {
         for (i, &d) in dates.iter().enumerate() {
             let naive = n == 0 || dates.iter().zip(&active).any(|(x, a)| *a && *x <= d && *x > d - n as i32);
             prop_assert_eq!(fast[i], naive);
+        }
+    }
+
+    #[test]
+    fn eligibility_from_one_feature_row_equals_the_history(
+        (dates, active) in user(), n in 0u32..35, extra in 0u32..10, signup_gap in 0i32..50,
+    ) {
+        // What the features stage writes: recency (days since signup before any activity)
+        // and active days over a trailing window w >= n.
+        let w = n.max(1) + extra;
+        let signup = dates[0] - signup_gap;
+        let history = eligible(&dates, &active, n);
+        for (i, &d) in dates.iter().enumerate() {
+            let last = dates[..=i].iter().zip(&active).filter(|(_, a)| **a).map(|(x, _)| *x).max();
+            let recency = d - last.unwrap_or(signup);
+            let active_w = dates[..=i].iter().zip(&active).filter(|(x, a)| **a && **x > d - w as i32).count() as i32;
+            prop_assert_eq!(eligible_from_recency(recency, active_w, n), history[i]);
         }
     }
 

@@ -21,10 +21,21 @@ fn parallel_registrations_and_promotions_lose_no_update() {
             });
         }
     });
-    let versions: Vec<u32> = reg.versions("churn").unwrap().iter().map(|v| v.version).collect();
+    let versions: Vec<u32> = reg
+        .versions("churn")
+        .unwrap()
+        .iter()
+        .map(|v| v.version)
+        .collect();
     assert_eq!(versions, (1..=24).collect::<Vec<_>>());
     let history = reg.history("churn").unwrap();
-    assert_eq!(history.iter().filter(|e| e.action == Action::Register).count(), 24);
+    assert_eq!(
+        history
+            .iter()
+            .filter(|e| e.action == Action::Register)
+            .count(),
+        24
+    );
     assert_eq!(
         history
             .iter()

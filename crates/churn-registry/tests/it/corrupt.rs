@@ -13,10 +13,19 @@ fn a_corrupt_version_record_or_changed_artifact_names_the_file() {
     let model = reg.root().join("churn/versions/1/model.json");
     let original = std::fs::read_to_string(&model).unwrap();
 
-    std::fs::write(&model, original.replace("\"pr_auc\": 0.7", "\"pr_auc\": 0.9")).unwrap();
-    let err = reg.load(&ModelRef::version("churn", 1).unwrap()).unwrap_err();
+    std::fs::write(
+        &model,
+        original.replace("\"pr_auc\": 0.7", "\"pr_auc\": 0.9"),
+    )
+    .unwrap();
+    let err = reg
+        .load(&ModelRef::version("churn", 1).unwrap())
+        .unwrap_err();
     assert!(matches!(err, Error::Corrupt { .. }), "{err}");
-    assert!(err.to_string().contains("model.json") && err.to_string().contains("fingerprint"), "{err}");
+    assert!(
+        err.to_string().contains("model.json") && err.to_string().contains("fingerprint"),
+        "{err}"
+    );
     std::fs::write(&model, &original).unwrap();
     reg.load(&ModelRef::version("churn", 1).unwrap()).unwrap();
 
@@ -39,7 +48,10 @@ fn a_corrupt_history_line_is_an_error_with_its_line_number() {
     let text = std::fs::read_to_string(&history).unwrap();
     std::fs::write(&history, format!("garbage\n{text}")).unwrap();
     let err = reg.aliases("churn").unwrap_err();
-    assert!(err.to_string().contains("history.jsonl") && err.to_string().contains("line 1"), "{err}");
+    assert!(
+        err.to_string().contains("history.jsonl") && err.to_string().contains("line 1"),
+        "{err}"
+    );
 }
 
 #[test]

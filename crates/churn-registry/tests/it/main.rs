@@ -1,5 +1,7 @@
 //! churn-registry integration tests.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 mod concurrency;
 mod corrupt;

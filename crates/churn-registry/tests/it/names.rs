@@ -8,7 +8,16 @@ use crate::common::{clock, registry, saved};
 fn path_like_names_and_aliases_are_refused() {
     let (dir, reg) = registry();
     let path = saved(dir.path(), 0.7, 0.2);
-    for name in ["../escape", "a/b", "a\\b", "", ".hidden", "..", "x y", &"n".repeat(65)] {
+    for name in [
+        "../escape",
+        "a/b",
+        "a\\b",
+        "",
+        ".hidden",
+        "..",
+        "x y",
+        &"n".repeat(65),
+    ] {
         let err = reg.register(name, &path, &clock(0)).unwrap_err();
         assert!(matches!(err, Error::InvalidName { .. }), "{name:?}: {err}");
     }
@@ -39,7 +48,10 @@ fn references_parse_or_explain() {
         ModelRef::parse("churn", "production").unwrap().to_string(),
         "churn@production"
     );
-    assert_eq!(ModelRef::parse("churn/12", "x").unwrap().to_string(), "churn/12");
+    assert_eq!(
+        ModelRef::parse("churn/12", "x").unwrap().to_string(),
+        "churn/12"
+    );
     for bad in ["churn/0", "churn/x", "churn@", "@prod", "churn/../../x"] {
         let err = ModelRef::parse(bad, "production").unwrap_err();
         assert!(err.to_string().starts_with("invalid"), "{bad}: {err}");

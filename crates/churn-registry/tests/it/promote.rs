@@ -7,7 +7,10 @@ use crate::common::{clock, registry, saved};
 
 fn register(reg: &Registry, dir: &std::path::Path, pr_auc: f64, minute: i64) -> u32 {
     let path = saved(dir, pr_auc, 0.2);
-    reg.register("churn", &path, &clock(minute)).unwrap().info.version
+    reg.register("churn", &path, &clock(minute))
+        .unwrap()
+        .info
+        .version
 }
 
 fn production(reg: &Registry) -> Option<u32> {
@@ -32,7 +35,9 @@ fn the_first_model_becomes_production_and_better_ones_replace_it() {
     assert_eq!(better.event.incumbent_value, Some(0.70));
     assert_eq!(production(&reg), Some(2));
     // The registered artifact of the alias is what resolves and loads.
-    let (info, artifact) = reg.load(&ModelRef::alias("churn", "production").unwrap()).unwrap();
+    let (info, artifact) = reg
+        .load(&ModelRef::alias("churn", "production").unwrap())
+        .unwrap();
     assert_eq!(info.version, 2);
     assert_eq!(artifact.report.test.pr_auc, Some(0.75));
 }
@@ -49,11 +54,18 @@ fn a_worse_or_tied_candidate_keeps_production() {
     assert!(!worse.promoted);
     assert_eq!(worse.event.action, Action::Keep);
     assert_eq!((worse.event.from, worse.event.to), (Some(1), Some(2)));
-    assert!(worse.event.reason.contains("kept"), "{}", worse.event.reason);
+    assert!(
+        worse.event.reason.contains("kept"),
+        "{}",
+        worse.event.reason
+    );
 
     // Same metric, different artifact (a different Brier score): a tie keeps production.
     let tie = saved(dir.path(), 0.80, 0.19);
-    assert_eq!(reg.register("churn", &tie, &clock(4)).unwrap().info.version, 3);
+    assert_eq!(
+        reg.register("churn", &tie, &clock(4)).unwrap().info.version,
+        3
+    );
     let tied = reg.promote("churn", &policy, None, &clock(5)).unwrap();
     assert!(!tied.promoted);
     assert_eq!(production(&reg), Some(1));
@@ -69,9 +81,17 @@ fn the_minimum_improvement_and_the_metric_direction_are_respected() {
     };
     reg.promote("churn", &strict, None, &clock(1)).unwrap();
     register(&reg, dir.path(), 0.74, 2);
-    assert!(!reg.promote("churn", &strict, None, &clock(3)).unwrap().promoted);
+    assert!(
+        !reg.promote("churn", &strict, None, &clock(3))
+            .unwrap()
+            .promoted
+    );
     register(&reg, dir.path(), 0.76, 4);
-    assert!(reg.promote("churn", &strict, None, &clock(5)).unwrap().promoted);
+    assert!(
+        reg.promote("churn", &strict, None, &clock(5))
+            .unwrap()
+            .promoted
+    );
     assert_eq!(production(&reg), Some(3));
 
     // Brier: lower is better. Version 4 has a lower Brier score than version 3.
@@ -90,7 +110,8 @@ fn the_minimum_improvement_and_the_metric_direction_are_respected() {
 fn the_best_of_the_new_candidates_is_compared() {
     let (dir, reg) = registry();
     register(&reg, dir.path(), 0.50, 0);
-    reg.promote("churn", &PromotePolicy::default(), None, &clock(1)).unwrap();
+    reg.promote("churn", &PromotePolicy::default(), None, &clock(1))
+        .unwrap();
     // One training run registers two models; the better one is the candidate even
     // though it is not the newest.
     register(&reg, dir.path(), 0.90, 2);
@@ -108,33 +129,46 @@ fn rollback_returns_to_the_previous_version_or_a_named_one() {
     let policy = PromotePolicy::default();
     for (i, v) in [0.6, 0.7, 0.8].into_iter().enumerate() {
         register(&reg, dir.path(), v, 2 * i as i64);
-        reg.promote("churn", &policy, None, &clock(2 * i as i64 + 1)).unwrap();
+        reg.promote("churn", &policy, None, &clock(2 * i as i64 + 1))
+            .unwrap();
     }
     assert_eq!(production(&reg), Some(3));
-    let back = reg.rollback("churn", "production", None, &clock(10)).unwrap();
+    let back = reg
+        .rollback("churn", "production", None, &clock(10))
+        .unwrap();
     assert_eq!((back.from, back.to), (Some(3), Some(2)));
     assert_eq!(production(&reg), Some(2));
     // A second rollback keeps going back, not forward again.
-    reg.rollback("churn", "production", None, &clock(11)).unwrap();
+    reg.rollback("churn", "production", None, &clock(11))
+        .unwrap();
     assert_eq!(production(&reg), Some(1));
     let err = reg
         .rollback("churn", "production", None, &clock(12))
         .unwrap_err();
     assert!(err.to_string().contains("no earlier version"), "{err}");
-    reg.rollback("churn", "production", Some(3), &clock(13)).unwrap();
+    reg.rollback("churn", "production", Some(3), &clock(13))
+        .unwrap();
     assert_eq!(production(&reg), Some(3));
-    assert!(reg.rollback("churn", "production", Some(9), &clock(14)).unwrap_err().is_not_found());
+    assert!(
+        reg.rollback("churn", "production", Some(9), &clock(14))
+            .unwrap_err()
+            .is_not_found()
+    );
 }
 
 #[test]
 fn the_history_records_every_change_and_aliases_json_agrees() {
     let (dir, reg) = registry();
     register(&reg, dir.path(), 0.6, 0);
-    reg.promote("churn", &PromotePolicy::default(), None, &clock(1)).unwrap();
+    reg.promote("churn", &PromotePolicy::default(), None, &clock(1))
+        .unwrap();
     register(&reg, dir.path(), 0.5, 2);
-    reg.promote("churn", &PromotePolicy::default(), None, &clock(3)).unwrap();
-    reg.set_alias("churn", "staging", 2, "shadow test", &clock(4)).unwrap();
-    reg.rollback("churn", "staging", Some(1), &clock(5)).unwrap();
+    reg.promote("churn", &PromotePolicy::default(), None, &clock(3))
+        .unwrap();
+    reg.set_alias("churn", "staging", 2, "shadow test", &clock(4))
+        .unwrap();
+    reg.rollback("churn", "staging", Some(1), &clock(5))
+        .unwrap();
 
     let history = reg.history("churn").unwrap();
     let actions: Vec<Action> = history.iter().map(|e| e.action).collect();
@@ -172,7 +206,8 @@ fn versions_carry_metrics_and_lineage_and_registering_twice_is_idempotent() {
     let path = saved(dir.path(), 0.7, 0.2);
     let first = reg.register("churn", &path, &clock(0)).unwrap();
     assert!(first.created);
-    reg.promote("churn", &PromotePolicy::default(), None, &clock(1)).unwrap();
+    reg.promote("churn", &PromotePolicy::default(), None, &clock(1))
+        .unwrap();
     let again = reg.register("churn", &path, &clock(2)).unwrap();
     assert!(!again.created);
     assert_eq!(again.info.version, 1);
@@ -186,7 +221,10 @@ fn versions_carry_metrics_and_lineage_and_registering_twice_is_idempotent() {
     assert_eq!(info.registered_at, clock(3).0);
     assert_eq!(info.lineage.trained_at, clock(0).0);
     assert!(info.lineage.data_fingerprint.starts_with("fnv1a64:"));
-    assert_eq!(info.lineage.training.rows.test, info.lineage.training.rows.test);
+    assert_eq!(
+        info.lineage.training.rows.test,
+        info.lineage.training.rows.test
+    );
     assert_eq!(reg.versions("churn").unwrap().len(), 2);
     assert_eq!(reg.models().unwrap(), ["churn"]);
 }

@@ -1,0 +1,538 @@
+//! A scoring job (one model, one feature table, one or more dates) from the registry to
+//! files, idempotent per date; and multi-model runs from a TOML plan with per-model status
+//! and an overall SUCCESS / PARTIAL / FAILED.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use churn_data::clock::Clock;
+use churn_models::ModelKind;
+use churn_registry::{ModelRef, Registry};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::keys::KeySet;
+use crate::output::{DayManifest, DayPaths, InputStamp, Latest, update_latest, write_day};
+use crate::score::{ModelIdentity, OutputKind, ScoreParams, ScoreSummary, Scorer};
+use crate::table::{FeatureTable, IdColumns};
+
+/// One model scoring one feature table.
+#[derive(Debug, Clone)]
+pub struct ScoreJob {
+    /// The registered model.
+    pub model: ModelRef,
+    /// The feature table.
+    pub features: PathBuf,
+    /// Keys-only scoring: a file of (user_id, as_of_date) rows.
+    pub keys: Option<PathBuf>,
+    /// Key column names of the feature table and the keys file.
+    pub ids: IdColumns,
+    /// The date (default: the latest in the table); ignored with keys.
+    pub date: Option<NaiveDate>,
+    /// Output folder.
+    pub output_dir: PathBuf,
+    /// Size of the top list.
+    pub top_k: usize,
+    /// Score again even when the outputs are up to date.
+    pub force: bool,
+    /// Scoring settings.
+    pub params: ScoreParams,
+}
+
+/// Whether a date was scored or found up to date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DayStatus {
+    /// Scored and written now.
+    Scored,
+    /// The outputs of an identical earlier run were kept.
+    UpToDate,
+}
+
+/// One date of a job.
+#[derive(Debug, Clone, Serialize)]
+pub struct DayOutcome {
+    /// Scored or up to date.
+    pub status: DayStatus,
+    /// The files.
+    pub paths: DayPaths,
+    /// Counts.
+    pub summary: ScoreSummary,
+    /// Whether `latest.json` now points at this date.
+    pub latest_moved: bool,
+}
+
+/// What a job did.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobOutcome {
+    /// The model that scored.
+    pub model: ModelIdentity,
+    /// Its kind.
+    pub kind: ModelKind,
+    /// One entry per date.
+    pub days: Vec<DayOutcome>,
+}
+
+impl JobOutcome {
+    /// Rows scored over all dates.
+    pub fn rows_scored(&self) -> u64 {
+        self.days.iter().map(|d| d.summary.scored).sum()
+    }
+}
+
+/// Runs a job: loads the model, picks the dates, and scores each one not already up to date.
+pub fn run_job(registry: &Registry, job: &ScoreJob, clock: &dyn Clock) -> Result<JobOutcome> {
+    let (info, artifact) = registry.load(&job.model)?;
+    let identity = ModelIdentity {
+        name: info.name.clone(),
+        version: info.version,
+    };
+    let table = FeatureTable::open(&job.features, job.ids.clone())?;
+    let keys = job
+        .keys
+        .as_deref()
+        .map(|k| KeySet::read(k, job.ids.clone()))
+        .transpose()?;
+    let range = table.date_range()?;
+    let dates = match (&keys, job.date) {
+        (Some(k), _) => k.dates(),
+        (None, Some(d)) => {
+            if let Some((first, last)) = range
+                && (d < first || d > last)
+            {
+                return Err(Error::UnknownDate {
+                    path: job.features.clone(),
+                    date: d,
+                    first,
+                    last,
+                });
+            }
+            vec![d]
+        }
+        (None, None) => match range {
+            Some((_, last)) => vec![last],
+            None => {
+                return Err(Error::Input {
+                    path: job.features.clone(),
+                    column: churn_data::schema::user_daily::AS_OF_DATE.into(),
+                    rule: "the feature table has no rows".into(),
+                    examples: vec![],
+                });
+            }
+        },
+    };
+    let scorer = Scorer::new(&artifact, identity.clone(), job.params.clone())?;
+    let settings = serde_json::json!({
+        "active_within_days": job.params.active_within_days,
+        "reasons": job.params.reasons,
+        "kind": job.params.kind,
+        "threshold": job.params.threshold,
+        "top_k": job.top_k,
+    });
+    let features_stamp = InputStamp::of(&job.features)?;
+    let keys_stamp = job.keys.as_deref().map(InputStamp::of).transpose()?;
+    let mut days = Vec::with_capacity(dates.len());
+    for date in dates {
+        let paths = DayPaths::new(&job.output_dir, date, job.top_k);
+        let mut manifest = DayManifest {
+            as_of_date: date,
+            model: identity.clone(),
+            artifact_fingerprint: info.artifact_fingerprint.clone(),
+            features: features_stamp.clone(),
+            keys: keys_stamp.clone(),
+            settings: settings.clone(),
+            scored_at: clock.now(),
+            outputs: paths.files(),
+            summary: empty_summary(date),
+        };
+        if !job.force
+            && let Some(previous) = paths.previous().filter(|p| p.same_run(&manifest))
+        {
+            tracing::info!(%date, "outputs are up to date; skipped (use --force to score again)");
+            days.push(DayOutcome {
+                status: DayStatus::UpToDate,
+                paths,
+                summary: previous.summary,
+                latest_moved: false,
+            });
+            continue;
+        }
+        let users = keys.as_ref().map(|k| k.users_on(date));
+        let day = scorer.score_date(&table, date, users.flatten(), clock)?;
+        write_day(&day.batch, &paths, job.top_k, job.params.batch_rows)?;
+        manifest.summary = day.summary.clone();
+        churn_data::io::write_json(&paths.manifest, &manifest)?;
+        let latest_moved = update_latest(
+            &job.output_dir,
+            &Latest {
+                as_of_date: date,
+                model: identity.clone(),
+                scored_at: manifest.scored_at,
+                predictions: paths.parquet.clone(),
+                predictions_csv: paths.csv.clone(),
+                top: paths.top_csv.clone(),
+            },
+        )?;
+        days.push(DayOutcome {
+            status: DayStatus::Scored,
+            paths,
+            summary: day.summary,
+            latest_moved,
+        });
+    }
+    Ok(JobOutcome {
+        model: identity,
+        kind: artifact.kind,
+        days,
+    })
+}
+
+fn empty_summary(date: NaiveDate) -> ScoreSummary {
+    ScoreSummary {
+        as_of_date: date,
+        rows_read: 0,
+        rows_on_date: 0,
+        scored: 0,
+        ineligible: 0,
+        ineligible_examples: Vec::new(),
+        keys_requested: None,
+        keys_found: None,
+        keys_missing: None,
+        missing_examples: Vec::new(),
+        seconds: 0.0,
+    }
+}
+
+/// A multi-model plan (TOML).
+///
+/// ```toml
+/// as_of_date = "2025-04-30"        # optional; default: each table's latest date
+/// parallel = true                  # score the models at the same time
+///
+/// [[model]]
+/// name = "churn"
+/// alias = "production"             # or: version = 3
+/// feature_table = "data/features/user_features_daily.parquet"
+/// id_columns = ["user_id", "as_of_date"]
+/// output = "data/predictions/churn"
+/// kind = "classification"          # classification | regression | anomaly
+/// threshold = 0.5
+/// enabled = true
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// The date every model scores.
+    #[serde(default)]
+    pub as_of_date: Option<NaiveDate>,
+    /// Score the models in parallel.
+    #[serde(default = "yes")]
+    pub parallel: bool,
+    /// The models.
+    #[serde(rename = "model", default)]
+    pub models: Vec<PlanModel>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One model of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanModel {
+    /// Registered model name.
+    pub name: String,
+    /// Alias to score (default: the configured alias, `production`).
+    #[serde(default)]
+    pub alias: Option<String>,
+    /// Version to score (instead of an alias).
+    #[serde(default)]
+    pub version: Option<u32>,
+    /// Feature table (default: the configured features path).
+    #[serde(default)]
+    pub feature_table: Option<PathBuf>,
+    /// Keys-only scoring input.
+    #[serde(default)]
+    pub keys: Option<PathBuf>,
+    /// The user id and date columns of the tables.
+    #[serde(default)]
+    pub id_columns: Option<Vec<String>>,
+    /// Output folder (default: `<predictions>/<name>`).
+    #[serde(default)]
+    pub output: Option<PathBuf>,
+    /// Output kind.
+    #[serde(default)]
+    pub kind: OutputKind,
+    /// Threshold of the label or flag (default 0.5).
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// Top-K size (default: the configured one).
+    #[serde(default)]
+    pub top_k: Option<usize>,
+    /// Disabled models are reported as SKIPPED.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+impl Plan {
+    /// Parses a plan; `source` names it in errors.
+    pub fn from_toml_str(text: &str, source: &Path) -> Result<Self> {
+        let plan: Plan = toml::from_str(text).map_err(|e| Error::Plan {
+            path: source.to_path_buf(),
+            message: e.to_string().trim_end().replace('\n', " | "),
+        })?;
+        if plan.models.is_empty() {
+            return Err(Error::Plan {
+                path: source.to_path_buf(),
+                message: "no [[model]] entries".into(),
+            });
+        }
+        for (i, m) in plan.models.iter().enumerate() {
+            if m.alias.is_some() && m.version.is_some() {
+                return Err(Error::Plan {
+                    path: source.to_path_buf(),
+                    message: format!(
+                        "model {} (`{}`): give alias or version, not both",
+                        i + 1,
+                        m.name
+                    ),
+                });
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Reads a plan file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Plan {
+            path: path.to_path_buf(),
+            message: format!("cannot read the plan: {e}"),
+        })?;
+        Self::from_toml_str(&text, path)
+    }
+}
+
+/// What plan entries fall back to.
+#[derive(Debug, Clone)]
+pub struct PlanDefaults {
+    /// Relative plan paths are resolved against this folder.
+    pub root: PathBuf,
+    /// Feature table.
+    pub features: PathBuf,
+    /// Predictions folder; each model writes to `<predictions>/<name>` by default.
+    pub predictions: PathBuf,
+    /// Alias.
+    pub alias: String,
+    /// Top-K size.
+    pub top_k: usize,
+    /// Scoring settings (kind and threshold come from the entry).
+    pub params: ScoreParams,
+    /// Score again even when up to date.
+    pub force: bool,
+}
+
+/// The status of one model of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ModelStatus {
+    /// Scored (or up to date).
+    Success,
+    /// Scoring failed.
+    Failed,
+    /// The model, version or alias is not in the registry.
+    NotFound,
+    /// Disabled in the plan.
+    Skipped,
+}
+
+/// The status of a whole run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunStatus {
+    /// Every enabled model succeeded.
+    Success,
+    /// Some failed.
+    Partial,
+    /// All failed.
+    Failed,
+}
+
+impl RunStatus {
+    /// The process exit code: 0, 3 or 1.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            RunStatus::Success => 0,
+            RunStatus::Partial => 3,
+            RunStatus::Failed => 1,
+        }
+    }
+
+    /// The overall status of per-model statuses (skipped models do not count).
+    pub fn of(statuses: &[ModelStatus]) -> Self {
+        let counted = statuses
+            .iter()
+            .filter(|s| **s != ModelStatus::Skipped)
+            .count();
+        let failed = statuses
+            .iter()
+            .filter(|s| matches!(s, ModelStatus::Failed | ModelStatus::NotFound))
+            .count();
+        if failed == 0 {
+            RunStatus::Success
+        } else if failed == counted {
+            RunStatus::Failed
+        } else {
+            RunStatus::Partial
+        }
+    }
+}
+
+/// One model's line of a run manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelRun {
+    /// Registered name.
+    pub name: String,
+    /// The reference scored (`name@alias` or `name/version`).
+    pub reference: String,
+    /// Status.
+    pub status: ModelStatus,
+    /// Rows scored (0 when up to date or failed).
+    pub rows_scored: u64,
+    /// Version scored.
+    pub model_version: Option<u32>,
+    /// Seconds.
+    pub duration_seconds: f64,
+    /// The error, for FAILED and NOT_FOUND.
+    pub error: Option<String>,
+    /// Per date.
+    pub days: Vec<DayOutcome>,
+}
+
+/// The record of a multi-model run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunManifest {
+    /// The plan file.
+    pub plan: PathBuf,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it finished.
+    pub finished_at: DateTime<Utc>,
+    /// Overall status.
+    pub status: RunStatus,
+    /// One line per model, in plan order.
+    pub models: Vec<ModelRun>,
+}
+
+/// Runs every model of a plan (in parallel when the plan says so) and never stops at the
+/// first failure: each model gets its own status.
+pub fn run_plan(
+    registry: &Registry,
+    plan: &Plan,
+    plan_path: &Path,
+    defaults: &PlanDefaults,
+    clock: &dyn Clock,
+) -> RunManifest {
+    let started_at = clock.now();
+    let run_one = |m: &PlanModel| run_plan_model(registry, plan, m, defaults, clock);
+    let models: Vec<ModelRun> = if plan.parallel {
+        plan.models.par_iter().map(run_one).collect()
+    } else {
+        plan.models.iter().map(run_one).collect()
+    };
+    let statuses: Vec<ModelStatus> = models.iter().map(|m| m.status).collect();
+    RunManifest {
+        plan: plan_path.to_path_buf(),
+        started_at,
+        finished_at: clock.now(),
+        status: RunStatus::of(&statuses),
+        models,
+    }
+}
+
+fn run_plan_model(
+    registry: &Registry,
+    plan: &Plan,
+    m: &PlanModel,
+    defaults: &PlanDefaults,
+    clock: &dyn Clock,
+) -> ModelRun {
+    let started = Instant::now();
+    let alias = m.alias.clone().unwrap_or_else(|| defaults.alias.clone());
+    let reference = match m.version {
+        Some(v) => format!("{}/{v}", m.name),
+        None => format!("{}@{alias}", m.name),
+    };
+    let mut run = ModelRun {
+        name: m.name.clone(),
+        reference: reference.clone(),
+        status: ModelStatus::Skipped,
+        rows_scored: 0,
+        model_version: None,
+        duration_seconds: 0.0,
+        error: None,
+        days: Vec::new(),
+    };
+    if !m.enabled {
+        return run;
+    }
+    let resolve = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            defaults.root.join(p)
+        }
+    };
+    let job = (|| -> Result<ScoreJob> {
+        let model = match m.version {
+            Some(v) => ModelRef::version(&m.name, v)?,
+            None => ModelRef::alias(&m.name, &alias)?,
+        };
+        let ids = match &m.id_columns {
+            Some(list) => IdColumns::from_list(list)?,
+            None => IdColumns::default(),
+        };
+        let mut params = defaults.params.clone();
+        params.kind = m.kind;
+        params.threshold = m.threshold.unwrap_or(0.5);
+        Ok(ScoreJob {
+            model,
+            features: m
+                .feature_table
+                .as_deref()
+                .map_or_else(|| defaults.features.clone(), resolve),
+            keys: m.keys.as_deref().map(resolve),
+            ids,
+            date: plan.as_of_date,
+            output_dir: m
+                .output
+                .as_deref()
+                .map_or_else(|| defaults.predictions.join(&m.name), resolve),
+            top_k: m.top_k.unwrap_or(defaults.top_k),
+            force: defaults.force,
+            params,
+        })
+    })();
+    let outcome = job.and_then(|job| run_job(registry, &job, clock));
+    run.duration_seconds = started.elapsed().as_secs_f64();
+    match outcome {
+        Ok(o) => {
+            run.status = ModelStatus::Success;
+            run.rows_scored = o.rows_scored();
+            run.model_version = Some(o.model.version);
+            run.days = o.days;
+        }
+        Err(e) => {
+            run.status = if e.is_not_found() {
+                ModelStatus::NotFound
+            } else {
+                ModelStatus::Failed
+            };
+            tracing::warn!(model = %reference, error = %e, "scoring failed");
+            run.error = Some(e.to_string());
+        }
+    }
+    run
+}

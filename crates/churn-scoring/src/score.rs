@@ -1,0 +1,543 @@
+//! Scoring one date: look the model's features up by key, keep eligible users, predict
+//! with reasons, rank by risk (ties broken by user_id) and stamp the model and time.
+//!
+//! The feature table is streamed batch by batch; only the rows of the date are kept, and
+//! of those only the output columns (keys, context, risk, reasons), so memory grows with
+//! the users of one date, never with the table's history.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray, UInt32Array, new_null_array,
+};
+use arrow::compute::{cast, concat_batches, take_record_batch};
+use arrow::datatypes::{DataType, Date32Type, Field, Int32Type, Schema, SchemaRef, TimeUnit};
+use chrono::NaiveDate;
+use churn_data::clock::Clock;
+use churn_data::schema::features as f;
+use churn_data::schema::predictions as p;
+use churn_data::schema::user_daily as ud;
+use churn_labels::eligible_from_recency;
+use churn_models::ModelArtifact;
+use churn_models::reasons::REASONS;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::table::{FeatureTable, days, keep};
+
+/// What a scoring run's output means, and the columns it adds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputKind {
+    /// A probability and a label at a threshold (`predicted_label`).
+    #[default]
+    Classification,
+    /// A value: the model's raw output (`predicted_value`).
+    Regression,
+    /// A score and a flag at a threshold (`anomaly_flag`).
+    Anomaly,
+}
+
+/// How to score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreParams {
+    /// Eligibility: active within this many days (0 = everyone).
+    pub active_within_days: u32,
+    /// Compute reason_1..3.
+    pub reasons: bool,
+    /// Rows per batch read.
+    pub batch_rows: usize,
+    /// Output kind.
+    pub kind: OutputKind,
+    /// Threshold of the label or flag.
+    pub threshold: f64,
+}
+
+impl Default for ScoreParams {
+    fn default() -> Self {
+        Self {
+            active_within_days: 30,
+            reasons: true,
+            batch_rows: churn_data::io::DEFAULT_BATCH_SIZE,
+            kind: OutputKind::Classification,
+            threshold: 0.5,
+        }
+    }
+}
+
+/// Which registered model scored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelIdentity {
+    /// Registered name.
+    pub name: String,
+    /// Registered version.
+    pub version: u32,
+}
+
+/// What happened to the rows and keys of one date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreSummary {
+    /// The date scored.
+    pub as_of_date: NaiveDate,
+    /// Rows of the table read (all dates).
+    pub rows_read: u64,
+    /// Rows of the date (of the requested keys, in keys-only scoring).
+    pub rows_on_date: u64,
+    /// Rows scored and written.
+    pub scored: u64,
+    /// Rows left out because the user was not active within `active_within_days`.
+    pub ineligible: u64,
+    /// A few ineligible user ids.
+    pub ineligible_examples: Vec<String>,
+    /// Keys asked for (keys-only scoring).
+    pub keys_requested: Option<u64>,
+    /// Keys found in the feature table.
+    pub keys_found: Option<u64>,
+    /// Keys not in the feature table.
+    pub keys_missing: Option<u64>,
+    /// A few missing user ids.
+    pub missing_examples: Vec<String>,
+    /// Seconds spent.
+    pub seconds: f64,
+}
+
+/// One scored date: the ranked rows and what happened.
+#[derive(Debug, Clone)]
+pub struct ScoredDay {
+    /// Ranked predictions (risk descending, user_id ascending), contract columns.
+    pub batch: RecordBatch,
+    /// Counts.
+    pub summary: ScoreSummary,
+}
+
+/// The context columns carried from the feature table, with their output types.
+const CONTEXT: [(&str, DataType); 8] = [
+    (ud::USER_ID, DataType::Utf8),
+    (ud::AS_OF_DATE, DataType::Date32),
+    (ud::PLAN, DataType::Utf8),
+    (ud::IS_PAID, DataType::Boolean),
+    (ud::COUNTRY, DataType::Utf8),
+    (ud::MARKETING_SOURCE, DataType::Utf8),
+    (ud::DAYS_SINCE_SIGNUP, DataType::Int32),
+    (f::DAYS_SINCE_LAST_ACTIVITY, DataType::Int32),
+];
+
+/// The schema of a predictions file for an output kind.
+pub fn predictions_schema(kind: OutputKind) -> SchemaRef {
+    let mut fields: Vec<Field> = CONTEXT
+        .iter()
+        .map(|(name, t)| {
+            Field::new(
+                *name,
+                t.clone(),
+                *name != ud::USER_ID && *name != ud::AS_OF_DATE,
+            )
+        })
+        .collect();
+    fields.extend([
+        Field::new(p::CHURN_RISK, DataType::Float64, false),
+        Field::new(p::RISK_RANK, DataType::UInt32, false),
+        Field::new(p::MODEL_NAME, DataType::Utf8, false),
+        Field::new(p::MODEL_VERSION, DataType::UInt32, false),
+        Field::new(
+            p::SCORED_AT,
+            DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())),
+            false,
+        ),
+    ]);
+    fields.push(match kind {
+        OutputKind::Classification => Field::new(p::PREDICTED_LABEL, DataType::Boolean, false),
+        OutputKind::Regression => Field::new(p::PREDICTED_VALUE, DataType::Float64, false),
+        OutputKind::Anomaly => Field::new(p::ANOMALY_FLAG, DataType::Boolean, false),
+    });
+    for i in 1..=REASONS {
+        fields.push(Field::new(p::reason(i), DataType::Utf8, true));
+    }
+    Arc::new(Schema::new(fields))
+}
+
+/// Scores dates of a feature table with one model.
+#[derive(Debug)]
+pub struct Scorer<'a> {
+    artifact: &'a ModelArtifact,
+    identity: ModelIdentity,
+    params: ScoreParams,
+}
+
+/// Rows of one date gathered so far (unranked).
+struct Gathered {
+    parts: Vec<RecordBatch>,
+    raw: Vec<f64>,
+    seen: HashSet<String>,
+    summary: ScoreSummary,
+}
+
+impl<'a> Scorer<'a> {
+    /// A scorer of `artifact`, registered as `identity`.
+    pub fn new(
+        artifact: &'a ModelArtifact,
+        identity: ModelIdentity,
+        params: ScoreParams,
+    ) -> Result<Self> {
+        if params.batch_rows == 0 {
+            return Err(Error::Params("batch_rows must be positive".into()));
+        }
+        if !(0.0..=1.0).contains(&params.threshold) && params.kind != OutputKind::Regression {
+            return Err(Error::Params(format!(
+                "threshold must be within [0, 1] (got {})",
+                params.threshold
+            )));
+        }
+        Ok(Self {
+            artifact,
+            identity,
+            params,
+        })
+    }
+
+    /// The eligibility window column: `active_days_{w}d` with the smallest `w ≥ n`.
+    fn eligibility_column(&self, table: &FeatureTable) -> Result<Option<String>> {
+        let n = self.params.active_within_days;
+        if n == 0 {
+            return Ok(None);
+        }
+        let schema = table.schema();
+        let windows: Vec<u32> = schema
+            .fields()
+            .iter()
+            .filter_map(|fl| {
+                fl.name()
+                    .strip_prefix(f::ACTIVE_DAYS)?
+                    .strip_prefix('_')?
+                    .strip_suffix('d')?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        match windows.iter().filter(|&&w| w >= n).min() {
+            Some(&w) if schema.field_with_name(f::DAYS_SINCE_LAST_ACTIVITY).is_ok() => {
+                Ok(Some(f::windowed(f::ACTIVE_DAYS, w)))
+            }
+            _ => Err(Error::Input {
+                path: table.path().to_path_buf(),
+                column: f::windowed(f::ACTIVE_DAYS, n),
+                rule: format!(
+                    "eligibility (active within {n} days) needs {} and active_days_<w>d with \
+                     w >= {n}; the table has windows {windows:?} (set labels.active_within_days \
+                     to at most the largest window, or 0 to score everyone)",
+                    f::DAYS_SINCE_LAST_ACTIVITY
+                ),
+                examples: vec![],
+            }),
+        }
+    }
+
+    /// Scores `date` of `table`: every row of the date, or only the users of `keys`
+    /// (user id → row of the keys file).
+    pub fn score_date(
+        &self,
+        table: &FeatureTable,
+        date: NaiveDate,
+        keys: Option<&HashMap<String, usize>>,
+        clock: &dyn Clock,
+    ) -> Result<ScoredDay> {
+        let started = Instant::now();
+        let eligibility = self.eligibility_column(table)?;
+        self.artifact.preprocessing.check_schema(&table.schema())?;
+        let mut columns: Vec<&str> = CONTEXT.iter().map(|(c, _)| *c).collect();
+        columns.extend(
+            self.artifact
+                .preprocessing
+                .features
+                .iter()
+                .map(|s| s.name.as_str()),
+        );
+        columns.extend(eligibility.as_deref());
+        let schema = table.schema();
+        columns.retain(|c| schema.field_with_name(c).is_ok());
+        columns.sort_unstable();
+        columns.dedup();
+        let mut acc = Gathered {
+            parts: Vec::new(),
+            raw: Vec::new(),
+            seen: HashSet::new(),
+            summary: ScoreSummary {
+                as_of_date: date,
+                rows_read: 0,
+                rows_on_date: 0,
+                scored: 0,
+                ineligible: 0,
+                ineligible_examples: Vec::new(),
+                keys_requested: keys.map(|k| k.len() as u64),
+                keys_found: None,
+                keys_missing: None,
+                missing_examples: Vec::new(),
+                seconds: 0.0,
+            },
+        };
+        for batch in table.read(&columns, self.params.batch_rows)? {
+            let batch = batch?;
+            acc.summary.rows_read += batch.num_rows() as u64;
+            let on_date = select_date(&batch, days(date), keys)?;
+            if on_date.num_rows() == 0 {
+                continue;
+            }
+            self.gather(table, on_date, eligibility.as_deref(), &mut acc)?;
+        }
+        if let Some(keys) = keys {
+            let found = acc.seen.len() as u64;
+            acc.summary.keys_found = Some(found);
+            acc.summary.keys_missing = Some(keys.len() as u64 - found);
+            let mut missing: Vec<(&usize, &String)> = keys
+                .iter()
+                .filter(|(u, _)| !acc.seen.contains(*u))
+                .map(|(u, r)| (r, u))
+                .collect();
+            missing.sort_unstable();
+            acc.summary.missing_examples =
+                missing.iter().take(5).map(|(_, u)| (*u).clone()).collect();
+        }
+        if acc.summary.rows_on_date == 0 && keys.is_none() {
+            let (first, last) = table.date_range()?.unwrap_or((date, date));
+            return Err(Error::UnknownDate {
+                path: table.path().to_path_buf(),
+                date,
+                first,
+                last,
+            });
+        }
+        let batch = self.rank(acc.parts, acc.raw, clock)?;
+        acc.summary.scored = batch.num_rows() as u64;
+        acc.summary.seconds = started.elapsed().as_secs_f64();
+        Ok(ScoredDay {
+            batch,
+            summary: acc.summary,
+        })
+    }
+
+    /// Checks duplicates, applies eligibility and predicts one batch of the date.
+    fn gather(
+        &self,
+        table: &FeatureTable,
+        batch: RecordBatch,
+        eligibility: Option<&str>,
+        acc: &mut Gathered,
+    ) -> Result<()> {
+        acc.summary.rows_on_date += batch.num_rows() as u64;
+        let users = batch
+            .column_by_name(ud::USER_ID)
+            .expect("the key column was read")
+            .as_string::<i32>()
+            .clone();
+        for (i, u) in users.iter().enumerate() {
+            let u = u.ok_or_else(|| Error::Input {
+                path: table.path().to_path_buf(),
+                column: ud::USER_ID.into(),
+                rule: "missing user id".into(),
+                examples: vec![format!(
+                    "row {} of the date",
+                    acc.summary.rows_on_date as usize - batch.num_rows() + i + 1
+                )],
+            })?;
+            if !acc.seen.insert(u.trim().to_string()) {
+                return Err(Error::Input {
+                    path: table.path().to_path_buf(),
+                    column: ud::USER_ID.into(),
+                    rule: format!(
+                        "duplicate (user_id, as_of_date) rows: a key must have one row of features on {}",
+                        acc.summary.as_of_date
+                    ),
+                    examples: vec![u.to_string()],
+                });
+            }
+        }
+        let batch = match eligibility {
+            Some(column) => {
+                let mask = self.eligible(&batch, column)?;
+                let dropped = batch.num_rows() - mask.true_count();
+                if dropped > 0 {
+                    acc.summary.ineligible += dropped as u64;
+                    let room = 5usize.saturating_sub(acc.summary.ineligible_examples.len());
+                    acc.summary.ineligible_examples.extend(
+                        (0..batch.num_rows())
+                            .filter(|&i| !mask.value(i))
+                            .take(room)
+                            .map(|i| users.value(i).to_string()),
+                    );
+                }
+                keep(&batch, &mask)?
+            }
+            None => batch,
+        };
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let design = self.artifact.design(std::slice::from_ref(&batch))?;
+        let predictions = self.artifact.predict_design(&design, self.params.reasons)?;
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(CONTEXT.len() + 1 + REASONS);
+        for (name, t) in &CONTEXT {
+            columns.push(match batch.column_by_name(name) {
+                Some(a) => cast(a, t).map_err(|e| Error::arrow(format!("column `{name}`"), e))?,
+                None => new_null_array(t, batch.num_rows()),
+            });
+        }
+        columns.push(Arc::new(Float64Array::from(predictions.churn_risk)));
+        for r in 0..REASONS {
+            let labels: StringArray = (0..batch.num_rows())
+                .map(|i| {
+                    predictions
+                        .reasons
+                        .get(i)
+                        .and_then(|rs| rs.get(r))
+                        .map(|x| x.label())
+                })
+                .collect();
+            columns.push(Arc::new(labels));
+        }
+        acc.raw.extend(predictions.raw_logit);
+        acc.parts.push(
+            RecordBatch::try_new(gathered_schema(), columns)
+                .map_err(|e| Error::arrow("assembling predictions", e))?,
+        );
+        Ok(())
+    }
+
+    fn eligible(&self, batch: &RecordBatch, column: &str) -> Result<BooleanArray> {
+        let int = |name: &str| -> Result<Int32Array> {
+            let a = batch.column_by_name(name).expect("the column was read");
+            let c = cast(a, &DataType::Int32)
+                .map_err(|e| Error::arrow(format!("column `{name}`"), e))?;
+            Ok(c.as_primitive::<Int32Type>().clone())
+        };
+        let (recency, active) = (int(f::DAYS_SINCE_LAST_ACTIVITY)?, int(column)?);
+        Ok((0..batch.num_rows())
+            .map(|i| {
+                Some(
+                    !recency.is_null(i)
+                        && !active.is_null(i)
+                        && eligible_from_recency(
+                            recency.value(i),
+                            active.value(i),
+                            self.params.active_within_days,
+                        ),
+                )
+            })
+            .collect())
+    }
+
+    /// Sorts by risk (descending, ties by user_id) and adds rank, model, time and the
+    /// kind's column.
+    fn rank(
+        &self,
+        parts: Vec<RecordBatch>,
+        raw: Vec<f64>,
+        clock: &dyn Clock,
+    ) -> Result<RecordBatch> {
+        let all = concat_batches(&gathered_schema(), &parts)
+            .map_err(|e| Error::arrow("concatenating predictions", e))?;
+        drop(parts);
+        let risk = all
+            .column(CONTEXT.len())
+            .as_primitive::<arrow::datatypes::Float64Type>()
+            .clone();
+        let users = all.column(0).as_string::<i32>().clone();
+        let order = rank_order(risk.values(), &users);
+        let indices = UInt32Array::from(order.clone());
+        let sorted = take_record_batch(&all, &indices).map_err(|e| Error::arrow("ranking", e))?;
+        drop(all);
+        let n = sorted.num_rows();
+        let risk_sorted = sorted
+            .column(CONTEXT.len())
+            .as_primitive::<arrow::datatypes::Float64Type>()
+            .clone();
+        let at = clock.now().timestamp_micros();
+        let mut columns: Vec<ArrayRef> = sorted.columns()[..=CONTEXT.len()].to_vec();
+        columns.push(Arc::new(UInt32Array::from_iter_values(1..=n as u32)));
+        columns.push(Arc::new(StringArray::from_iter_values(
+            std::iter::repeat_n(&self.identity.name, n),
+        )));
+        columns.push(Arc::new(UInt32Array::from_iter_values(
+            std::iter::repeat_n(self.identity.version, n),
+        )));
+        columns.push(Arc::new(
+            TimestampMicrosecondArray::from_iter_values(std::iter::repeat_n(at, n))
+                .with_timezone("+00:00"),
+        ));
+        let t = self.params.threshold;
+        columns.push(match self.params.kind {
+            OutputKind::Classification | OutputKind::Anomaly => Arc::new(
+                risk_sorted
+                    .values()
+                    .iter()
+                    .map(|&r| Some(r >= t))
+                    .collect::<BooleanArray>(),
+            ),
+            OutputKind::Regression => Arc::new(Float64Array::from_iter_values(
+                order.iter().map(|&i| raw[i as usize]),
+            )),
+        });
+        columns.extend(sorted.columns()[CONTEXT.len() + 1..].iter().cloned());
+        RecordBatch::try_new(predictions_schema(self.params.kind), columns)
+            .map_err(|e| Error::arrow("assembling ranked predictions", e))
+    }
+}
+
+/// Row order by risk descending, ties broken by user_id ascending.
+pub fn rank_order(risk: &[f64], users: &StringArray) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..risk.len() as u32).collect();
+    order.par_sort_unstable_by(|&a, &b| {
+        let (a, b) = (a as usize, b as usize);
+        risk[b]
+            .total_cmp(&risk[a])
+            .then_with(|| users.value(a).cmp(users.value(b)))
+    });
+    order
+}
+
+fn gathered_schema() -> SchemaRef {
+    let mut fields: Vec<Field> = CONTEXT
+        .iter()
+        .map(|(name, t)| Field::new(*name, t.clone(), true))
+        .collect();
+    fields.push(Field::new(p::CHURN_RISK, DataType::Float64, false));
+    for i in 1..=REASONS {
+        fields.push(Field::new(p::reason(i), DataType::Utf8, true));
+    }
+    Arc::new(Schema::new(fields))
+}
+
+/// The rows of `day` (and, with keys, of the requested users).
+fn select_date(
+    batch: &RecordBatch,
+    day: i32,
+    keys: Option<&HashMap<String, usize>>,
+) -> Result<RecordBatch> {
+    let dates = batch
+        .column_by_name(ud::AS_OF_DATE)
+        .expect("the key column was read")
+        .as_primitive::<Date32Type>();
+    let mask: BooleanArray = match keys {
+        None => dates.iter().map(|d| Some(d == Some(day))).collect(),
+        Some(keys) => {
+            let users = batch
+                .column_by_name(ud::USER_ID)
+                .expect("the key column was read")
+                .as_string::<i32>();
+            dates
+                .iter()
+                .zip(users.iter())
+                .map(|(d, u)| {
+                    Some(d == Some(day) && u.is_some_and(|u| keys.contains_key(u.trim())))
+                })
+                .collect()
+        }
+    };
+    if mask.true_count() == batch.num_rows() {
+        return Ok(batch.clone());
+    }
+    keep(batch, &mask)
+}

@@ -1,0 +1,238 @@
+//! The feature table a model looks its features up in: its columns, its date range, and
+//! a stream of the rows of one date, keys in canonical form (user_id text, as_of_date date).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
+use arrow::compute::{cast, filter_record_batch};
+use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
+use chrono::NaiveDate;
+use churn_data::io::{DEFAULT_BATCH_SIZE, TableReader, parquet_date_range};
+use churn_data::schema::predictions::FORBIDDEN_INPUT;
+use churn_data::schema::user_daily as ud;
+
+use crate::error::{Error, Result};
+
+/// Days since 1970-01-01 of a date.
+pub fn days(date: NaiveDate) -> i32 {
+    (date - NaiveDate::default()).num_days() as i32
+}
+
+/// The date `days` after 1970-01-01.
+pub fn date(days: i32) -> NaiveDate {
+    NaiveDate::default() + chrono::Duration::days(i64::from(days))
+}
+
+/// The names of the two key columns in a table (default `user_id`, `as_of_date`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdColumns {
+    /// The user id column.
+    pub user: String,
+    /// The date column.
+    pub date: String,
+}
+
+impl Default for IdColumns {
+    fn default() -> Self {
+        Self {
+            user: ud::USER_ID.into(),
+            date: ud::AS_OF_DATE.into(),
+        }
+    }
+}
+
+impl IdColumns {
+    /// From a `[user, date]` list, as plans write them.
+    pub fn from_list(columns: &[String]) -> Result<Self> {
+        match columns {
+            [user, date] => Ok(Self {
+                user: user.clone(),
+                date: date.clone(),
+            }),
+            _ => Err(Error::Params(format!(
+                "id_columns must name exactly two columns, the user id and the date (got {columns:?})"
+            ))),
+        }
+    }
+
+    fn canonical(&self, name: &str) -> String {
+        if name == self.user {
+            ud::USER_ID.to_string()
+        } else if name == self.date {
+            ud::AS_OF_DATE.to_string()
+        } else {
+            name.to_string()
+        }
+    }
+}
+
+/// A feature table on disk (Parquet or CSV).
+#[derive(Debug, Clone)]
+pub struct FeatureTable {
+    path: PathBuf,
+    ids: IdColumns,
+    /// The schema with canonical key names.
+    schema: SchemaRef,
+}
+
+impl FeatureTable {
+    /// Opens a table, checking that it has both key columns and no prediction columns.
+    pub fn open(path: &Path, ids: IdColumns) -> Result<Self> {
+        let reader = TableReader::open(path, None, 1)?;
+        let raw = reader.schema();
+        for key in [&ids.user, &ids.date] {
+            if raw.field_with_name(key).is_err() {
+                return Err(Error::Input {
+                    path: path.to_path_buf(),
+                    column: key.clone(),
+                    rule: format!(
+                        "key column missing ({})",
+                        churn_data::canonical::columns_present(&raw)
+                    ),
+                    examples: vec![],
+                });
+            }
+        }
+        reject_prediction_columns(path, &raw)?;
+        let schema = Arc::new(Schema::new(
+            raw.fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_name(ids.canonical(f.name())))
+                .collect::<Vec<Field>>(),
+        ));
+        Ok(Self {
+            path: path.to_path_buf(),
+            ids,
+            schema,
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema, with the key columns named `user_id` and `as_of_date`.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// First and last as_of_date: from Parquet statistics when present, else by reading the
+    /// date column. `None` for an empty table.
+    pub fn date_range(&self) -> Result<Option<(NaiveDate, NaiveDate)>> {
+        if let Some((lo, hi)) = parquet_date_range(&self.path, &self.ids.date) {
+            return Ok(Some((date(lo), date(hi))));
+        }
+        let mut range: Option<(i32, i32)> = None;
+        for batch in self.read(&[ud::AS_OF_DATE], DEFAULT_BATCH_SIZE)? {
+            let batch = batch?;
+            let dates = batch.column(0).as_primitive::<Date32Type>();
+            if let (Some(lo), Some(hi)) = (arrow::compute::min(dates), arrow::compute::max(dates)) {
+                range = Some(match range {
+                    Some((a, b)) => (a.min(lo), b.max(hi)),
+                    None => (lo, hi),
+                });
+            }
+        }
+        Ok(range.map(|(lo, hi)| (date(lo), date(hi))))
+    }
+
+    /// Streams the given (canonical) columns; keys come as user_id text and as_of_date
+    /// dates, whatever the file stores.
+    pub fn read<'a>(
+        &'a self,
+        columns: &[&str],
+        batch_rows: usize,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch>> + 'a> {
+        let file_names: Vec<String> = columns
+            .iter()
+            .map(|c| match *c {
+                ud::USER_ID => self.ids.user.clone(),
+                ud::AS_OF_DATE => self.ids.date.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        let refs: Vec<&str> = file_names.iter().map(String::as_str).collect();
+        let reader = TableReader::open(&self.path, Some(&refs), batch_rows)?;
+        Ok(reader.map(move |b| self.canonical_batch(b?)))
+    }
+
+    fn canonical_batch(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        let schema = batch.schema();
+        let mut fields = Vec::with_capacity(batch.num_columns());
+        let mut arrays = Vec::with_capacity(batch.num_columns());
+        for (field, array) in schema.fields().iter().zip(batch.columns()) {
+            let name = self.ids.canonical(field.name());
+            let (array, field) = match name.as_str() {
+                ud::USER_ID => (
+                    self.cast_key(array, &DataType::Utf8, &name)?,
+                    Field::new(&name, DataType::Utf8, true),
+                ),
+                ud::AS_OF_DATE => (
+                    self.cast_key(array, &DataType::Date32, &name)?,
+                    Field::new(&name, DataType::Date32, true),
+                ),
+                _ => (array.clone(), field.as_ref().clone().with_name(name)),
+            };
+            fields.push(field);
+            arrays.push(array);
+        }
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+            .map_err(|e| Error::arrow(format!("{}: renaming key columns", self.path.display()), e))
+    }
+
+    fn cast_key(&self, array: &ArrayRef, to: &DataType, name: &str) -> Result<ArrayRef> {
+        if array.data_type() == to {
+            return Ok(array.clone());
+        }
+        let source = array.clone();
+        let cast = cast(&source, to).map_err(|e| Error::Input {
+            path: self.path.clone(),
+            column: self.ids.canonical(name),
+            rule: format!("cannot read as {to}: {e}"),
+            examples: vec![],
+        })?;
+        // A value that does not parse becomes null in the cast: report it.
+        let bad: Vec<String> = (0..cast.len())
+            .filter(|&i| cast.is_null(i) && !source.is_null(i))
+            .take(3)
+            .map(|i| arrow::util::display::array_value_to_string(&source, i).unwrap_or_default())
+            .collect();
+        if !bad.is_empty() {
+            return Err(Error::Input {
+                path: self.path.clone(),
+                column: name.to_string(),
+                rule: format!("values that do not parse as {to}"),
+                examples: bad,
+            });
+        }
+        Ok(cast)
+    }
+}
+
+/// Rejects a table that already carries predictions: scoring it again would mix them up.
+pub fn reject_prediction_columns(path: &Path, schema: &Schema) -> Result<()> {
+    let found: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .filter(|n| FORBIDDEN_INPUT.contains(&n.as_str()))
+        .collect();
+    match found.first() {
+        Some(column) => Err(Error::Input {
+            path: path.to_path_buf(),
+            column: column.clone(),
+            rule: "the input already carries predictions; pass the feature table or a keys \
+                   file (user_id, as_of_date), not a scored output"
+                .into(),
+            examples: found,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Keeps the rows of `batch` where `mask` is true.
+pub fn keep(batch: &RecordBatch, mask: &BooleanArray) -> Result<RecordBatch> {
+    filter_record_batch(batch, mask).map_err(|e| Error::arrow("filtering rows", e))
+}

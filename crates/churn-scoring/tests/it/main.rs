@@ -1,0 +1,1 @@
+//! churn-scoring integration tests.
