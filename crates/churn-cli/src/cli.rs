@@ -96,7 +96,7 @@ pub enum Command {
     },
     /// Compare the newest candidate with production and move the alias only if it is better.
     ///
-    /// The candidate is --version, else the best (on the metric) of the versions registered
+    /// The candidate is --candidate, else the best (on the metric) of the versions registered
     /// since the last promotion, else the newest. It replaces the alias's version only when
     /// better by more than registry.min_improvement (a tie keeps production); with no
     /// production yet, it becomes production. The decision is appended to the history.
@@ -135,7 +135,7 @@ pub enum RegistryAction {
         model: Option<String>,
         /// Only this version.
         #[arg(long, value_name = "N")]
-        version: Option<u32>,
+        model_version: Option<u32>,
     },
     /// Print the history of a model: registrations, promotions, rollbacks.
     History {
@@ -159,7 +159,7 @@ pub enum RegistryAction {
         alias: String,
         /// The version.
         #[arg(value_name = "VERSION")]
-        version: u32,
+        target: u32,
         /// Model name [registry.model_name].
         #[arg(long)]
         model: Option<String>,
@@ -172,9 +172,9 @@ pub struct PromoteArgs {
     /// Model name [registry.model_name].
     #[arg(long)]
     pub model: Option<String>,
-    /// The candidate version [default: the best new version].
-    #[arg(long, value_name = "N")]
-    pub version: Option<u32>,
+    /// The candidate version [default: the best version registered since the last promotion].
+    #[arg(long, value_name = "VERSION")]
+    pub candidate: Option<u32>,
     /// The alias to move.
     #[arg(long, default_value = "production")]
     pub alias: String,

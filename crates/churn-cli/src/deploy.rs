@@ -66,10 +66,13 @@ pub fn registry_command(config: &Config, action: &RegistryAction, ui: &Ui) -> Re
                 );
             }
         }
-        RegistryAction::Show { model, version } => {
+        RegistryAction::Show {
+            model,
+            model_version,
+        } => {
             let name = model_name(config, model);
             let mut versions = reg.versions(&name)?;
-            if let Some(v) = version {
+            if let Some(v) = model_version {
                 versions = vec![reg.version(&name, *v)?];
             }
             let aliases = reg.aliases(&name)?;
@@ -166,7 +169,7 @@ pub fn registry_command(config: &Config, action: &RegistryAction, ui: &Ui) -> Re
         }
         RegistryAction::SetAlias {
             alias,
-            version,
+            target: version,
             model,
         } => {
             let name = model_name(config, model);
@@ -207,7 +210,7 @@ pub fn promote(config: &Config, args: &PromoteArgs, ui: &Ui) -> Result<StageRepo
         "--min-improvement must be a finite number >= 0 (got {})",
         policy.min_improvement
     );
-    let out = reg.promote(&name, &policy, args.version, &SystemClock)?;
+    let out = reg.promote(&name, &policy, args.candidate, &SystemClock)?;
     ui.say(format!(
         "promote: {} ({name}@{} is version {})",
         out.event.reason, policy.alias, out.alias_version

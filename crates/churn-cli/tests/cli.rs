@@ -254,3 +254,200 @@ fn config_show_prints_the_effective_configuration() {
         "{t}"
     );
 }
+
+#[test]
+fn registry_promote_rollback_and_score_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let o = churn(
+        root,
+        &["all", "--n-users", "80", "--days", "50", "--seed", "5"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    // all registered lr and gbm, promoted one, and scored the latest date.
+    let o = churn(root, &["registry", "list"]);
+    assert!(
+        text(&o).contains("churn") && text(&o).contains("production="),
+        "{}",
+        text(&o)
+    );
+    let latest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("data/predictions/latest.json")).unwrap())
+            .unwrap();
+    assert_eq!(latest["as_of_date"], "2025-02-19");
+    assert!(
+        root.join("data/predictions/churn_top_50_2025-02-19.csv")
+            .is_file()
+    );
+
+    // Promoting again with no new candidate keeps production and says why.
+    let o = churn(root, &["promote"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Nothing to roll back to yet: exit 1 with advice.
+    let o = churn(root, &["rollback"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("--to VERSION"), "{}", text(&o));
+    let o = churn(root, &["registry", "set-alias", "staging", "2"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = churn(root, &["rollback", "--alias", "staging", "--to", "1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = churn(root, &["--json", "registry", "history"]);
+    let history: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let actions: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "register",
+            "register",
+            "promote",
+            "keep",
+            "set_alias",
+            "rollback"
+        ]
+    );
+    // Bad names never reach the file system.
+    let o = churn(root, &["registry", "set-alias", "../../x", "1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("invalid alias"), "{}", text(&o));
+
+    // Keys-only scoring of one user and one unknown user.
+    let keys = root.join("keys.csv");
+    let users =
+        std::fs::read_to_string(root.join("data/predictions/churn_top_50_2025-02-19.csv")).unwrap();
+    let first_user = users
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        &keys,
+        format!("user_id,as_of_date\n{first_user},2025-02-19\nnobody,2025-02-19\n"),
+    )
+    .unwrap();
+    let out = root.join("keyed");
+    let o = churn(
+        root,
+        &[
+            "score",
+            "--keys",
+            keys.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("2 requested, 1 found, 1 missing (e.g. nobody)"),
+        "{}",
+        text(&o)
+    );
+    // An unknown date is exit 1 with the available range.
+    let o = churn(root, &["score", "--as-of-date", "2030-01-01"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("2025-01-01 .. 2025-02-19"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn concurrent_registrations_from_separate_processes_lose_no_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let o = churn(
+        root,
+        &["all", "--n-users", "60", "--days", "40", "--seed", "3"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let model = std::fs::read_dir(root.join("artifacts/models"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("churn_lr_"))
+        .unwrap();
+    let original = std::fs::read_to_string(&model).unwrap();
+    // Six different artifacts (the name differs), registered by six processes at once.
+    let files: Vec<std::path::PathBuf> = (0..6)
+        .map(|i| {
+            let p = root.join(format!("copy{i}.json"));
+            std::fs::write(
+                &p,
+                original.replacen("\"churn_lr\"", &format!("\"churn_lr_{i}\""), 1),
+            )
+            .unwrap();
+            p
+        })
+        .collect();
+    let children: Vec<_> = files
+        .iter()
+        .map(|f| {
+            Command::new(env!("CARGO_BIN_EXE_churn"))
+                .arg("--root")
+                .arg(root)
+                .args(["registry", "register"])
+                .arg(f)
+                .env_remove("CHURN_CONFIG")
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let o = churn(root, &["--json", "registry", "show"]);
+    let shown: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let versions: Vec<u64> = shown["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions, (1..=8).collect::<Vec<_>>());
+    let history =
+        std::fs::read_to_string(root.join("artifacts/registry/churn/history.jsonl")).unwrap();
+    assert_eq!(
+        history
+            .lines()
+            .filter(|l| l.contains("\"register\""))
+            .count(),
+        8
+    );
+}
+
+#[test]
+fn a_plan_with_a_missing_and_a_broken_model_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let o = churn(
+        root,
+        &["all", "--n-users", "60", "--days", "40", "--seed", "3"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::write(root.join("broken.parquet"), b"PAR1 truncated").unwrap();
+    let plan = root.join("models.toml");
+    std::fs::write(
+        &plan,
+        "[[model]]\nname = \"churn\"\n\n[[model]]\nname = \"winback\"\n\n\
+         [[model]]\nname = \"churn\"\nversion = 2\nfeature_table = \"broken.parquet\"\noutput = \"data/predictions/broken\"\n",
+    )
+    .unwrap();
+    let o = churn(root, &["score", "--plan", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("NOT_FOUND") && t.contains("FAILED") && t.contains("run PARTIAL"),
+        "{t}"
+    );
+    let runs: Vec<_> = std::fs::read_dir(root.join("data/predictions/runs"))
+        .unwrap()
+        .collect();
+    assert_eq!(runs.len(), 1);
+}
