@@ -43,3 +43,103 @@ pub fn synthetic_design(
     }
     (churn_models::preprocess::Design { rows, cols, data }, y)
 }
+
+/// A trained model and a feature table of `users` users on one date, for scoring benches.
+///
+/// Runs the library pipeline on the default 2,000 synthetic users (generate, prepare,
+/// features, labels, training set), trains `kind` with the default parameters, then
+/// writes the last date's feature rows copied under new user ids until there are `users`
+/// rows to `<dir>/features_<users>.parquet`.
+pub struct ScoringFixture {
+    /// Keeps the files alive.
+    pub dir: tempfile::TempDir,
+    /// The trained model.
+    pub artifact: churn_models::ModelArtifact,
+    /// The 2,000-user feature table (every date).
+    pub features: std::path::PathBuf,
+}
+
+impl ScoringFixture {
+    /// Builds the pipeline outputs and trains `kind`.
+    pub fn new(kind: churn_models::ModelKind) -> Self {
+        use churn_data::clock::FixedClock;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let p = |name: &str| dir.path().join(name);
+        let config = churn_data::config::GenerateConfig::default();
+        churn_data::generate::Simulator::new(&config)
+            .expect("valid config")
+            .write(&p("users.parquet"), &p("events.parquet"), &|_| {})
+            .expect("generate");
+        churn_data::prepare::prepare_files(
+            &p("users.parquet"),
+            &p("events.parquet"),
+            &p("daily.parquet"),
+            &Default::default(),
+            &Default::default(),
+        )
+        .expect("prepare");
+        let set = churn_features::FeatureParams::default()
+            .check()
+            .expect("windows");
+        churn_features::compute_file(&set, &p("daily.parquet"), &p("features.parquet"))
+            .expect("features");
+        churn_labels::LabelParams::default()
+            .check()
+            .expect("label params")
+            .label_file(&p("daily.parquet"), &p("labels.parquet"))
+            .expect("labels");
+        churn_labels::build_trainset(
+            &p("features.parquet"),
+            &p("labels.parquet"),
+            &p("train.parquet"),
+        )
+        .expect("trainset");
+        let (_, batches) = churn_data::io::read_all(&p("train.parquet"), None).expect("read");
+        let data = churn_models::TrainingData::from_batches(batches).expect("training data");
+        let trainer = churn_models::Trainer::new(&data, churn_models::TrainParams::default())
+            .expect("trainer");
+        let clock = FixedClock(chrono::DateTime::UNIX_EPOCH);
+        let artifact = trainer.fit(kind, &clock).expect("fit");
+        Self {
+            features: p("features.parquet"),
+            artifact,
+            dir,
+        }
+    }
+
+    /// The last date of the feature table, and a table of `users` rows of that date.
+    pub fn one_date_table(&self, users: usize) -> (chrono::NaiveDate, std::path::PathBuf) {
+        use arrow::array::{Array, AsArray, StringArray};
+        use arrow::datatypes::Date32Type;
+        let (schema, batches) = churn_data::io::read_all(&self.features, None).expect("read");
+        let all = arrow::compute::concat_batches(&schema, &batches).expect("concat");
+        let date_idx = schema.index_of("as_of_date").expect("as_of_date");
+        let dates = all.column(date_idx).as_primitive::<Date32Type>();
+        let last = arrow::compute::max(dates).expect("rows");
+        let mask: arrow::array::BooleanArray =
+            dates.iter().map(|d| Some(d == Some(last))).collect();
+        let day = arrow::compute::filter_record_batch(&all, &mask).expect("filter");
+        let id_idx = schema.index_of("user_id").expect("user_id");
+        let path = self.dir.path().join(format!("features_{users}.parquet"));
+        let mut w = churn_data::io::TableWriter::create(&path, schema.clone()).expect("writer");
+        let mut written = 0;
+        let mut copy = 0;
+        while written < users {
+            let take = day.num_rows().min(users - written);
+            let part = day.slice(0, take);
+            let ids = part.column(id_idx).as_string::<i32>();
+            let renamed: StringArray = (0..ids.len())
+                .map(|i| Some(format!("{}-{copy}", ids.value(i))))
+                .collect();
+            let mut columns = part.columns().to_vec();
+            columns[id_idx] = std::sync::Arc::new(renamed);
+            let b = arrow::array::RecordBatch::try_new(schema.clone(), columns).expect("batch");
+            w.write(&b).expect("write");
+            written += take;
+            copy += 1;
+        }
+        w.finish().expect("finish");
+        let date = chrono::NaiveDate::default() + chrono::Duration::days(i64::from(last));
+        (date, path)
+    }
+}

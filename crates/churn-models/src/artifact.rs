@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
 use chrono::{DateTime, NaiveDate, Utc};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::calibration::Calibrator;
@@ -166,6 +167,7 @@ impl ModelArtifact {
         let churn_risk = self.calibrator.apply_all(&raw_logit);
         let reasons = match reasons.then(|| self.model.contributions(x)).flatten() {
             Some(c) => (0..x.rows)
+                .into_par_iter()
                 .map(|i| {
                     top_reasons(
                         &self.preprocessing,

@@ -238,6 +238,11 @@ impl GradientBoosting {
     /// XGBoost's approximate contributions), row-major with `cols + 1` values per row, the
     /// last being the bias.
     pub fn contributions(&self, x: &Design) -> Vec<f64> {
+        self.flat.contributions(x)
+    }
+
+    /// [`GradientBoosting::contributions`] through forust's own code (slower; for checks).
+    pub fn forust_contributions(&self, x: &Design) -> Vec<f64> {
         self.booster.predict_contributions(
             &Matrix::new(&x.data, x.rows, x.cols),
             ContributionsMethod::Average,
@@ -267,6 +272,9 @@ struct FlatNode {
 pub struct FlatForest {
     base_score: f64,
     nodes: Vec<FlatNode>,
+    /// Each node's cover-weighted mean leaf value (forust's `distribute_leaf_weights`), for
+    /// contributions; kept apart so prediction reads 24-byte nodes.
+    mean: Vec<f64>,
     roots: Vec<u32>,
 }
 
@@ -282,8 +290,10 @@ impl FlatForest {
             .unwrap_or(booster.trees.len())
             .min(booster.trees.len());
         let mut nodes = Vec::new();
+        let mut mean = Vec::new();
         let mut roots = Vec::with_capacity(used);
         for tree in &booster.trees[..used] {
+            let weights = tree.distribute_leaf_weights();
             roots.push(nodes.len() as u32);
             // Breadth-first, placing both children of a node together.
             nodes.push(FlatNode {
@@ -295,6 +305,8 @@ impl FlatForest {
             let mut queue = std::collections::VecDeque::from([(0usize, nodes.len() - 1)]);
             while let Some((src, dst)) = queue.pop_front() {
                 let node = &tree.nodes[src];
+                mean.resize(nodes.len(), 0.0);
+                mean[dst] = weights[src];
                 if node.is_leaf {
                     nodes[dst] = FlatNode {
                         value: f64::from(node.weight_value),
@@ -327,9 +339,11 @@ impl FlatForest {
                 };
             }
         }
+        mean.resize(nodes.len(), 0.0);
         Self {
             base_score: booster.base_score,
             nodes,
+            mean,
             roots,
         }
     }
@@ -346,15 +360,8 @@ impl FlatForest {
             .enumerate()
             .for_each(|(b, acc)| {
                 let start = b * PREDICT_BLOCK;
-                // The block in row-major order, so one row's features sit together.
                 let cols = x.cols;
-                let mut rows = vec![0.0; acc.len() * cols];
-                for j in 0..cols {
-                    let col = &x.column(j)[start..start + acc.len()];
-                    for (r, &v) in col.iter().enumerate() {
-                        rows[r * cols + j] = v;
-                    }
-                }
+                let rows = row_major_block(x, start, acc.len());
                 for &root in &self.roots {
                     for (r, a) in acc.iter_mut().enumerate() {
                         let row = &rows[r * cols..(r + 1) * cols];
@@ -363,6 +370,49 @@ impl FlatForest {
                 }
             });
         out
+    }
+
+    /// Each column's contribution to each row's log-odds, row-major with `cols + 1` values
+    /// per row (the last is the bias): along a row's path, the change of the node's mean
+    /// leaf value is credited to the split feature (forust's and XGBoost's "average"
+    /// approximation), so a row's values add up to its log-odds.
+    pub fn contributions(&self, x: &Design) -> Vec<f64> {
+        let width = x.cols + 1;
+        let mut out = vec![0.0; x.rows * width];
+        out.par_chunks_mut(PREDICT_BLOCK * width)
+            .enumerate()
+            .for_each(|(b, block)| {
+                let start = b * PREDICT_BLOCK;
+                let rows = block.len() / width;
+                let values = row_major_block(x, start, rows);
+                for (r, c) in block.chunks_mut(width).enumerate() {
+                    let row = &values[r * x.cols..(r + 1) * x.cols];
+                    c[x.cols] = self.base_score;
+                    for &root in &self.roots {
+                        self.path_contributions(root, row, c);
+                    }
+                }
+            });
+        out
+    }
+
+    #[inline]
+    fn path_contributions(&self, root: u32, row: &[f64], c: &mut [f64]) {
+        let bias = c.len() - 1;
+        let mut at = root as usize;
+        c[bias] += self.mean[at];
+        let mut node = self.nodes[at];
+        while node.feature != LEAF {
+            let v = row[node.feature as usize];
+            let next = if v.is_nan() {
+                node.missing
+            } else {
+                node.left + u32::from(v >= node.value)
+            } as usize;
+            c[node.feature as usize] += self.mean[next] - self.mean[at];
+            at = next;
+            node = self.nodes[at];
+        }
     }
 
     #[inline]
@@ -379,4 +429,18 @@ impl FlatForest {
         }
         node.value
     }
+}
+
+/// Rows `start..start + len` of a column-major matrix in row-major order, so one row's
+/// features sit together while every tree walks it.
+fn row_major_block(x: &Design, start: usize, len: usize) -> Vec<f64> {
+    let cols = x.cols;
+    let mut rows = vec![0.0; len * cols];
+    for j in 0..cols {
+        let col = &x.column(j)[start..start + len];
+        for (r, &v) in col.iter().enumerate() {
+            rows[r * cols + j] = v;
+        }
+    }
+    rows
 }

@@ -424,8 +424,15 @@ impl LogisticRegression {
 
     /// Each column's contribution to row `i`'s log-odds: coefficient × standardized value.
     pub fn contributions(&self, x: &Design, i: usize) -> Vec<f64> {
-        (0..x.cols)
-            .map(|j| self.coef[j] * self.standardized(x, i, j))
-            .collect()
+        let mut out = vec![0.0; x.cols];
+        self.contributions_into(x, i, &mut out);
+        out
+    }
+
+    /// [`LogisticRegression::contributions`] written into `out` (`x.cols` values).
+    pub fn contributions_into(&self, x: &Design, i: usize, out: &mut [f64]) {
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = self.coef[j] * self.standardized(x, i, j);
+        }
     }
 }

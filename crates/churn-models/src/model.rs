@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -109,7 +110,11 @@ impl FittedModel {
     pub fn contributions(&self, x: &Design) -> Option<Vec<f64>> {
         match self {
             FittedModel::Logistic(m) => {
-                Some((0..x.rows).flat_map(|i| m.contributions(x, i)).collect())
+                let mut out = vec![0.0; x.rows * x.cols];
+                out.par_chunks_mut(x.cols.max(1))
+                    .enumerate()
+                    .for_each(|(i, row)| m.contributions_into(x, i, row));
+                Some(out)
             }
             FittedModel::Gbm(m) => {
                 let with_bias = m.contributions(x);

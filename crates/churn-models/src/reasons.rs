@@ -44,7 +44,8 @@ fn format_number(v: f64) -> String {
     }
 }
 
-/// The top reasons of row `i`, from that row's per-column contributions.
+/// The top reasons of row `i`, from that row's per-column contributions. Only the chosen
+/// features' values are formatted, so the cost per row is one pass over the columns.
 pub fn top_reasons(
     pre: &Preprocessor,
     x: &Design,
@@ -53,35 +54,44 @@ pub fn top_reasons(
     n: usize,
 ) -> Vec<Reason> {
     let mut per_feature = vec![0.0; pre.features.len()];
-    let mut value: Vec<Option<String>> = vec![None; pre.features.len()];
-    for (j, col) in pre.columns.iter().enumerate() {
-        per_feature[col.feature] += contributions[j];
-        let v = x.get(i, j);
-        match &col.category {
-            Some(cat) if v == 1.0 => value[col.feature] = Some(cat.clone()),
-            Some(_) => {}
-            None => value[col.feature] = Some(format_number(v)),
-        }
+    for (col, c) in pre.columns.iter().zip(contributions) {
+        per_feature[col.feature] += c;
     }
-    let mut reasons: Vec<Reason> = pre
-        .features
-        .iter()
-        .enumerate()
-        .filter(|&(f, _)| per_feature[f] > 0.0)
-        .map(|(f, spec)| Reason {
-            feature: spec.name.clone(),
-            value: value[f].clone().unwrap_or_else(|| match spec.kind {
-                FeatureKind::Categorical => "other".to_string(),
-                FeatureKind::Numeric => "missing".to_string(),
-            }),
-            contribution: per_feature[f],
-        })
+    let mut chosen: Vec<usize> = (0..per_feature.len())
+        .filter(|&f| per_feature[f] > 0.0)
         .collect();
-    reasons.sort_by(|a, b| {
-        b.contribution
-            .total_cmp(&a.contribution)
-            .then_with(|| a.feature.cmp(&b.feature))
+    chosen.sort_by(|&a, &b| {
+        per_feature[b]
+            .total_cmp(&per_feature[a])
+            .then_with(|| pre.features[a].name.cmp(&pre.features[b].name))
     });
-    reasons.truncate(n);
-    reasons
+    chosen.truncate(n);
+    chosen
+        .into_iter()
+        .map(|f| {
+            let spec = &pre.features[f];
+            let mut value = None;
+            for (j, col) in pre
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.feature == f)
+            {
+                let v = x.get(i, j);
+                match &col.category {
+                    Some(cat) if v == 1.0 => value = Some(cat.clone()),
+                    Some(_) => {}
+                    None => value = Some(format_number(v)),
+                }
+            }
+            Reason {
+                feature: spec.name.clone(),
+                value: value.unwrap_or_else(|| match spec.kind {
+                    FeatureKind::Categorical => "other".to_string(),
+                    FeatureKind::Numeric => "missing".to_string(),
+                }),
+                contribution: per_feature[f],
+            }
+        })
+        .collect()
 }

@@ -77,6 +77,24 @@ fn contributions_add_up_to_the_log_odds() {
 }
 
 #[test]
+fn flat_contributions_equal_forusts_including_missing_values() {
+    let (mut x, y) = design();
+    let m = params(Sampling::None).fit(&x, &y, None, None).unwrap();
+    // Missing and infinite inputs at scoring time take the missing and >= branches.
+    for i in (0..x.rows).step_by(5) {
+        x.data[i] = f64::NAN;
+    }
+    x.data[3] = f64::INFINITY;
+    x.data[x.rows + 4] = f64::NEG_INFINITY;
+    let fast = m.contributions(&x);
+    let reference = m.forust_contributions(&x);
+    assert_eq!(fast.len(), reference.len());
+    for (i, (a, b)) in fast.iter().zip(&reference).enumerate() {
+        assert!((a - b).abs() < 1e-9, "value {i}: {a} vs {b}");
+    }
+}
+
+#[test]
 fn invalid_parameters_are_rejected() {
     for p in [
         GbmParams {
