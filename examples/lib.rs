@@ -1,1 +1,58 @@
 //! Runnable examples of each churn stage live beside this file; see `cargo run --example`.
+//! This library holds the pipeline the later-stage examples start from.
+
+use std::error::Error;
+use std::path::{Path, PathBuf};
+
+use churn_data::config::{GenerateConfig, PrepareConfig, ValidateConfig};
+use churn_data::generate::Simulator;
+use churn_labels::LabelParams;
+
+/// The files of a synthetic pipeline run up to the training set.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// user_features_daily (every user, every date).
+    pub features: PathBuf,
+    /// The training set (eligible, labelled rows).
+    pub trainset: PathBuf,
+}
+
+/// Generates `n_users` synthetic users into `dir` and runs prepare, features, labels and the
+/// training set, through the same library calls the `churn` stages make.
+pub fn pipeline(dir: &Path, n_users: u64) -> Result<Pipeline, Box<dyn Error>> {
+    let path = |name: &str| dir.join(name);
+    Simulator::new(&GenerateConfig {
+        n_users,
+        ..GenerateConfig::default()
+    })?
+    .write(&path("users.parquet"), &path("events.parquet"), &|_| {})?;
+    churn_data::prepare::prepare_files(
+        &path("users.parquet"),
+        &path("events.parquet"),
+        &path("daily.parquet"),
+        &ValidateConfig::default(),
+        &PrepareConfig::default(),
+    )?;
+    let set = churn_features::FeatureParams::default().check()?;
+    churn_features::compute_file(&set, &path("daily.parquet"), &path("features.parquet"))?;
+    LabelParams::default()
+        .check()?
+        .label_file(&path("daily.parquet"), &path("labels.parquet"))?;
+    churn_labels::build_trainset(
+        &path("features.parquet"),
+        &path("labels.parquet"),
+        &path("train.parquet"),
+    )?;
+    Ok(Pipeline {
+        features: path("features.parquet"),
+        trainset: path("train.parquet"),
+    })
+}
+
+/// The first command-line argument as a user count, else `default`.
+pub fn n_users_arg(default: u64) -> u64 {
+    std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}

@@ -7,42 +7,13 @@
 use std::error::Error;
 
 use churn_data::clock::FixedClock;
-use churn_data::config::{GenerateConfig, PrepareConfig, ValidateConfig};
-use churn_data::generate::Simulator;
-use churn_labels::LabelParams;
+use churn_examples::{n_users_arg, pipeline};
 use churn_models::{ModelArtifact, ModelKind, TrainParams, Trainer, TrainingData};
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let n_users = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(500);
     let dir = tempfile::tempdir()?;
-    let path = |name: &str| dir.path().join(name);
-    Simulator::new(&GenerateConfig {
-        n_users,
-        ..GenerateConfig::default()
-    })?
-    .write(&path("users.parquet"), &path("events.parquet"), &|_| {})?;
-    churn_data::prepare::prepare_files(
-        &path("users.parquet"),
-        &path("events.parquet"),
-        &path("daily.parquet"),
-        &ValidateConfig::default(),
-        &PrepareConfig::default(),
-    )?;
-    let set = churn_features::FeatureParams::default().check()?;
-    churn_features::compute_file(&set, &path("daily.parquet"), &path("features.parquet"))?;
-    LabelParams::default()
-        .check()?
-        .label_file(&path("daily.parquet"), &path("labels.parquet"))?;
-    churn_labels::build_trainset(
-        &path("features.parquet"),
-        &path("labels.parquet"),
-        &path("train.parquet"),
-    )?;
-
-    let (_, batches) = churn_data::io::read_all(&path("train.parquet"), None)?;
+    let files = pipeline(dir.path(), n_users_arg(500))?;
+    let (_, batches) = churn_data::io::read_all(&files.trainset, None)?;
     let data = TrainingData::from_batches(batches.clone())?;
     let trainer = Trainer::new(&data, TrainParams::default())?;
     let clock = FixedClock("2025-05-01T00:00:00Z".parse()?);
@@ -70,7 +41,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let Some(best) = best else {
         return Ok(());
     };
-    let saved = best.save(&path("model.json"))?;
+    let saved = best.save(&dir.path().join("model.json"))?;
     let model = ModelArtifact::load(&saved)?;
     let last = batches.last().map(|b| b.slice(0, 3.min(b.num_rows())));
     let scored = model.predict(&last.into_iter().collect::<Vec<_>>(), true)?;

@@ -280,7 +280,7 @@ pub struct FlatForest {
 
 /// Rows per block: the block's values of the features a tree reads stay in cache while
 /// every tree is applied to it.
-const PREDICT_BLOCK: usize = 256;
+const PREDICT_BLOCK: usize = 64;
 
 impl FlatForest {
     /// Flattens the trees forust predicts with.

@@ -279,15 +279,31 @@ impl<'a> Scorer<'a> {
                 seconds: 0.0,
             },
         };
-        for batch in table.read(&columns, self.params.batch_rows)? {
-            let batch = batch?;
-            acc.summary.rows_read += batch.num_rows() as u64;
-            let on_date = select_date(&batch, days(date), keys)?;
-            if on_date.num_rows() == 0 {
-                continue;
+        // Decoding and date-filtering the next batches (one thread) overlaps predicting
+        // this one (the rest).
+        let reader = table.read(&columns, self.params.batch_rows)?;
+        std::thread::scope(|scope| -> Result<()> {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(RecordBatch, usize)>>(2);
+            scope.spawn(move || {
+                for batch in reader {
+                    let item = batch
+                        .and_then(|b| select_date(&b, days(date), keys).map(|d| (d, b.num_rows())));
+                    let failed = item.is_err();
+                    // A closed channel means the consumer failed; stop reading.
+                    if tx.send(item).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            for item in rx {
+                let (on_date, rows) = item?;
+                acc.summary.rows_read += rows as u64;
+                if on_date.num_rows() > 0 {
+                    self.gather(table, on_date, eligibility.as_deref(), &mut acc)?;
+                }
             }
-            self.gather(table, on_date, eligibility.as_deref(), &mut acc)?;
-        }
+            Ok(())
+        })?;
         if let Some(keys) = keys {
             let found = acc.seen.len() as u64;
             acc.summary.keys_found = Some(found);
