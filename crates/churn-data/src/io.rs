@@ -80,6 +80,20 @@ impl TableReader {
     /// Opens `path` (format by extension). When `columns` is given, only those columns that
     /// exist in the file are read; missing ones are left to the caller to judge.
     pub fn open(path: &Path, columns: Option<&[&str]>, batch_size: usize) -> Result<Self> {
+        Self::open_on_date(path, columns, batch_size, None)
+    }
+
+    /// [`TableReader::open`], reading from a Parquet file only the rows whose Date32
+    /// column `date.0` equals day `date.1` (days since 1970-01-01) when the file allows it:
+    /// row groups whose statistics exclude the day are skipped, and the other columns are
+    /// decoded only for matching rows. Other rows may still come back (CSV, other column
+    /// types), so the caller filters too.
+    pub fn open_on_date(
+        path: &Path,
+        columns: Option<&[&str]>,
+        batch_size: usize,
+        date: Option<(&str, i32)>,
+    ) -> Result<Self> {
         let format = Format::from_path(path)?;
         let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
         let format_err = |message: String| Error::Format {
@@ -111,6 +125,10 @@ impl TableReader {
                 let projection = project(&full, columns);
                 let mask =
                     ProjectionMask::roots(builder.parquet_schema(), projection.iter().copied());
+                let builder = match date {
+                    Some((column, day)) => only_day(builder, column, day),
+                    None => builder,
+                };
                 let reader = builder
                     .with_projection(mask)
                     .with_batch_size(batch_size)
@@ -156,6 +174,55 @@ impl Iterator for TableReader {
             })
         })
     }
+}
+
+/// Row-group pruning and a row filter keeping `column == day` (a Date32 column).
+fn only_day(
+    builder: ParquetRecordBatchReaderBuilder<File>,
+    column: &str,
+    day: i32,
+) -> ParquetRecordBatchReaderBuilder<File> {
+    use arrow::array::Date32Array;
+    use parquet::arrow::arrow_reader::{ArrowPredicateFn, RowFilter};
+    let schema = builder.schema().clone();
+    let Ok(index) = schema.index_of(column) else {
+        return builder;
+    };
+    if schema.field(index).data_type() != &DataType::Date32 {
+        return builder;
+    }
+    let groups = builder.metadata().row_groups();
+    let stats = parquet::arrow::arrow_reader::statistics::StatisticsConverter::try_new(
+        column,
+        &schema,
+        builder.parquet_schema(),
+    )
+    .ok()
+    .and_then(|c| {
+        let mins = c.row_group_mins(groups.iter()).ok()?;
+        let maxes = c.row_group_maxes(groups.iter()).ok()?;
+        let mins = mins.as_any().downcast_ref::<Date32Array>()?.clone();
+        let maxes = maxes.as_any().downcast_ref::<Date32Array>()?.clone();
+        Some((mins, maxes))
+    });
+    let keep: Vec<usize> = (0..groups.len())
+        .filter(|&g| match &stats {
+            // A group without statistics is read.
+            Some((mins, maxes)) => {
+                mins.is_null(g)
+                    || maxes.is_null(g)
+                    || (mins.value(g) <= day && day <= maxes.value(g))
+            }
+            None => true,
+        })
+        .collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
+    let predicate = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
+        arrow::compute::kernels::cmp::eq(batch.column(0), &Date32Array::new_scalar(day))
+    });
+    builder
+        .with_row_groups(keep)
+        .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
 }
 
 fn project(schema: &Schema, columns: Option<&[&str]>) -> Vec<usize> {

@@ -22,6 +22,7 @@ use churn_data::schema::predictions as p;
 use churn_data::schema::user_daily as ud;
 use churn_labels::eligible_from_recency;
 use churn_models::ModelArtifact;
+use churn_models::preprocess::FeatureKind;
 use churn_models::reasons::REASONS;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -83,7 +84,9 @@ pub struct ModelIdentity {
 pub struct ScoreSummary {
     /// The date scored.
     pub as_of_date: NaiveDate,
-    /// Rows of the table read (all dates).
+    /// Rows read from the table: every row of a CSV table; of a Parquet table, only the
+    /// rows of the date (row groups are skipped by statistics, other rows by a filter on
+    /// the date column).
     pub rows_read: u64,
     /// Rows of the date (of the requested keys, in keys-only scoring).
     pub rows_on_date: u64,
@@ -247,7 +250,10 @@ impl<'a> Scorer<'a> {
     ) -> Result<ScoredDay> {
         let started = Instant::now();
         let eligibility = self.eligibility_column(table)?;
-        self.artifact.preprocessing.check_schema(&table.schema())?;
+        let empty = RecordBatch::new_empty(table.schema());
+        self.artifact
+            .preprocessing
+            .check_schema(&self.conform(table, &empty)?.schema())?;
         let mut columns: Vec<&str> = CONTEXT.iter().map(|(c, _)| *c).collect();
         columns.extend(
             self.artifact
@@ -281,7 +287,7 @@ impl<'a> Scorer<'a> {
         };
         // Decoding and date-filtering the next batches (one thread) overlaps predicting
         // this one (the rest).
-        let reader = table.read(&columns, self.params.batch_rows)?;
+        let reader = table.read_on(&columns, self.params.batch_rows, Some(date))?;
         std::thread::scope(|scope| -> Result<()> {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(RecordBatch, usize)>>(2);
             scope.spawn(move || {
@@ -392,7 +398,9 @@ impl<'a> Scorer<'a> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        let design = self.artifact.design(std::slice::from_ref(&batch))?;
+        let design = self
+            .artifact
+            .design(std::slice::from_ref(&self.conform(table, &batch)?))?;
         let predictions = self.artifact.predict_design(&design, self.params.reasons)?;
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(CONTEXT.len() + 1 + REASONS);
         for (name, t) in &CONTEXT {
@@ -420,6 +428,59 @@ impl<'a> Scorer<'a> {
                 .map_err(|e| Error::arrow("assembling predictions", e))?,
         );
         Ok(())
+    }
+
+    /// Text columns (a CSV table) that the model reads as numbers or booleans are parsed;
+    /// a value that does not parse is an error, never a silent missing value.
+    fn conform(&self, table: &FeatureTable, batch: &RecordBatch) -> Result<RecordBatch> {
+        let schema = batch.schema();
+        let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        let mut columns = batch.columns().to_vec();
+        for spec in &self.artifact.preprocessing.features {
+            let Ok(i) = schema.index_of(&spec.name) else {
+                continue;
+            };
+            if spec.kind != FeatureKind::Numeric || !matches!(fields[i].data_type(), DataType::Utf8)
+            {
+                continue;
+            }
+            let to = if spec.arrow_type == "Boolean" {
+                DataType::Boolean
+            } else {
+                DataType::Float64
+            };
+            let source = columns[i].clone();
+            let parsed = cast(&source, &to)
+                .map_err(|e| Error::arrow(format!("column `{}`", spec.name), e))?;
+            let bad: Vec<String> = (0..parsed.len())
+                .filter(|&r| {
+                    parsed.is_null(r)
+                        && !source.is_null(r)
+                        && !source.as_string::<i32>().value(r).is_empty()
+                })
+                .take(3)
+                .map(|r| source.as_string::<i32>().value(r).to_string())
+                .collect();
+            if !bad.is_empty() {
+                return Err(Error::Input {
+                    path: table.path().to_path_buf(),
+                    column: spec.name.clone(),
+                    rule: format!(
+                        "values that do not parse as {to} (the model reads it as {})",
+                        spec.arrow_type
+                    ),
+                    examples: bad,
+                });
+            }
+            fields[i] = Field::new(&spec.name, to, true);
+            columns[i] = parsed;
+        }
+        RecordBatch::try_new_with_options(
+            Arc::new(Schema::new(fields)),
+            columns,
+            &arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+        )
+        .map_err(|e| Error::arrow("parsing text columns", e))
     }
 
     fn eligible(&self, batch: &RecordBatch, column: &str) -> Result<BooleanArray> {

@@ -145,6 +145,18 @@ impl FeatureTable {
         columns: &[&str],
         batch_rows: usize,
     ) -> Result<impl Iterator<Item = Result<RecordBatch>> + 'a> {
+        self.read_on(columns, batch_rows, None)
+    }
+
+    /// [`FeatureTable::read`], skipping (where the file format allows) rows of other dates
+    /// than `day`: a Parquet table decodes its other columns only for the day's rows. Rows
+    /// of other dates may still come back; the caller filters.
+    pub fn read_on<'a>(
+        &'a self,
+        columns: &[&str],
+        batch_rows: usize,
+        day: Option<NaiveDate>,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch>> + 'a> {
         let file_names: Vec<String> = columns
             .iter()
             .map(|c| match *c {
@@ -154,7 +166,12 @@ impl FeatureTable {
             })
             .collect();
         let refs: Vec<&str> = file_names.iter().map(String::as_str).collect();
-        let reader = TableReader::open(&self.path, Some(&refs), batch_rows)?;
+        let reader = TableReader::open_on_date(
+            &self.path,
+            Some(&refs),
+            batch_rows,
+            day.map(|d| (self.ids.date.as_str(), days(d))),
+        )?;
         Ok(reader.map(move |b| self.canonical_batch(b?)))
     }
 

@@ -68,7 +68,8 @@ fn the_latest_date_is_scored_ranked_with_ties_by_user_id() {
     assert_eq!(day.summary.rows_on_date, USERS as u64);
     assert_eq!(day.summary.ineligible, (USERS / 10) as u64);
     assert_eq!(day.summary.scored, (USERS - USERS / 10) as u64);
-    assert_eq!(day.summary.rows_read, (USERS * DAYS) as u64);
+    // Parquet: only the date's rows are decoded.
+    assert_eq!(day.summary.rows_read, USERS as u64);
 
     let b = read(&day.paths.parquet);
     let risk = b
@@ -371,4 +372,37 @@ fn outputs_are_readable_by_pyarrow_when_available() {
         Ok(o) => assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr)),
         Err(_) => eprintln!("python3 not found; interop checked in CI by .ci/run"),
     }
+}
+
+#[test]
+fn a_csv_feature_table_scores_the_same_as_parquet() {
+    let p = project();
+    let (schema, batches) = churn_data::io::read_all(&p.features, None).unwrap();
+    let csv = p.dir.path().join("features.csv");
+    churn_data::io::write_batches(&csv, schema, &batches).unwrap();
+    let parquet = run_job(&p.registry, &job(&p, "a"), &clock()).unwrap();
+    let mut j = job(&p, "b");
+    j.features = csv;
+    let from_csv = run_job(&p.registry, &j, &clock()).unwrap();
+    // CSV has no statistics or row filter: every row is read, and the result is the same.
+    assert_eq!(from_csv.days[0].summary.rows_read, (USERS * DAYS) as u64);
+    assert_eq!(
+        by_user(&read(&from_csv.days[0].paths.parquet)),
+        by_user(&read(&parquet.days[0].paths.parquet))
+    );
+    // A value that does not parse is an error naming the column and the value.
+    let text = std::fs::read_to_string(&j.features).unwrap();
+    let broken = p.dir.path().join("broken.csv");
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    // An eligible user on the scored date.
+    let last = lines.iter().position(|l| l.starts_with("u074,2025-03-08")).unwrap();
+    let mut cells: Vec<&str> = lines[last].split(',').collect();
+    let col = text.lines().next().unwrap().split(',').position(|c| c == "logins_7d").unwrap();
+    cells[col] = "lots";
+    lines[last] = cells.join(",");
+    std::fs::write(&broken, lines.join("\n")).unwrap();
+    j.features = broken;
+    j.force = true;
+    let err = run_job(&p.registry, &j, &clock()).unwrap_err().to_string();
+    assert!(err.contains("broken.csv") && err.contains("logins_7d") && err.contains("lots"), "{err}");
 }
