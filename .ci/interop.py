@@ -37,7 +37,18 @@ assert train.column_names[-2:] == ["future_active_days", "churn_label"]
 labels = train.column("churn_label").to_pylist()
 assert set(labels) <= {0, 1}
 assert abs(sum(labels) / len(labels) - summary["churn_rate"]) < 1e-9
+latest = json.loads((root / "data/predictions/latest.json").read_text())
+pred = pq.read_table(root / latest["predictions"])  # absolute, or relative to the root
+assert pred.column_names[:13] == ["user_id", "as_of_date", "plan", "is_paid", "country", "marketing_source",
+                                  "days_since_signup", "days_since_last_activity", "churn_risk", "risk_rank",
+                                  "model_name", "model_version", "scored_at"], pred.column_names
+assert pred.column_names[-3:] == ["reason_1", "reason_2", "reason_3"]
+ranks = pred.column("risk_rank").to_pylist()
+assert ranks == list(range(1, pred.num_rows + 1))
+risk = pred.column("churn_risk").to_pylist()
+assert all(a >= b for a, b in zip(risk, risk[1:]))
+assert len(set(pred.column("user_id").to_pylist())) == pred.num_rows
 report = json.loads((root / "artifacts/metrics/validation_report.json").read_text())
 assert report["ok"] is True
 print(f"interop: pyarrow read users={users.num_rows} events={events.num_rows} user_daily={daily.num_rows} "
-      f"features={features.num_rows} training={train.num_rows}: ok")
+      f"features={features.num_rows} training={train.num_rows} predictions={pred.num_rows}: ok")

@@ -395,14 +395,26 @@ fn a_csv_feature_table_scores_the_same_as_parquet() {
     let broken = p.dir.path().join("broken.csv");
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
     // An eligible user on the scored date.
-    let last = lines.iter().position(|l| l.starts_with("u074,2025-03-08")).unwrap();
+    let last = lines
+        .iter()
+        .position(|l| l.starts_with("u074,2025-03-08"))
+        .unwrap();
     let mut cells: Vec<&str> = lines[last].split(',').collect();
-    let col = text.lines().next().unwrap().split(',').position(|c| c == "logins_7d").unwrap();
+    let col = text
+        .lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .position(|c| c == "logins_7d")
+        .unwrap();
     cells[col] = "lots";
     lines[last] = cells.join(",");
     std::fs::write(&broken, lines.join("\n")).unwrap();
     j.features = broken;
     j.force = true;
     let err = run_job(&p.registry, &j, &clock()).unwrap_err().to_string();
-    assert!(err.contains("broken.csv") && err.contains("logins_7d") && err.contains("lots"), "{err}");
+    assert!(
+        err.contains("broken.csv") && err.contains("logins_7d") && err.contains("lots"),
+        "{err}"
+    );
 }
