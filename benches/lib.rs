@@ -64,44 +64,14 @@ impl ScoringFixture {
     pub fn new(kind: churn_models::ModelKind) -> Self {
         use churn_data::clock::FixedClock;
         let dir = tempfile::tempdir().expect("temp dir");
-        let p = |name: &str| dir.path().join(name);
-        let config = churn_data::config::GenerateConfig::default();
-        churn_data::generate::Simulator::new(&config)
-            .expect("valid config")
-            .write(&p("users.parquet"), &p("events.parquet"), &|_| {})
-            .expect("generate");
-        churn_data::prepare::prepare_files(
-            &p("users.parquet"),
-            &p("events.parquet"),
-            &p("daily.parquet"),
-            &Default::default(),
-            &Default::default(),
-        )
-        .expect("prepare");
-        let set = churn_features::FeatureParams::default()
-            .check()
-            .expect("windows");
-        churn_features::compute_file(&set, &p("daily.parquet"), &p("features.parquet"))
-            .expect("features");
-        churn_labels::LabelParams::default()
-            .check()
-            .expect("label params")
-            .label_file(&p("daily.parquet"), &p("labels.parquet"))
-            .expect("labels");
-        churn_labels::build_trainset(
-            &p("features.parquet"),
-            &p("labels.parquet"),
-            &p("train.parquet"),
-        )
-        .expect("trainset");
-        let (_, batches) = churn_data::io::read_all(&p("train.parquet"), None).expect("read");
-        let data = churn_models::TrainingData::from_batches(batches).expect("training data");
+        let files = churn_examples::pipeline(dir.path(), 2_000).expect("pipeline");
+        let data = files.training_data().expect("training data");
         let trainer = churn_models::Trainer::new(&data, churn_models::TrainParams::default())
             .expect("trainer");
         let clock = FixedClock(chrono::DateTime::UNIX_EPOCH);
         let artifact = trainer.fit(kind, &clock).expect("fit");
         Self {
-            features: p("features.parquet"),
+            features: files.features,
             artifact,
             dir,
         }

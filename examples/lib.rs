@@ -49,6 +49,14 @@ pub fn pipeline(dir: &Path, n_users: u64) -> Result<Pipeline, Box<dyn Error>> {
     })
 }
 
+impl Pipeline {
+    /// The training set, read for [`churn_models::Trainer`].
+    pub fn training_data(&self) -> Result<churn_models::TrainingData, Box<dyn Error>> {
+        let (_, batches) = churn_data::io::read_all(&self.trainset, None)?;
+        Ok(churn_models::TrainingData::from_batches(batches)?)
+    }
+}
+
 /// The first command-line argument as a user count, else `default`.
 pub fn n_users_arg(default: u64) -> u64 {
     std::env::args()

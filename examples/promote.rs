@@ -7,14 +7,13 @@ use std::error::Error;
 
 use churn_data::clock::FixedClock;
 use churn_examples::{n_users_arg, pipeline};
-use churn_models::{ModelKind, TrainParams, Trainer, TrainingData};
+use churn_models::{ModelKind, TrainParams, Trainer};
 use churn_registry::{PromotePolicy, Registry};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let dir = tempfile::tempdir()?;
     let files = pipeline(dir.path(), n_users_arg(500))?;
-    let (_, batches) = churn_data::io::read_all(&files.trainset, None)?;
-    let data = TrainingData::from_batches(batches)?;
+    let data = files.training_data()?;
     let trainer = Trainer::new(&data, TrainParams::default())?;
     let clock = FixedClock("2025-05-01T00:00:00Z".parse()?);
     let registry = Registry::open(&dir.path().join("registry"));

@@ -267,6 +267,20 @@ struct FlatNode {
     missing: u32,
 }
 
+impl FlatNode {
+    /// The child a row goes to from this split node: missing values (NaN) to `missing`,
+    /// values `>= value` to `left + 1`, others to `left`.
+    #[inline]
+    fn child(&self, row: &[f64]) -> u32 {
+        let v = row[self.feature as usize];
+        if v.is_nan() {
+            self.missing
+        } else {
+            self.left + u32::from(v >= self.value)
+        }
+    }
+}
+
 /// Every tree of a booster laid out in one array, children of a node next to each other.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlatForest {
@@ -403,12 +417,7 @@ impl FlatForest {
         c[bias] += self.mean[at];
         let mut node = self.nodes[at];
         while node.feature != LEAF {
-            let v = row[node.feature as usize];
-            let next = if v.is_nan() {
-                node.missing
-            } else {
-                node.left + u32::from(v >= node.value)
-            } as usize;
+            let next = node.child(row) as usize;
             c[node.feature as usize] += self.mean[next] - self.mean[at];
             at = next;
             node = self.nodes[at];
@@ -419,13 +428,7 @@ impl FlatForest {
     fn leaf(&self, root: u32, row: &[f64]) -> f64 {
         let mut node = self.nodes[root as usize];
         while node.feature != LEAF {
-            let v = row[node.feature as usize];
-            let next = if v.is_nan() {
-                node.missing
-            } else {
-                node.left + u32::from(v >= node.value)
-            };
-            node = self.nodes[next as usize];
+            node = self.nodes[node.child(row) as usize];
         }
         node.value
     }

@@ -145,7 +145,7 @@ pub fn run_job(registry: &Registry, job: &ScoreJob, clock: &dyn Clock) -> Result
             settings: settings.clone(),
             scored_at: clock.now(),
             outputs: paths.files(),
-            summary: empty_summary(date),
+            summary: ScoreSummary::new(date),
         };
         if !job.force
             && let Some(previous) = paths.previous().filter(|p| p.same_run(&manifest))
@@ -187,22 +187,6 @@ pub fn run_job(registry: &Registry, job: &ScoreJob, clock: &dyn Clock) -> Result
         kind: artifact.kind,
         days,
     })
-}
-
-fn empty_summary(date: NaiveDate) -> ScoreSummary {
-    ScoreSummary {
-        as_of_date: date,
-        rows_read: 0,
-        rows_on_date: 0,
-        scored: 0,
-        ineligible: 0,
-        ineligible_examples: Vec::new(),
-        keys_requested: None,
-        keys_found: None,
-        keys_missing: None,
-        missing_examples: Vec::new(),
-        seconds: 0.0,
-    }
 }
 
 /// A multi-model plan (TOML).

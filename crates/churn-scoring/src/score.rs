@@ -108,6 +108,25 @@ pub struct ScoreSummary {
     pub seconds: f64,
 }
 
+impl ScoreSummary {
+    /// All counts zero.
+    pub fn new(as_of_date: NaiveDate) -> Self {
+        Self {
+            as_of_date,
+            rows_read: 0,
+            rows_on_date: 0,
+            scored: 0,
+            ineligible: 0,
+            ineligible_examples: Vec::new(),
+            keys_requested: None,
+            keys_found: None,
+            keys_missing: None,
+            missing_examples: Vec::new(),
+            seconds: 0.0,
+        }
+    }
+}
+
 /// One scored date: the ranked rows and what happened.
 #[derive(Debug, Clone)]
 pub struct ScoredDay {
@@ -272,17 +291,8 @@ impl<'a> Scorer<'a> {
             raw: Vec::new(),
             seen: HashSet::new(),
             summary: ScoreSummary {
-                as_of_date: date,
-                rows_read: 0,
-                rows_on_date: 0,
-                scored: 0,
-                ineligible: 0,
-                ineligible_examples: Vec::new(),
                 keys_requested: keys.map(|k| k.len() as u64),
-                keys_found: None,
-                keys_missing: None,
-                missing_examples: Vec::new(),
-                seconds: 0.0,
+                ..ScoreSummary::new(date)
             },
         };
         // Decoding and date-filtering the next batches (one thread) overlaps predicting
