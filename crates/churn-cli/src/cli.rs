@@ -88,7 +88,7 @@ pub enum Command {
     Train(TrainArgs),
     /// Inspect the model registry and set aliases.
     ///
-    /// Versions live in artifacts/registry/<name>/versions/<N>; aliases (production, staging,
+    /// Versions live in artifacts/registry/NAME/versions/N; aliases (production, staging,
     /// any name) point at one version; every change is in history.jsonl.
     Registry {
         #[command(subcommand)]
@@ -107,8 +107,8 @@ pub enum Command {
     ///
     /// Looks the model's features up by key in the feature table, keeps users active within
     /// labels.active_within_days, predicts with the top 3 reasons, ranks by risk (ties by
-    /// user_id) and writes data/predictions/churn_predictions_<date>.{parquet,csv},
-    /// churn_top_<K>_<date>.{parquet,csv}, a manifest and latest.json. Re-running the same
+    /// user_id) and writes data/predictions/churn_predictions_DATE.{parquet,csv},
+    /// churn_top_K_DATE.{parquet,csv}, a manifest and latest.json. Re-running the same
     /// date with the same model and inputs keeps the outputs (use --force to redo).
     /// With --plan, scores every model of a TOML plan and exits 0 (all succeeded),
     /// 3 (some failed) or 1 (all failed).
@@ -206,7 +206,7 @@ pub struct ScoreArgs {
     /// The date to score, YYYY-MM-DD [default: the latest in the features].
     #[arg(long, value_name = "DATE")]
     pub as_of_date: Option<Date>,
-    /// The model: NAME, NAME@ALIAS or NAME/VERSION [registry.model_name@score.alias].
+    /// The model: NAME, NAME@ALIAS or NAME/VERSION [default: registry.model_name, alias score.alias].
     #[arg(long, value_name = "REF")]
     pub model: Option<String>,
     /// Keys-only scoring: a CSV or Parquet file of (user_id, as_of_date) rows.

@@ -360,7 +360,7 @@ fn registry_promote_rollback_and_score_from_the_command_line() {
 }
 
 #[test]
-fn concurrent_registrations_from_separate_processes_lose_no_version() {
+fn concurrent_registrations_and_promotions_from_separate_processes_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let o = churn(
@@ -386,14 +386,26 @@ fn concurrent_registrations_from_separate_processes_lose_no_version() {
             p
         })
         .collect();
-    let children: Vec<_> = files
+    // Six registrations and three promotions, all at once.
+    let mut jobs: Vec<Vec<String>> = files
         .iter()
         .map(|f| {
+            vec![
+                "registry".into(),
+                "register".into(),
+                f.display().to_string(),
+            ]
+        })
+        .collect();
+    jobs.extend((0..3).map(|_| vec!["promote".to_string()]));
+    let children: Vec<_> = jobs
+        .iter()
+        .map(|args| {
             Command::new(env!("CARGO_BIN_EXE_churn"))
                 .arg("--root")
                 .arg(root)
-                .args(["registry", "register"])
-                .arg(f)
+                .arg("--quiet")
+                .args(args)
                 .env_remove("CHURN_CONFIG")
                 .spawn()
                 .unwrap()
@@ -420,6 +432,12 @@ fn concurrent_registrations_from_separate_processes_lose_no_version() {
             .count(),
         8
     );
+    // One promotion by `all`, three now: every decision is recorded.
+    let decisions = history
+        .lines()
+        .filter(|l| l.contains("\"promote\"") || l.contains("\"keep\""))
+        .count();
+    assert_eq!(decisions, 4);
 }
 
 #[test]

@@ -307,7 +307,7 @@ pub mod labels {
     pub const ELIGIBLE: &str = "eligible";
 }
 
-/// Columns of the scoring outputs (churn_predictions_<date>, churn_top_<K>_<date>).
+/// Columns of the scoring outputs (`churn_predictions_<date>`, `churn_top_<K>_<date>`).
 pub mod predictions {
     /// Calibrated probability of churn.
     pub const CHURN_RISK: &str = "churn_risk";

@@ -9,7 +9,7 @@
 //! - [`keys`]: keys-only input, checked (present, parseable, unique).
 //! - [`score`]: eligibility, prediction with reasons, ranking (risk descending, ties by
 //!   user_id), model and time stamps.
-//! - [`output`]: churn_predictions_<date> and churn_top_<K>_<date> as Parquet and CSV, a
+//! - [`output`]: `churn_predictions_<date>` and `churn_top_<K>_<date>` as Parquet and CSV, a
 //!   manifest for idempotent re-runs, the `latest.json` pointer.
 //! - [`run`]: a scoring job from the registry to files, and multi-model plans with
 //!   per-model status and SUCCESS / PARTIAL / FAILED.

@@ -1,4 +1,4 @@
-//! Writing a scored date: churn_predictions_<date>.{parquet,csv}, churn_top_<K>_<date>
+//! Writing a scored date: `churn_predictions_<date>.{parquet,csv}`, `churn_top_<K>_<date>`
 //! .{parquet,csv}, a manifest beside them (what produced them, for idempotent re-runs) and
 //! the `latest.json` pointer. Every file is written to a temporary name and renamed.
 
@@ -79,15 +79,15 @@ impl DayManifest {
 /// The paths of a date's outputs under `dir`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DayPaths {
-    /// churn_predictions_<date>.parquet
+    /// `churn_predictions_<date>.parquet`
     pub parquet: PathBuf,
-    /// churn_predictions_<date>.csv
+    /// `churn_predictions_<date>.csv`
     pub csv: PathBuf,
-    /// churn_top_<K>_<date>.parquet
+    /// `churn_top_<K>_<date>.parquet`
     pub top_parquet: PathBuf,
-    /// churn_top_<K>_<date>.csv
+    /// `churn_top_<K>_<date>.csv`
     pub top_csv: PathBuf,
-    /// churn_predictions_<date>.json
+    /// `churn_predictions_<date>.json`
     pub manifest: PathBuf,
 }
 
