@@ -304,6 +304,15 @@ pub fn parquet_date_range(path: &Path, column: &str) -> Option<(i32, i32)> {
     Some((arrow::compute::min(mins)?, arrow::compute::max(maxes)?))
 }
 
+/// The number of rows of a Parquet file from its footer; `None` for other files.
+pub fn parquet_row_count(path: &Path) -> Option<u64> {
+    if Format::from_path(path).ok()? != Format::Parquet {
+        return None;
+    }
+    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).ok()?).ok()?;
+    u64::try_from(builder.metadata().file_metadata().num_rows()).ok()
+}
+
 /// Per-row-group mins and maxes of a column, cast to `target`; `None` unless every row group
 /// has both.
 fn parquet_column_stats(

@@ -359,3 +359,49 @@ pub fn evaluate(y: &[f64], p: &[f64], k: usize) -> Result<Evaluation> {
         pr_curve: pr_curve(y, p, 101)?,
     })
 }
+
+/// The risk above which a user counts as high risk in score summaries (DESIGN.md stage 9).
+pub const HIGH_RISK: f64 = 0.7;
+
+/// The distribution of a set of scores: what score monitoring compares over time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreStats {
+    /// Scores summarised.
+    pub rows: usize,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// The threshold of `high_risk_share`.
+    pub high_risk_threshold: f64,
+    /// Share of scores at or above the threshold.
+    pub high_risk_share: f64,
+}
+
+impl ScoreStats {
+    /// Summarises scores (non-finite values are ignored); `None` when there is none.
+    /// Percentiles are the nearest-rank values of the sorted scores.
+    pub fn of(scores: &[f64], high_risk_threshold: f64) -> Option<Self> {
+        let mut s: Vec<f64> = scores.iter().copied().filter(|v| v.is_finite()).collect();
+        if s.is_empty() {
+            return None;
+        }
+        s.sort_unstable_by(f64::total_cmp);
+        let n = s.len();
+        let rank = |q: f64| s[((q * n as f64).ceil() as usize).clamp(1, n) - 1];
+        Some(Self {
+            rows: n,
+            mean: s.iter().sum::<f64>() / n as f64,
+            p50: rank(0.5),
+            p90: rank(0.9),
+            p99: rank(0.99),
+            high_risk_threshold,
+            high_risk_share: s.iter().filter(|&&v| v >= high_risk_threshold).count() as f64
+                / n as f64,
+        })
+    }
+}

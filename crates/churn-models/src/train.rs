@@ -27,7 +27,10 @@ use crate::fingerprint::Fingerprint;
 use crate::forest::ForestParams;
 use crate::gbm::{GbmParams, Sampling};
 use crate::logistic::{LogisticParams, sigmoid};
-use crate::metrics::{ECE_BINS, Evaluation, brier, evaluate, expected_calibration_error, log_loss};
+use crate::metrics::{
+    ECE_BINS, Evaluation, HIGH_RISK, ScoreStats, brier, evaluate, expected_calibration_error,
+    log_loss,
+};
 use crate::model::{FittedModel, ModelKind};
 use crate::preprocess::{Design, PreprocessParams, Preprocessor};
 
@@ -291,6 +294,9 @@ pub struct TrainReport {
     pub rows: RowCounts,
     /// Churn rate of the rows the model was fitted on.
     pub fit_churn_rate: f64,
+    /// The calibrated scores of the test rows: the baseline of score monitoring.
+    #[serde(default)]
+    pub test_scores: Option<ScoreStats>,
     /// Churn rate of the test rows.
     pub test_churn_rate: f64,
     /// Seconds spent fitting the model (calibration and evaluation excluded).
@@ -470,6 +476,7 @@ impl<'a> Trainer<'a> {
             calibration,
             rows: self.window.rows,
             fit_churn_rate: y.iter().sum::<f64>() / y.len() as f64,
+            test_scores: ScoreStats::of(&after, HIGH_RISK),
             fit_seconds,
             design_columns: self.pre.columns.len(),
             dropped_features: self.pre.dropped.clone(),

@@ -221,43 +221,6 @@ impl<'a> Scorer<'a> {
         })
     }
 
-    /// The eligibility window column: `active_days_{w}d` with the smallest `w ≥ n`.
-    fn eligibility_column(&self, table: &FeatureTable) -> Result<Option<String>> {
-        let n = self.params.active_within_days;
-        if n == 0 {
-            return Ok(None);
-        }
-        let schema = table.schema();
-        let windows: Vec<u32> = schema
-            .fields()
-            .iter()
-            .filter_map(|fl| {
-                fl.name()
-                    .strip_prefix(f::ACTIVE_DAYS)?
-                    .strip_prefix('_')?
-                    .strip_suffix('d')?
-                    .parse()
-                    .ok()
-            })
-            .collect();
-        match windows.iter().filter(|&&w| w >= n).min() {
-            Some(&w) if schema.field_with_name(f::DAYS_SINCE_LAST_ACTIVITY).is_ok() => {
-                Ok(Some(f::windowed(f::ACTIVE_DAYS, w)))
-            }
-            _ => Err(Error::Input {
-                path: table.path().to_path_buf(),
-                column: f::windowed(f::ACTIVE_DAYS, n),
-                rule: format!(
-                    "eligibility (active within {n} days) needs {} and active_days_<w>d with \
-                     w >= {n}; the table has windows {windows:?} (set labels.active_within_days \
-                     to at most the largest window, or 0 to score everyone)",
-                    f::DAYS_SINCE_LAST_ACTIVITY
-                ),
-                examples: vec![],
-            }),
-        }
-    }
-
     /// Scores `date` of `table`: every row of the date, or only the users of `keys`
     /// (user id → row of the keys file).
     pub fn score_date(
@@ -268,7 +231,7 @@ impl<'a> Scorer<'a> {
         clock: &dyn Clock,
     ) -> Result<ScoredDay> {
         let started = Instant::now();
-        let eligibility = self.eligibility_column(table)?;
+        let eligibility = eligibility_column(table, self.params.active_within_days)?;
         let empty = RecordBatch::new_empty(table.schema());
         self.artifact
             .preprocessing
@@ -389,7 +352,7 @@ impl<'a> Scorer<'a> {
         }
         let batch = match eligibility {
             Some(column) => {
-                let mask = self.eligible(&batch, column)?;
+                let mask = eligible_rows(&batch, column, self.params.active_within_days)?;
                 let dropped = batch.num_rows() - mask.true_count();
                 if dropped > 0 {
                     acc.summary.ineligible += dropped as u64;
@@ -493,29 +456,6 @@ impl<'a> Scorer<'a> {
         .map_err(|e| Error::arrow("parsing text columns", e))
     }
 
-    fn eligible(&self, batch: &RecordBatch, column: &str) -> Result<BooleanArray> {
-        let int = |name: &str| -> Result<Int32Array> {
-            let a = batch.column_by_name(name).expect("the column was read");
-            let c = cast(a, &DataType::Int32)
-                .map_err(|e| Error::arrow(format!("column `{name}`"), e))?;
-            Ok(c.as_primitive::<Int32Type>().clone())
-        };
-        let (recency, active) = (int(f::DAYS_SINCE_LAST_ACTIVITY)?, int(column)?);
-        Ok((0..batch.num_rows())
-            .map(|i| {
-                Some(
-                    !recency.is_null(i)
-                        && !active.is_null(i)
-                        && eligible_from_recency(
-                            recency.value(i),
-                            active.value(i),
-                            self.params.active_within_days,
-                        ),
-                )
-            })
-            .collect())
-    }
-
     /// Sorts by risk (descending, ties by user_id) and adds rank, model, time and the
     /// kind's column.
     fn rank(
@@ -573,6 +513,64 @@ impl<'a> Scorer<'a> {
     }
 }
 
+/// The column eligibility is computed from: `active_days_{w}d` with the smallest `w ≥ n`
+/// (`None` when `n = 0`, everyone is eligible). An error names the windows the table has.
+pub fn eligibility_column(table: &FeatureTable, n: u32) -> Result<Option<String>> {
+    if n == 0 {
+        return Ok(None);
+    }
+    let schema = table.schema();
+    let windows: Vec<u32> = schema
+        .fields()
+        .iter()
+        .filter_map(|fl| {
+            fl.name()
+                .strip_prefix(f::ACTIVE_DAYS)?
+                .strip_prefix('_')?
+                .strip_suffix('d')?
+                .parse()
+                .ok()
+        })
+        .collect();
+    match windows.iter().filter(|&&w| w >= n).min() {
+        Some(&w) if schema.field_with_name(f::DAYS_SINCE_LAST_ACTIVITY).is_ok() => {
+            Ok(Some(f::windowed(f::ACTIVE_DAYS, w)))
+        }
+        _ => Err(Error::Input {
+            path: table.path().to_path_buf(),
+            column: f::windowed(f::ACTIVE_DAYS, n),
+            rule: format!(
+                "eligibility (active within {n} days) needs {} and active_days_<w>d with \
+                 w >= {n}; the table has windows {windows:?} (set labels.active_within_days \
+                 to at most the largest window, or 0 to score everyone)",
+                f::DAYS_SINCE_LAST_ACTIVITY
+            ),
+            examples: vec![],
+        }),
+    }
+}
+
+/// Which rows of a feature batch are eligible (active within `n` days), from
+/// `days_since_last_activity` and the window column of [`eligibility_column`].
+pub fn eligible_rows(batch: &RecordBatch, column: &str, n: u32) -> Result<BooleanArray> {
+    let int = |name: &str| -> Result<Int32Array> {
+        let a = batch.column_by_name(name).expect("the column was read");
+        let c =
+            cast(a, &DataType::Int32).map_err(|e| Error::arrow(format!("column `{name}`"), e))?;
+        Ok(c.as_primitive::<Int32Type>().clone())
+    };
+    let (recency, active) = (int(f::DAYS_SINCE_LAST_ACTIVITY)?, int(column)?);
+    Ok((0..batch.num_rows())
+        .map(|i| {
+            Some(
+                !recency.is_null(i)
+                    && !active.is_null(i)
+                    && eligible_from_recency(recency.value(i), active.value(i), n),
+            )
+        })
+        .collect())
+}
+
 /// Row order by risk descending, ties broken by user_id ascending.
 pub fn rank_order(risk: &[f64], users: &StringArray) -> Vec<u32> {
     let mut order: Vec<u32> = (0..risk.len() as u32).collect();
@@ -597,8 +595,8 @@ fn gathered_schema() -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// The rows of `day` (and, with keys, of the requested users).
-fn select_date(
+/// The rows of `day` (days since 1970-01-01) and, with keys, of the requested users.
+pub fn select_date(
     batch: &RecordBatch,
     day: i32,
     keys: Option<&HashMap<String, usize>>,

@@ -1,0 +1,190 @@
+//! Score proxy, realized outcomes, the retrain decision and the report history.
+
+use std::sync::Arc;
+
+use arrow::array::{Date32Array, Float64Array, Int32Array, RecordBatch, StringArray, UInt32Array};
+use arrow::datatypes::{DataType, Field, Schema};
+use chrono::{DateTime, NaiveDate, Utc};
+use churn_models::metrics::ScoreStats;
+use churn_monitor::psi::Status;
+use churn_monitor::{Column, PsiParams, decide, drift_columns, realized, score_proxy};
+
+fn now() -> DateTime<Utc> {
+    "2026-05-01T00:00:00Z".parse().unwrap()
+}
+
+fn day(d: &str) -> i32 {
+    (d.parse::<NaiveDate>().unwrap() - NaiveDate::default()).num_days() as i32
+}
+
+/// A predictions file of users u0..u9 on `date` with risks 0.0, 0.1, .., 0.9.
+fn predictions(dir: &std::path::Path, date: &str) -> std::path::PathBuf {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("user_id", DataType::Utf8, false),
+        Field::new("as_of_date", DataType::Date32, false),
+        Field::new("churn_risk", DataType::Float64, false),
+        Field::new("model_name", DataType::Utf8, false),
+        Field::new("model_version", DataType::UInt32, false),
+    ]));
+    let b = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(
+                (0..10).map(|i| format!("u{i}")).collect::<Vec<_>>(),
+            )),
+            Arc::new(Date32Array::from(vec![day(date); 10])),
+            Arc::new(Float64Array::from(
+                (0..10).map(|i| f64::from(i) / 10.0).collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(vec!["churn"; 10])),
+            Arc::new(UInt32Array::from(vec![3; 10])),
+        ],
+    )
+    .unwrap();
+    let path = dir.join(format!("churn_predictions_{date}.parquet"));
+    churn_data::io::write_batches(&path, schema, &[b]).unwrap();
+    path
+}
+
+#[test]
+fn the_proxy_summarises_risk_and_compares_with_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = predictions(dir.path(), "2025-03-01");
+    let training = ScoreStats::of(&[0.1, 0.2, 0.3], 0.7);
+    let r = score_proxy(&path, training, 0.7, now()).unwrap();
+    assert_eq!(r.current.rows, 10);
+    assert!((r.current.mean - 0.45).abs() < 1e-12);
+    assert_eq!(
+        (r.current.p50, r.current.p90, r.current.p99),
+        (0.4, 0.8, 0.9)
+    );
+    assert!(
+        (r.current.high_risk_share - 0.3).abs() < 1e-12,
+        "0.7, 0.8, 0.9"
+    );
+    assert!((r.mean_shift.unwrap() - 0.25).abs() < 1e-12);
+    assert_eq!(r.as_of_date, Some("2025-03-01".parse().unwrap()));
+}
+
+#[test]
+fn mature_dates_are_evaluated_and_young_ones_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    predictions(dir.path(), "2025-03-01");
+    predictions(dir.path(), "2025-03-20");
+    // Labels of 2025-03-01: the five highest risks churned, plus u2; u0 has no label.
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("user_id", DataType::Utf8, false),
+        Field::new("as_of_date", DataType::Date32, false),
+        Field::new("churn_label", DataType::Int32, false),
+    ]));
+    let users: Vec<String> = (1..10).map(|i| format!("u{i}")).collect();
+    let labels: Vec<i32> = (1..10).map(|i| i32::from(i >= 5 || i == 2)).collect();
+    let b = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(users)),
+            Arc::new(Date32Array::from(vec![day("2025-03-01"); 9])),
+            Arc::new(Int32Array::from(labels)),
+        ],
+    )
+    .unwrap();
+    let labels_path = dir.path().join("labels.parquet");
+    churn_data::io::write_batches(&labels_path, schema, &[b]).unwrap();
+    let model_pr_auc = |name: &str, v: u32| (name == "churn" && v == 3).then_some(0.99);
+    let r = realized(
+        dir.path(),
+        &labels_path,
+        10,
+        "2025-03-25".parse().unwrap(),
+        3,
+        &model_pr_auc,
+        now(),
+    )
+    .unwrap();
+    assert_eq!(r.dates.len(), 2);
+    let first = &r.dates[0];
+    assert_eq!(first.status, "evaluated");
+    assert_eq!((first.rows, first.positives), (9, 6));
+    assert_eq!(first.precision_at_k, Some(1.0));
+    // Ranking u9..u1: positives at ranks 1-5 and 8 → AP = (5 + 6/8) / 6.
+    assert!((first.pr_auc.unwrap() - (5.0 + 6.0 / 8.0) / 6.0).abs() < 1e-12);
+    assert_eq!(first.model.as_deref(), Some("churn/3"));
+    assert!((first.pr_auc_drop.unwrap() - (0.99 - first.pr_auc.unwrap())).abs() < 1e-12);
+    assert_eq!(r.dates[1].status, "pending");
+    assert_eq!(r.dates[1].matures_on, "2025-03-30".parse().unwrap());
+    assert_eq!(
+        r.latest_evaluated().unwrap().as_of_date,
+        "2025-03-01".parse().unwrap()
+    );
+
+    // Realized 0.958 against 0.99: a drop of 0.032.
+    let d = decide(None, Some(&r), Some(0.99), 0.01, now());
+    assert!(d.retrain, "{:?}", d.reasons);
+    let d = decide(None, Some(&r), Some(0.99), 0.1, now());
+    assert!(!d.retrain, "{:?}", d.reasons);
+}
+
+#[test]
+fn a_failing_feature_means_retrain_and_the_history_is_indexed() {
+    let base: Vec<f64> = (1..=100).map(f64::from).collect();
+    let shifted: Vec<f64> = base.iter().map(|v| v * 1.5).collect();
+    let features = vec![
+        (
+            "stable".to_string(),
+            Column::Numeric(base.clone()),
+            Column::Numeric(base.clone()),
+        ),
+        (
+            "moved".to_string(),
+            Column::Numeric(base.clone()),
+            Column::Numeric(shifted),
+        ),
+    ];
+    let psi = drift_columns(&features, &PsiParams::default());
+    assert_eq!(psi[0].feature, "moved", "worst first");
+    assert_eq!(psi[0].status, Status::Fail);
+    assert_eq!(psi[1].status, Status::Ok);
+    let report = churn_monitor::DriftReport {
+        created_at: now(),
+        as_of_date: "2025-03-01".parse().unwrap(),
+        model: "churn/1".into(),
+        baseline: "train.parquet".into(),
+        current: "features.parquet".into(),
+        baseline_rows: 100,
+        baseline_rows_total: 100,
+        current_rows: 100,
+        params: PsiParams::default(),
+        status: Status::Fail,
+        drifted: vec!["moved".into()],
+        features: psi,
+    };
+    let d = decide(Some(&report), None, Some(0.8), 0.1, now());
+    assert!(d.retrain);
+    assert_eq!(d.failing_features, ["moved"]);
+    assert!(
+        d.reasons[0].contains("drift FAIL") && d.reasons[0].contains("moved"),
+        "{:?}",
+        d.reasons
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let first = churn_monitor::export::record(dir.path(), "drift", "FAIL", &report, now()).unwrap();
+    let later = now() + chrono::Duration::seconds(1);
+    churn_monitor::export::record(dir.path(), "decide", "retrain", &d, later).unwrap();
+    let index = std::fs::read_to_string(dir.path().join("index.jsonl")).unwrap();
+    assert_eq!(index.lines().count(), 2);
+    assert!(index.lines().next().unwrap().contains("\"drift\""));
+    let back: churn_monitor::DriftReport =
+        serde_json::from_str(&std::fs::read_to_string(first).unwrap()).unwrap();
+    assert_eq!(back.status, Status::Fail);
+    let text = churn_monitor::export::drift_gauges(&back).render();
+    let samples = churn_monitor::prometheus::parse(&text).unwrap();
+    assert!(
+        samples
+            .iter()
+            .any(|s| s.name == "churn_drift_status" && s.value == 2.0)
+    );
+    assert!(samples.iter().any(|s| s.name == "churn_feature_psi"
+        && s.labels["feature"] == "moved"
+        && s.value > 0.25));
+}
