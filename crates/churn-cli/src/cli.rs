@@ -113,6 +113,20 @@ pub enum Command {
     /// With --plan, scores every model of a TOML plan and exits 0 (all succeeded),
     /// 3 (some failed) or 1 (all failed).
     Score(ScoreArgs),
+    /// Monitor the production model: drift, score proxy, realized outcomes, retrain decision.
+    ///
+    /// Each check writes a JSON report to artifacts/metrics/monitor/ (with an append-only
+    /// index.jsonl) and a Prometheus textfile to artifacts/metrics/prometheus/.
+    Monitor {
+        #[command(subcommand)]
+        check: MonitorCheck,
+    },
+    /// Rebuild the training set, train, and promote only a better model.
+    ///
+    /// Runs labels, trainset, train (registering each model) and promote on the current
+    /// user-day and feature tables; the promotion decision and its reason go to the registry
+    /// history.
+    Retrain(TrainArgs),
     /// Run the lifecycle on synthetic data: generate, validate, prepare, features, labels,
     /// trainset, train, promote, score.
     All(AllArgs),
@@ -230,6 +244,41 @@ pub struct ScoreArgs {
     /// Score every model of a TOML plan instead (see docs/score.md).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["model", "keys", "features", "out"])]
     pub plan: Option<PathBuf>,
+}
+
+/// `churn monitor ...`
+#[derive(Debug, Subcommand)]
+pub enum MonitorCheck {
+    /// PSI of every feature of the production model, training set vs a scored day; exit 2
+    /// on FAIL.
+    Drift(DriftArgs),
+    /// Risk distribution of a predictions file vs the model's test scores.
+    Proxy {
+        /// Predictions file [default: the one latest.json points at].
+        #[arg(long, value_name = "FILE")]
+        predictions: Option<PathBuf>,
+    },
+    /// Predictions of matured dates against what happened.
+    Realized,
+    /// Drift and realized outcomes, then the retrain decision.
+    Decide(DriftArgs),
+}
+
+/// `churn monitor drift` arguments.
+#[derive(Debug, Args, Default, Clone)]
+pub struct DriftArgs {
+    /// The scored day [default: the latest in the features].
+    #[arg(long, value_name = "DATE")]
+    pub as_of_date: Option<Date>,
+    /// Baseline [default: data/features/training_dataset.parquet].
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Feature table [default: data/features/user_features_daily.parquet].
+    #[arg(long, value_name = "FILE")]
+    pub features: Option<PathBuf>,
+    /// The model whose features are compared [default: registry.model_name@score.alias].
+    #[arg(long, value_name = "REF")]
+    pub model: Option<String>,
 }
 
 /// `churn config ...`

@@ -13,7 +13,7 @@ use churn_scoring::{
 };
 
 use crate::cli::{PromoteArgs, RegistryAction, RollbackArgs, ScoreArgs};
-use crate::output::{Ui, table};
+use crate::output::{Ui, outln, table};
 use crate::stages::StageReport;
 
 /// The configured registry.
@@ -56,11 +56,11 @@ pub fn registry_command(config: &Config, action: &RegistryAction, ui: &Ui) -> Re
                 ]);
             }
             if ui.json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                outln!("{}", serde_json::to_string_pretty(&rows)?);
             } else if rows.is_empty() {
-                println!("no models in {}", reg.root().display());
+                outln!("no models in {}", reg.root().display());
             } else {
-                println!(
+                outln!(
                     "{}",
                     table(&["model", "versions", "latest", "aliases"], &rows)
                 );
@@ -77,7 +77,7 @@ pub fn registry_command(config: &Config, action: &RegistryAction, ui: &Ui) -> Re
             }
             let aliases = reg.aliases(&name)?;
             if ui.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({
                         "model": name, "aliases": aliases, "versions": versions
@@ -109,7 +109,7 @@ pub fn registry_command(config: &Config, action: &RegistryAction, ui: &Ui) -> Re
                     ]
                 })
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 table(
                     &[
@@ -131,11 +131,11 @@ pub fn registry_command(config: &Config, action: &RegistryAction, ui: &Ui) -> Re
             let name = model_name(config, model);
             let history = reg.history(&name)?;
             if ui.json {
-                println!("{}", serde_json::to_string_pretty(&history)?);
+                outln!("{}", serde_json::to_string_pretty(&history)?);
                 return Ok(0);
             }
             for e in history {
-                println!(
+                outln!(
                     "{}  {:<9} {:<11} {} -> {}  {}",
                     e.at.format("%Y-%m-%d %H:%M:%S"),
                     format!("{:?}", e.action).to_lowercase(),
@@ -152,7 +152,7 @@ pub fn registry_command(config: &Config, action: &RegistryAction, ui: &Ui) -> Re
                 .register(&name, artifact, &SystemClock)
                 .with_context(|| format!("cannot register {}", artifact.display()))?;
             if ui.json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+                outln!("{}", serde_json::to_string_pretty(&r)?);
             } else if r.created {
                 ui.say(format!(
                     "registered {} as {name}/{}",
@@ -175,7 +175,7 @@ pub fn registry_command(config: &Config, action: &RegistryAction, ui: &Ui) -> Re
             let name = model_name(config, model);
             let e = reg.set_alias(&name, alias, *version, "set by hand", &SystemClock)?;
             if ui.json {
-                println!("{}", serde_json::to_string_pretty(&e)?);
+                outln!("{}", serde_json::to_string_pretty(&e)?);
             } else {
                 ui.say(format!(
                     "{name}@{alias}: {} -> {version}",
@@ -230,7 +230,7 @@ pub fn rollback(config: &Config, args: &RollbackArgs, ui: &Ui) -> Result<u8> {
     let name = model_name(config, &args.model);
     let e = reg.rollback(&name, &args.alias, args.to, &SystemClock)?;
     if ui.json {
-        println!("{}", serde_json::to_string_pretty(&e)?);
+        outln!("{}", serde_json::to_string_pretty(&e)?);
     } else {
         ui.say(format!("{name}@{}: {}", args.alias, e.reason));
     }
@@ -371,7 +371,7 @@ pub fn score_plan(
 
 fn say_plan(ui: &Ui, manifest: &RunManifest, path: &std::path::Path) {
     if ui.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(manifest).unwrap_or_default()
         );

@@ -3,6 +3,7 @@
 
 mod cli;
 mod deploy;
+mod monitor;
 mod output;
 mod stages;
 

@@ -1,5 +1,14 @@
 //! Everything the binary shows a person: logging setup, progress bars, tables.
 
+/// `println!` that ignores a closed stdout (`churn ... | head`) instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+pub(crate) use outln;
+
 use std::io::IsTerminal;
 use std::time::Duration;
 
@@ -78,7 +87,7 @@ impl Ui {
     /// Prints a line of text unless quiet or JSON.
     pub fn say(&self, text: impl AsRef<str>) {
         if !self.quiet && !self.json {
-            println!("{}", text.as_ref());
+            outln!("{}", text.as_ref());
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::cli::{
     PromoteArgs, ScoreArgs, StageIo, TrainArgs, TrainsetArgs,
 };
 use crate::deploy;
-use crate::output::{Ui, peak_rss_mib, table};
+use crate::output::{Ui, outln, peak_rss_mib, table};
 
 /// What one stage did, for the closing table of `churn all` and for `--json`.
 #[derive(Debug, Clone, Serialize)]
@@ -68,7 +68,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
         Command::Validate(args) => {
             let (report, ok) = validate(&config, args, &ui)?;
             if ui.json {
-                println!("{}", serde_json::to_string_pretty(&report.detail)?);
+                outln!("{}", serde_json::to_string_pretty(&report.detail)?);
             }
             Ok(if ok { 0 } else { 1 })
         }
@@ -112,6 +112,24 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 Ok(0)
             }
         },
+        Command::Monitor { check } => crate::monitor::monitor(&config, check, &ui),
+        Command::Retrain(args) => {
+            let reports = vec![
+                labels(&config, &StageIo::default(), &ui)?,
+                trainset(&config, &TrainsetArgs::default(), &ui)?,
+                train(&config, args, &ui)?,
+                deploy::promote(
+                    &config,
+                    &PromoteArgs {
+                        alias: "production".into(),
+                        ..PromoteArgs::default()
+                    },
+                    &ui,
+                )?,
+            ];
+            finish(&ui, &reports);
+            Ok(0)
+        }
         Command::All(args) => all(&mut config, args, &ui),
         Command::Config {
             action: ConfigAction::Show,
@@ -124,7 +142,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
 
 fn finish(ui: &Ui, reports: &[StageReport]) {
     if ui.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(reports).unwrap_or_default()
         );

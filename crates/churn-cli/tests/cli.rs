@@ -469,3 +469,133 @@ fn a_plan_with_a_missing_and_a_broken_model_exits_3() {
         .collect();
     assert_eq!(runs.len(), 1);
 }
+
+fn lr_only(root: &Path) -> String {
+    let config = root.join("churn.toml");
+    std::fs::write(&config, "[train]\nmodels = [\"lr\"]\n").unwrap();
+    config.display().to_string()
+}
+
+fn drift_report(root: &Path, config: &str) -> (Option<i32>, serde_json::Value) {
+    let o = churn(root, &["--config", config, "--json", "monitor", "drift"]);
+    (o.status.code(), serde_json::from_slice(&o.stdout).unwrap())
+}
+
+fn psi_of(report: &serde_json::Value, feature: &str) -> (f64, String) {
+    let f = report["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["feature"] == feature)
+        .unwrap();
+    (
+        f["psi"].as_f64().unwrap(),
+        f["status"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn drifted_data_fails_the_monitor_and_asks_for_a_retrain() {
+    let (calm, drifted) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let generate = ["all", "--n-users", "500", "--days", "90", "--seed", "11"];
+    let config = lr_only(calm.path());
+    let o = churn(
+        calm.path(),
+        &[&["--config", config.as_str()], &generate[..]].concat(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let config_d = lr_only(drifted.path());
+    let o = churn(
+        drifted.path(),
+        &[
+            &["--config", config_d.as_str()],
+            &generate[..],
+            &["--drift-from", "2025-03-05"],
+        ]
+        .concat(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+
+    let (calm_code, calm_report) = drift_report(calm.path(), &config);
+    let (code, report) = drift_report(drifted.path(), &config_d);
+    assert_eq!(code, Some(2), "drift FAIL exits 2");
+    assert_eq!(report["status"], "FAIL");
+    // Engagement fell after the drift date: the activity features FAIL with drift and not
+    // without it.
+    for feature in ["active_days_14d", "events_14d", "watch_minutes_14d"] {
+        let (before, before_status) = psi_of(&calm_report, feature);
+        let (after, status) = psi_of(&report, feature);
+        assert_eq!(status, "FAIL", "{feature}: {after}");
+        assert_ne!(before_status, "FAIL", "{feature} without drift: {before}");
+        assert!(after > before + 0.2, "{feature}: {before} -> {after}");
+    }
+    assert!(calm_code == Some(0) || calm_code == Some(2));
+    assert_eq!(report["excluded"][0], "days_since_signup");
+
+    // The decision, its history and the Prometheus textfile.
+    let o = churn(
+        drifted.path(),
+        &["--config", &config_d, "--json", "monitor", "decide"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    let decision: serde_json::Value =
+        serde_json::from_str(&out[out.rfind("{\n  \"created_at\"").unwrap()..]).unwrap();
+    assert_eq!(decision["retrain"], true);
+    assert!(
+        decision["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("drift FAIL")
+    );
+    let prom = std::fs::read_to_string(
+        drifted
+            .path()
+            .join("artifacts/metrics/prometheus/churn_drift.prom"),
+    )
+    .unwrap();
+    let samples = churn_monitor::prometheus::parse(&prom).unwrap();
+    assert!(
+        samples
+            .iter()
+            .any(|s| s.name == "churn_drift_status" && s.value == 2.0)
+    );
+    let index =
+        std::fs::read_to_string(drifted.path().join("artifacts/metrics/monitor/index.jsonl"))
+            .unwrap();
+    assert_eq!(
+        index.lines().count(),
+        4,
+        "drift, then drift + realized + decide"
+    );
+
+    // Retrain: a new version is registered and promotion decides, with its reason kept.
+    let o = churn(drifted.path(), &["--config", &config_d, "retrain"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let history = std::fs::read_to_string(
+        drifted
+            .path()
+            .join("artifacts/registry/churn/history.jsonl"),
+    )
+    .unwrap();
+    let last = history.lines().last().unwrap();
+    assert!(
+        last.contains("\"promote\"") || last.contains("\"keep\""),
+        "{last}"
+    );
+    let o = churn(
+        drifted.path(),
+        &["--config", &config_d, "monitor", "realized"],
+    );
+    assert!(
+        o.status.success() && text(&o).contains("pending"),
+        "{}",
+        text(&o)
+    );
+    let o = churn(drifted.path(), &["--config", &config_d, "monitor", "proxy"]);
+    assert!(
+        o.status.success() && text(&o).contains("high-risk share"),
+        "{}",
+        text(&o)
+    );
+}

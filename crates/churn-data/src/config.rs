@@ -439,6 +439,11 @@ pub struct MonitorConfig {
     pub high_risk_threshold: f64,
     /// Retrain when realized PR-AUC is this far below the production model's.
     pub max_pr_auc_drop: f64,
+    /// Most training-set rows the drift baseline keeps (every k-th row beyond it).
+    pub baseline_max_rows: usize,
+    /// Model features left out of drift: `days_since_signup` grows with the calendar for
+    /// every user, so its distribution moves by construction between training and scoring.
+    pub drift_exclude_features: Vec<String>,
 }
 
 impl Default for MonitorConfig {
@@ -450,6 +455,8 @@ impl Default for MonitorConfig {
             psi_floor: 1e-6,
             high_risk_threshold: 0.7,
             max_pr_auc_drop: 0.1,
+            baseline_max_rows: 2_000_000,
+            drift_exclude_features: vec!["days_since_signup".into()],
         }
     }
 }

@@ -123,6 +123,9 @@ pub struct DriftReport {
     pub status: Status,
     /// Features at WARN or FAIL, worst first.
     pub drifted: Vec<String>,
+    /// Model features not compared (configured out).
+    #[serde(default)]
+    pub excluded: Vec<String>,
     /// Every feature, worst first, with its buckets.
     pub features: Vec<FeaturePsi>,
 }
@@ -257,6 +260,7 @@ pub fn drift_report(
             .filter(|f| f.status != Status::Ok)
             .map(|f| f.feature.clone())
             .collect(),
+        excluded: Vec::new(),
         features,
     })
 }

@@ -210,12 +210,18 @@ fn count(edges: &[f64], values: &[f64]) -> (Vec<u64>, u64) {
 pub fn psi_numeric(feature: &str, baseline: &[f64], current: &[f64], p: &PsiParams) -> FeaturePsi {
     let mut present: Vec<f64> = baseline.iter().copied().filter(|v| !v.is_nan()).collect();
     let mut edges = numeric_edges(&mut present, p.buckets);
-    // A constant baseline has no quantile edges; bucket around its value instead, so a
-    // move to any other value shows.
-    let constant = edges.is_empty() && !present.is_empty();
-    if constant {
-        let v = present[0];
-        edges = vec![v, v.next_up()];
+    // When more than (k-1)/k of the baseline is its minimum, every quantile edge is the
+    // minimum and none is left: split at the minimum instead (values at it, values above).
+    // A constant baseline also gets a bucket below its value, so any move shows.
+    let min = present.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = present.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let constant = !present.is_empty() && min == max;
+    if edges.is_empty() && !present.is_empty() {
+        edges = if constant {
+            vec![min, min.next_up()]
+        } else {
+            vec![min.next_up()]
+        };
     }
     let (e_counts, e_missing) = count(&edges, baseline);
     let (a_counts, a_missing) = count(&edges, current);

@@ -108,3 +108,20 @@ fn categories_compare_shares_and_unseen_ones_get_a_bucket() {
     let expected = 2.0 * (-0.25 * 0.5f64.ln()) + 2.0 * (0.25 - f) * (0.25 / f).ln();
     assert!((r.psi - expected).abs() < 1e-9, "{} vs {expected}", r.psi);
 }
+
+#[test]
+fn a_mostly_zero_feature_still_has_a_bucket_for_its_non_zero_values() {
+    // 95% zeros: every decile is 0. The split is at 0: zeros, and values above.
+    let mut base = vec![0.0; 95];
+    base.extend([1.0, 2.0, 3.0, 4.0, 5.0]);
+    let r = psi_numeric("x", &base, &base, &PsiParams::default());
+    assert_eq!(r.buckets.len(), 2);
+    assert_eq!(r.buckets[1].expected_count, 5);
+    assert!(r.note.is_none(), "not constant");
+    let mut more = vec![0.0; 50];
+    more.extend(vec![2.0; 50]);
+    assert_eq!(
+        psi_numeric("x", &base, &more, &PsiParams::default()).status,
+        Status::Fail
+    );
+}

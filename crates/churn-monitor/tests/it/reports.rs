@@ -156,6 +156,7 @@ fn a_failing_feature_means_retrain_and_the_history_is_indexed() {
         params: PsiParams::default(),
         status: Status::Fail,
         drifted: vec!["moved".into()],
+        excluded: vec![],
         features: psi,
     };
     let d = decide(Some(&report), None, Some(0.8), 0.1, now());

@@ -1,0 +1,363 @@
+//! Wiring of `churn monitor ...` and `churn retrain`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use churn_data::clock::{Clock, SystemClock};
+use churn_data::config::Config;
+use churn_monitor::export::{decision_gauges, drift_gauges, proxy_gauges, realized_gauges, record};
+use churn_monitor::prometheus::Gauges;
+use churn_monitor::{DriftReport, PsiParams, RealizedReport, Status};
+use churn_registry::ModelRef;
+use churn_scoring::{FeatureTable, IdColumns};
+
+use crate::cli::{DriftArgs, MonitorCheck};
+use crate::deploy::registry;
+use crate::output::{Ui, outln, table};
+
+fn monitor_dir(config: &Config) -> PathBuf {
+    config.paths.metrics_dir().join("monitor")
+}
+
+fn publish(config: &Config, check: &str, gauges: &Gauges) -> Result<PathBuf> {
+    let path = config
+        .paths
+        .metrics_dir()
+        .join("prometheus")
+        .join(format!("churn_{check}.prom"));
+    gauges.write(&path)?;
+    Ok(path)
+}
+
+/// `churn monitor ...`: returns the exit code.
+pub fn monitor(config: &Config, check: &MonitorCheck, ui: &Ui) -> Result<u8> {
+    let clock = SystemClock;
+    match check {
+        MonitorCheck::Drift(args) => {
+            let report = drift(config, args, &clock)?;
+            say_drift(ui, &report);
+            json_out(ui, &report)?;
+            let code = if report.status == Status::Fail { 2 } else { 0 };
+            record_and_publish(
+                config,
+                ui,
+                "drift",
+                &report.status.to_string(),
+                &report,
+                &drift_gauges(&report),
+            )?;
+            if code == 2 && !ui.json {
+                eprintln!("drift FAIL: {}", report.drifted.join(", "));
+            }
+            Ok(code)
+        }
+        MonitorCheck::Proxy { predictions } => {
+            let report = proxy(config, predictions.as_deref(), &clock)?;
+            json_out(ui, &report)?;
+            let c = &report.current;
+            ui.say(format!(
+                "score proxy of {}: mean {:.4} p50 {:.4} p90 {:.4} p99 {:.4}, high-risk share {:.4} (>= {}){}",
+                report.predictions.display(),
+                c.mean,
+                c.p50,
+                c.p90,
+                c.p99,
+                c.high_risk_share,
+                c.high_risk_threshold,
+                report
+                    .training
+                    .as_ref()
+                    .map(|t| format!("; at training: mean {:.4}, high-risk share {:.4}", t.mean, t.high_risk_share))
+                    .unwrap_or_default()
+            ));
+            record_and_publish(config, ui, "proxy", "OK", &report, &proxy_gauges(&report))?;
+            Ok(0)
+        }
+        MonitorCheck::Realized => {
+            let report = realized(config, &clock)?;
+            say_realized(ui, &report);
+            json_out(ui, &report)?;
+            record_and_publish(
+                config,
+                ui,
+                "realized",
+                "OK",
+                &report,
+                &realized_gauges(&report),
+            )?;
+            Ok(0)
+        }
+        MonitorCheck::Decide(args) => {
+            let drift_report = drift(config, args, &clock)?;
+            say_drift(ui, &drift_report);
+            record_and_publish(
+                config,
+                ui,
+                "drift",
+                &drift_report.status.to_string(),
+                &drift_report,
+                &drift_gauges(&drift_report),
+            )?;
+            let realized_report = realized(config, &clock)?;
+            say_realized(ui, &realized_report);
+            record_and_publish(
+                config,
+                ui,
+                "realized",
+                "OK",
+                &realized_report,
+                &realized_gauges(&realized_report),
+            )?;
+            let (_, production) = production(config, args.model.as_deref())?;
+            let decision = churn_monitor::decide(
+                Some(&drift_report),
+                Some(&realized_report),
+                production,
+                config.monitor.max_pr_auc_drop,
+                clock.now(),
+            );
+            ui.say(format!(
+                "decision: {} — {}",
+                if decision.retrain { "RETRAIN" } else { "keep" },
+                decision.reasons.join("; ")
+            ));
+            let status = if decision.retrain { "retrain" } else { "keep" };
+            record_and_publish(
+                config,
+                ui,
+                "decide",
+                status,
+                &decision,
+                &decision_gauges(&decision),
+            )?;
+            json_out(ui, &decision)?;
+            Ok(0)
+        }
+    }
+}
+
+fn json_out<T: serde::Serialize>(ui: &Ui, report: &T) -> Result<()> {
+    if ui.json {
+        outln!("{}", serde_json::to_string_pretty(report)?);
+    }
+    Ok(())
+}
+
+fn record_and_publish<T: serde::Serialize>(
+    config: &Config,
+    ui: &Ui,
+    check: &str,
+    status: &str,
+    report: &T,
+    gauges: &Gauges,
+) -> Result<()> {
+    let now = SystemClock.now();
+    let json = record(&monitor_dir(config), check, status, report, now)?;
+    let prom = publish(config, check, gauges)?;
+    ui.say(format!(
+        "{check}: report {}, metrics {}",
+        json.display(),
+        prom.display()
+    ));
+    Ok(())
+}
+
+/// The production model's reference and test PR-AUC.
+fn production(config: &Config, model: Option<&str>) -> Result<(ModelRef, Option<f64>)> {
+    let reference = model.map_or_else(
+        || format!("{}@{}", config.registry.model_name, config.score.alias),
+        str::to_string,
+    );
+    let r = ModelRef::parse(&reference, &config.score.alias)?;
+    let info = registry(config).resolve(&r)?;
+    Ok((r, info.metrics.get("pr_auc").copied()))
+}
+
+fn drift(config: &Config, args: &DriftArgs, clock: &dyn Clock) -> Result<DriftReport> {
+    let (reference, _) = production(config, args.model.as_deref())?;
+    let (info, artifact) = registry(config).load(&reference)?;
+    let baseline = args
+        .baseline
+        .clone()
+        .unwrap_or_else(|| config.paths.trainset_path());
+    let features = args
+        .features
+        .clone()
+        .unwrap_or_else(|| config.paths.features_path());
+    let date = match args.as_of_date {
+        Some(d) => d,
+        None => FeatureTable::open(&features, IdColumns::default())?
+            .date_range()?
+            .map(|(_, last)| last)
+            .with_context(|| format!("{} has no rows", features.display()))?,
+    };
+    let m = &config.monitor;
+    let params = PsiParams {
+        buckets: m.psi_buckets,
+        floor: m.psi_floor,
+        warn: m.psi_warn,
+        fail: m.psi_fail,
+    };
+    let (specs, excluded): (Vec<_>, Vec<_>) = artifact
+        .preprocessing
+        .features
+        .iter()
+        .cloned()
+        .partition(|s| !m.drift_exclude_features.contains(&s.name));
+    let mut report = churn_monitor::drift_report(
+        &baseline,
+        &features,
+        &specs,
+        &format!("{}/{}", info.name, info.version),
+        date,
+        config.labels.active_within_days,
+        m.baseline_max_rows,
+        &params,
+        clock.now(),
+    )?;
+    report.excluded = excluded.into_iter().map(|s| s.name).collect();
+    Ok(report)
+}
+
+fn say_drift(ui: &Ui, r: &DriftReport) {
+    let rows: Vec<Vec<String>> = r
+        .features
+        .iter()
+        .take(10)
+        .map(|f| {
+            vec![
+                f.feature.clone(),
+                format!("{:.4}", f.psi),
+                f.status.to_string(),
+                f.note.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    ui.say(format!(
+        "drift of {} on {}: {} baseline rows (of {}) vs {} current rows; status {} ({} of {} features at WARN or FAIL; not compared: {})\n{}",
+        r.model,
+        r.as_of_date,
+        r.baseline_rows,
+        r.baseline_rows_total,
+        r.current_rows,
+        r.status,
+        r.drifted.len(),
+        r.features.len(),
+        if r.excluded.is_empty() { "none".to_string() } else { r.excluded.join(", ") },
+        table(&["feature", "PSI", "status", "note"], &rows)
+    ));
+}
+
+fn proxy(
+    config: &Config,
+    predictions: Option<&Path>,
+    clock: &dyn Clock,
+) -> Result<churn_monitor::ProxyReport> {
+    let dir = config.paths.resolve(&config.paths.predictions);
+    let (path, model) = match predictions {
+        Some(p) => (p.to_path_buf(), None),
+        None => {
+            let latest = dir.join("latest.json");
+            let text = std::fs::read_to_string(&latest).with_context(|| {
+                format!(
+                    "{}: no scored day yet (run `churn score`, or pass --predictions)",
+                    latest.display()
+                )
+            })?;
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not a latest pointer", latest.display()))?;
+            let path = v["predictions"]
+                .as_str()
+                .map(PathBuf::from)
+                .context("latest.json has no predictions path")?;
+            let model = v["model"]["name"]
+                .as_str()
+                .zip(v["model"]["version"].as_u64())
+                .map(|(n, ver)| (n.to_string(), ver as u32));
+            (path, model)
+        }
+    };
+    let training = match model {
+        Some((name, version)) => {
+            registry(config)
+                .load(&ModelRef::version(&name, version)?)?
+                .1
+                .report
+                .test_scores
+        }
+        None => None,
+    };
+    Ok(churn_monitor::score_proxy(
+        &path,
+        training,
+        config.monitor.high_risk_threshold,
+        clock.now(),
+    )?)
+}
+
+fn realized(config: &Config, clock: &dyn Clock) -> Result<RealizedReport> {
+    let features = config.paths.features_path();
+    let last = FeatureTable::open(&features, IdColumns::default())?
+        .date_range()?
+        .map(|(_, last)| last)
+        .with_context(|| format!("{} has no rows", features.display()))?;
+    let reg = registry(config);
+    let pr_auc = |name: &str, version: u32| {
+        reg.version(name, version)
+            .ok()
+            .and_then(|v| v.metrics.get("pr_auc").copied())
+    };
+    Ok(churn_monitor::realized(
+        &config.paths.resolve(&config.paths.predictions),
+        &config.paths.labels_path(),
+        config.labels.window,
+        last,
+        config.score.top_k,
+        &pr_auc,
+        clock.now(),
+    )?)
+}
+
+fn say_realized(ui: &Ui, r: &RealizedReport) {
+    let fmt = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.4}"));
+    let rows: Vec<Vec<String>> = r
+        .dates
+        .iter()
+        .map(|d| {
+            vec![
+                d.as_of_date.to_string(),
+                d.status.clone(),
+                d.model.clone().unwrap_or_default(),
+                d.rows.to_string(),
+                fmt(d.pr_auc),
+                fmt(d.roc_auc),
+                fmt(d.precision_at_k),
+                fmt(d.model_test_pr_auc),
+                if d.status == "pending" {
+                    format!("matures {}", d.matures_on)
+                } else {
+                    String::new()
+                },
+            ]
+        })
+        .collect();
+    ui.say(format!(
+        "realized outcomes (window {} days, data up to {}):\n{}",
+        r.window,
+        r.last_data_date,
+        table(
+            &[
+                "date",
+                "status",
+                "model",
+                "rows",
+                "PR-AUC",
+                "ROC-AUC",
+                &format!("P@{}", r.dates.first().map_or(0, |d| d.k)),
+                "model test PR-AUC",
+                ""
+            ],
+            &rows
+        )
+    ));
+}
