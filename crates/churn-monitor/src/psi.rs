@@ -8,8 +8,6 @@
 //! are floored at `floor` before PSI = Σ (a − e)·ln(a / e), so an empty bucket gives a large
 //! but finite term.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -186,10 +184,14 @@ fn select_positions(values: &mut [f64], offset: usize, positions: &[usize], out:
     select_positions(right, offset + at + 1, &positions[mid + 1..], out);
 }
 
-/// Bucket index of a value: 0..=edges.len() (missing values are counted apart).
+/// Baseline values that quantile edges are computed from, at most (every k-th beyond).
+pub const EDGE_SAMPLE: usize = 500_000;
+
+/// Bucket index of a value: 0..=edges.len() (missing values are counted apart). A
+/// branch-free count over the few edges, faster than a binary search here.
 #[inline]
 fn bucket_of(edges: &[f64], v: f64) -> usize {
-    edges.partition_point(|&e| e <= v)
+    edges.iter().map(|&e| usize::from(e <= v)).sum()
 }
 
 /// Counts of values per bucket, and missing values.
@@ -208,15 +210,35 @@ fn count(edges: &[f64], values: &[f64]) -> (Vec<u64>, u64) {
 
 /// The PSI of a numeric feature; missing values are NaN.
 pub fn psi_numeric(feature: &str, baseline: &[f64], current: &[f64], p: &PsiParams) -> FeaturePsi {
-    let mut present: Vec<f64> = baseline.iter().copied().filter(|v| !v.is_nan()).collect();
-    let mut edges = numeric_edges(&mut present, p.buckets);
+    // Quantile edges from every value, or from every k-th row of a large baseline (the
+    // counts and shares always use every value, so PSI is exact for the edges chosen).
+    // One pass: range, count and sample.
+    let stride = baseline.len().div_ceil(EDGE_SAMPLE).max(1);
+    let (mut min, mut max, mut n_present) = (f64::INFINITY, f64::NEG_INFINITY, 0usize);
+    let mut sample = Vec::with_capacity(baseline.len().min(EDGE_SAMPLE));
+    for (i, &v) in baseline.iter().enumerate() {
+        if v.is_nan() {
+            continue;
+        }
+        min = min.min(v);
+        max = max.max(v);
+        n_present += 1;
+        if i % stride == 0 {
+            sample.push(v);
+        }
+    }
+    let mut edges = numeric_edges(&mut sample, p.buckets);
     // When more than (k-1)/k of the baseline is its minimum, every quantile edge is the
     // minimum and none is left: split at the minimum instead (values at it, values above).
     // A constant baseline also gets a bucket below its value, so any move shows.
-    let min = present.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = present.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let constant = !present.is_empty() && min == max;
-    if edges.is_empty() && !present.is_empty() {
+    let constant = n_present > 0 && min == max;
+    if let Some(&first) = edges.first()
+        && first <= min
+    {
+        // The sample's minimum was above the baseline's: nothing to drop then.
+        edges.retain(|&e| e > min);
+    }
+    if edges.is_empty() && n_present > 0 {
         edges = if constant {
             vec![min, min.next_up()]
         } else {
@@ -242,12 +264,12 @@ pub fn psi_numeric(feature: &str, baseline: &[f64], current: &[f64], p: &PsiPara
     }
     let note = if baseline.is_empty() || current.is_empty() {
         None
-    } else if present.is_empty() {
+    } else if n_present == 0 {
         Some("every baseline value is missing".to_string())
     } else if constant {
         Some(format!(
             "the baseline is constant ({}): buckets below, at and above that value",
-            present[0]
+            min
         ))
     } else {
         None
@@ -272,21 +294,24 @@ pub fn psi_categorical<'a>(
 ) -> FeaturePsi {
     const MISSING: &str = "\u{0}missing";
     const UNSEEN: &str = "\u{0}unseen";
-    let mut counts: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    let mut index = CategoryIndex::default();
     let (mut ne, mut na) = (0u64, 0u64);
     for v in baseline {
-        counts.entry(v.unwrap_or(MISSING)).or_default().0 += 1;
+        index.count(v.unwrap_or(MISSING), true);
         ne += 1;
     }
+    let seen = index.keys.len();
     for v in current {
         let key = match v {
             None => MISSING,
-            Some(c) if counts.get(c).is_some_and(|x| x.0 > 0) => c,
+            Some(c) if index.find(c).is_some_and(|k| k < seen) => c,
             Some(_) => UNSEEN,
         };
-        counts.entry(key).or_default().1 += 1;
+        index.count(key, false);
         na += 1;
     }
+    let mut counts: Vec<(&str, (u64, u64))> = index.keys.into_iter().zip(index.counts).collect();
+    counts.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let buckets = counts
         .into_iter()
         .map(|(k, (e, a))| {
@@ -299,6 +324,50 @@ pub fn psi_categorical<'a>(
         })
         .collect();
     finish(feature, "categorical", buckets, ne, na, None, p)
+}
+
+/// Category → counts; a linear scan while there are few categories (the usual case), a
+/// hash map beyond.
+#[derive(Default)]
+struct CategoryIndex<'a> {
+    keys: Vec<&'a str>,
+    counts: Vec<(u64, u64)>,
+    map: std::collections::HashMap<&'a str, usize>,
+}
+
+impl<'a> CategoryIndex<'a> {
+    const LINEAR: usize = 32;
+
+    fn find(&self, key: &str) -> Option<usize> {
+        if self.keys.len() <= Self::LINEAR {
+            self.keys.iter().position(|k| *k == key)
+        } else {
+            self.map.get(key).copied()
+        }
+    }
+
+    fn count(&mut self, key: &'a str, baseline: bool) {
+        let i = match self.find(key) {
+            Some(i) => i,
+            None => {
+                self.keys.push(key);
+                self.counts.push((0, 0));
+                if self.keys.len() > Self::LINEAR {
+                    if self.map.is_empty() {
+                        self.map = self.keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+                    } else {
+                        self.map.insert(key, self.keys.len() - 1);
+                    }
+                }
+                self.keys.len() - 1
+            }
+        };
+        if baseline {
+            self.counts[i].0 += 1;
+        } else {
+            self.counts[i].1 += 1;
+        }
+    }
 }
 
 fn finish(
