@@ -276,7 +276,7 @@ pub struct DriftArgs {
     /// Feature table [default: data/features/user_features_daily.parquet].
     #[arg(long, value_name = "FILE")]
     pub features: Option<PathBuf>,
-    /// The model whose features are compared [default: registry.model_name@score.alias].
+    /// The model whose features are compared (default: registry.model_name@score.alias).
     #[arg(long, value_name = "REF")]
     pub model: Option<String>,
 }

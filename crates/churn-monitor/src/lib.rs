@@ -7,8 +7,8 @@
 //!   the training set and the eligible users of a scored day. Values outside the baseline
 //!   range land in the outer buckets (never dropped), missing values have their own bucket.
 //! - [`proxy`]: the scored day's risk distribution against the model's test-set scores.
-//! - [`realized`]: once the label window has passed, predictions against what happened.
-//! - [`decide`]: retrain when drift FAILs or realized PR-AUC fell too far.
+//! - [`realized`](mod@realized): once the label window has passed, predictions against what happened.
+//! - [`decide`](mod@decide): retrain when drift FAILs or realized PR-AUC fell too far.
 //! - [`prometheus`] and [`export`]: the text exposition format and where reports go.
 //!
 //! ```
