@@ -16,6 +16,17 @@ fn churn(root: &Path, args: &[&str]) -> Output {
         .expect("churn runs")
 }
 
+/// A fresh folder after `churn all` with these generator arguments.
+fn lifecycle(n_users: &str, days: &str, seed: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let o = churn(
+        dir.path(),
+        &["all", "--n-users", n_users, "--days", days, "--seed", seed],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    dir
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -257,13 +268,8 @@ fn config_show_prints_the_effective_configuration() {
 
 #[test]
 fn registry_promote_rollback_and_score_from_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = lifecycle("80", "50", "5");
     let root = dir.path();
-    let o = churn(
-        root,
-        &["all", "--n-users", "80", "--days", "50", "--seed", "5"],
-    );
-    assert!(o.status.success(), "{}", text(&o));
     // all registered lr and gbm, promoted one, and scored the latest date.
     let o = churn(root, &["registry", "list"]);
     assert!(
@@ -361,13 +367,8 @@ fn registry_promote_rollback_and_score_from_the_command_line() {
 
 #[test]
 fn concurrent_registrations_and_promotions_from_separate_processes_lose_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = lifecycle("60", "40", "3");
     let root = dir.path();
-    let o = churn(
-        root,
-        &["all", "--n-users", "60", "--days", "40", "--seed", "3"],
-    );
-    assert!(o.status.success(), "{}", text(&o));
     let model = std::fs::read_dir(root.join("artifacts/models"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -442,13 +443,8 @@ fn concurrent_registrations_and_promotions_from_separate_processes_lose_nothing(
 
 #[test]
 fn a_plan_with_a_missing_and_a_broken_model_exits_3() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = lifecycle("60", "40", "3");
     let root = dir.path();
-    let o = churn(
-        root,
-        &["all", "--n-users", "60", "--days", "40", "--seed", "3"],
-    );
-    assert!(o.status.success(), "{}", text(&o));
     std::fs::write(root.join("broken.parquet"), b"PAR1 truncated").unwrap();
     let plan = root.join("models.toml");
     std::fs::write(
