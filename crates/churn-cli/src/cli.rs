@@ -128,7 +128,7 @@ pub enum Command {
     /// history.
     Retrain(TrainArgs),
     /// Run the lifecycle on synthetic data: generate, validate, prepare, features, labels,
-    /// trainset, train, promote, score.
+    /// trainset, train, promote, score, monitor (drift); then print the headline results.
     All(AllArgs),
     /// Inspect the configuration.
     Config {

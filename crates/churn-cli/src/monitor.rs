@@ -14,6 +14,7 @@ use churn_scoring::{FeatureTable, IdColumns};
 use crate::cli::{DriftArgs, MonitorCheck};
 use crate::deploy::registry;
 use crate::output::{Ui, outln, table};
+use crate::stages::StageReport;
 
 fn monitor_dir(config: &Config) -> PathBuf {
     config.paths.metrics_dir().join("monitor")
@@ -134,6 +135,42 @@ pub fn monitor(config: &Config, check: &MonitorCheck, ui: &Ui) -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// `churn monitor drift` as a stage of `churn all`: the report is recorded and published;
+/// the drift status is reported, not turned into an exit code (the monitor command does that).
+pub fn drift_stage(config: &Config, ui: &Ui) -> Result<StageReport> {
+    let started = std::time::Instant::now();
+    let report = drift(config, &DriftArgs::default(), &SystemClock)?;
+    record_and_publish(
+        config,
+        ui,
+        "drift",
+        &report.status.to_string(),
+        &report,
+        &drift_gauges(&report),
+    )?;
+    let summary = serde_json::json!({
+        "status": report.status,
+        "drifted": report.drifted,
+        "as_of_date": report.as_of_date,
+    });
+    StageReport::new(
+        "monitor",
+        (
+            report.baseline_rows + report.current_rows,
+            report.features.len() as u64,
+        ),
+        started,
+        vec![
+            config
+                .paths
+                .metrics_dir()
+                .join("prometheus")
+                .join("churn_drift.prom"),
+        ],
+        summary,
+    )
 }
 
 fn json_out<T: serde::Serialize>(ui: &Ui, report: &T) -> Result<()> {

@@ -367,8 +367,84 @@ fn all(config: &mut Config, args: &AllArgs, ui: &Ui) -> Result<u8> {
         ui,
     )?);
     reports.push(deploy::score(config, &ScoreArgs::default(), ui)?);
+    reports.push(crate::monitor::drift_stage(config, ui)?);
     finish(ui, &reports);
+    headline(config, &reports, ui);
     Ok(0)
+}
+
+/// The results a person wants after `churn all`: each model's PR-AUC, the production
+/// version, the five users most at risk with their reasons, the drift status.
+fn headline(config: &Config, reports: &[StageReport], ui: &Ui) {
+    if ui.json || ui.quiet {
+        return;
+    }
+    let detail = |stage: &str| reports.iter().find(|r| r.stage == stage).map(|r| &r.detail);
+    let mut lines = vec![String::new(), "results".to_string()];
+    if let Some(models) = detail("train").and_then(|d| d.as_array()) {
+        let m: Vec<String> = models
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} PR-AUC {}",
+                    r["kind"].as_str().unwrap_or("?"),
+                    opt(r["test"]["pr_auc"].as_f64())
+                )
+            })
+            .collect();
+        lines.push(format!("  models:     {}", m.join(", ")));
+    }
+    if let Some(p) = detail("promote") {
+        lines.push(format!(
+            "  production: {}/{} ({})",
+            config.registry.model_name,
+            p["alias_version"],
+            p["event"]["reason"].as_str().unwrap_or_default()
+        ));
+    }
+    if let Some(top) = reports
+        .iter()
+        .find(|r| r.stage == "score")
+        .and_then(|r| {
+            r.outputs.iter().find(|o| {
+                o.to_string_lossy().contains("churn_top_")
+                    && o.extension().is_some_and(|e| e == "parquet")
+            })
+        })
+        .and_then(|p| churn_data::io::read_all(p, None).ok())
+    {
+        lines.push("  most at risk:".to_string());
+        for b in &top.1 {
+            for i in 0..b.num_rows().min(5) {
+                let cell = |name: &str| {
+                    b.column_by_name(name)
+                        .and_then(|c| arrow::util::display::array_value_to_string(c, i).ok())
+                        .unwrap_or_default()
+                };
+                lines.push(format!(
+                    "    {:<12} risk {:.3}  {}; {}",
+                    cell("user_id"),
+                    cell("churn_risk").parse::<f64>().unwrap_or(f64::NAN),
+                    cell("reason_1"),
+                    cell("reason_2")
+                ));
+            }
+        }
+    }
+    if let Some(d) = detail("monitor") {
+        let drifted: Vec<&str> = d["drifted"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str()).take(5).collect())
+            .unwrap_or_default();
+        lines.push(format!(
+            "  drift:      {} ({} features at WARN or FAIL{}{}) — see docs/monitor.md",
+            d["status"].as_str().unwrap_or("?"),
+            d["drifted"].as_array().map_or(0, Vec::len),
+            if drifted.is_empty() { "" } else { ": " },
+            drifted.join(", ")
+        ));
+    }
+    ui.say(lines.join("\n"));
 }
 
 fn features(config: &Config, args: &StageIo, ui: &Ui) -> Result<StageReport> {
