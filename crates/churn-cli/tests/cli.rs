@@ -561,8 +561,8 @@ fn drifted_data_fails_the_monitor_and_asks_for_a_retrain() {
             .unwrap();
     assert_eq!(
         index.lines().count(),
-        4,
-        "drift, then drift + realized + decide"
+        5,
+        "drift by `all`, then drift, then drift + realized + decide"
     );
 
     // Retrain: a new version is registered and promotion decides, with its reason kept.
