@@ -595,3 +595,102 @@ fn drifted_data_fails_the_monitor_and_asks_for_a_retrain() {
         text(&o)
     );
 }
+
+/// Starts `churn` and kills it (SIGKILL) after `delay_ms`; returns whether it had finished.
+fn kill_after(root: &Path, args: &[&str], delay_ms: u64) -> bool {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_churn"))
+        .arg("--root")
+        .arg(root)
+        .arg("--quiet")
+        .args(args)
+        .env_remove("CHURN_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+    let finished = child.try_wait().unwrap().is_some();
+    let _ = child.kill();
+    let _ = child.wait();
+    finished
+}
+
+#[test]
+fn killing_score_and_registry_writers_leaves_old_or_new_complete_files() {
+    let dir = lifecycle("120", "45", "9");
+    let root = dir.path();
+    let predictions = root.join("data/predictions/churn_predictions_2025-02-14.parquet");
+    let csv = root.join("data/predictions/churn_predictions_2025-02-14.csv");
+    let rows = |p: &Path| {
+        churn_data::io::read_all(p, None)
+            .map(|(_, b)| b.iter().map(|b| b.num_rows()).sum::<usize>())
+            .unwrap_or_else(|e| panic!("{} is not a complete table: {e}", p.display()))
+    };
+    let expected = rows(&predictions);
+    let model = std::fs::read_dir(root.join("artifacts/models"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("churn_lr_"))
+        .unwrap();
+    let original = std::fs::read_to_string(&model).unwrap();
+    // How long each command takes when left alone; kills land uniformly inside that.
+    let took = |args: &[&str]| {
+        let started = std::time::Instant::now();
+        let o = churn(root, args);
+        assert!(o.status.success(), "{}", text(&o));
+        (started.elapsed().as_millis() as u64).max(2)
+    };
+    let score_ms = took(&["score", "--force"]);
+    let promote_ms = took(&["promote"]);
+    // Deterministic "random" kill points.
+    let mut x: u64 = 12345;
+    let mut next = |span: u64| {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) % span
+    };
+    let mut interrupted = 0;
+    for i in 0..12 {
+        interrupted += usize::from(!kill_after(root, &["score", "--force"], next(score_ms)));
+        assert_eq!(rows(&predictions), expected, "kill {i}: parquet");
+        assert_eq!(rows(&csv), expected, "kill {i}: csv");
+        let latest: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(root.join("data/predictions/latest.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(latest["as_of_date"], "2025-02-14");
+
+        let copy = root.join(format!("copy{i}.json"));
+        std::fs::write(
+            &copy,
+            original.replacen("\"churn_lr\"", &format!("\"churn_lr_{i}\""), 1),
+        )
+        .unwrap();
+        interrupted += usize::from(!kill_after(
+            root,
+            &["registry", "register", copy.to_str().unwrap()],
+            next(promote_ms),
+        ));
+        interrupted += usize::from(!kill_after(root, &["promote"], next(promote_ms)));
+        // Every version the registry lists loads whole, and the aliases resolve.
+        let o = churn(root, &["--json", "registry", "show"]);
+        assert!(o.status.success(), "kill {i}: {}", text(&o));
+        let shown: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        for v in shown["versions"].as_array().unwrap() {
+            let r = format!("churn/{}", v["version"]);
+            let o = churn(
+                root,
+                &["score", "--model", &r, "--out", "checked", "--top-k", "1"],
+            );
+            assert!(o.status.success(), "kill {i}, {r}: {}", text(&o));
+        }
+        let o = churn(root, &["score", "--out", "checked_prod", "--top-k", "1"]);
+        assert!(o.status.success(), "kill {i}, production: {}", text(&o));
+    }
+    // The kills must land while the processes run, or this test checks nothing.
+    assert!(
+        interrupted >= 6,
+        "only {interrupted} of 36 runs were killed while running"
+    );
+}
