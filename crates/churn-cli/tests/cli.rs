@@ -650,6 +650,9 @@ fn killing_score_and_registry_writers_leaves_old_or_new_complete_files() {
             .wrapping_add(1442695040888963407);
         (x >> 33) % span
     };
+    // Scoring checks write outside the registry and predictions under test.
+    let checked = root.join("checked").display().to_string();
+    let checked_prod = root.join("checked_prod").display().to_string();
     let mut interrupted = 0;
     for i in 0..12 {
         interrupted += usize::from(!kill_after(root, &["score", "--force"], next(score_ms)));
@@ -681,11 +684,22 @@ fn killing_score_and_registry_writers_leaves_old_or_new_complete_files() {
             let r = format!("churn/{}", v["version"]);
             let o = churn(
                 root,
-                &["score", "--model", &r, "--out", "checked", "--top-k", "1"],
+                &[
+                    "score",
+                    "--model",
+                    &r,
+                    "--out",
+                    checked.as_str(),
+                    "--top-k",
+                    "1",
+                ],
             );
             assert!(o.status.success(), "kill {i}, {r}: {}", text(&o));
         }
-        let o = churn(root, &["score", "--out", "checked_prod", "--top-k", "1"]);
+        let o = churn(
+            root,
+            &["score", "--out", checked_prod.as_str(), "--top-k", "1"],
+        );
         assert!(o.status.success(), "kill {i}, production: {}", text(&o));
     }
     // The kills must land while the processes run, or this test checks nothing.
