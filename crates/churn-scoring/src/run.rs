@@ -164,17 +164,19 @@ pub fn run_job(registry: &Registry, job: &ScoreJob, clock: &dyn Clock) -> Result
         write_day(&day.batch, &paths, job.top_k, job.params.batch_rows)?;
         manifest.summary = day.summary.clone();
         churn_data::io::write_json(&paths.manifest, &manifest)?;
-        let latest_moved = update_latest(
-            &job.output_dir,
-            &Latest {
-                as_of_date: date,
-                model: identity.clone(),
-                scored_at: manifest.scored_at,
-                predictions: paths.parquet.clone(),
-                predictions_csv: paths.csv.clone(),
-                top: paths.top_csv.clone(),
-            },
-        )?;
+        // A keys-only run scores some users, not the day's list: it does not become latest.
+        let latest_moved = job.keys.is_none()
+            && update_latest(
+                &job.output_dir,
+                &Latest {
+                    as_of_date: date,
+                    model: identity.clone(),
+                    scored_at: manifest.scored_at,
+                    predictions: paths.parquet.clone(),
+                    predictions_csv: paths.csv.clone(),
+                    top: paths.top_csv.clone(),
+                },
+            )?;
         days.push(DayOutcome {
             status: DayStatus::Scored,
             paths,

@@ -235,6 +235,9 @@ fn keys_on_several_dates_score_each_date() {
             .csv
             .ends_with("churn_predictions_2025-03-01.csv")
     );
+    // Keys-only runs score some users, not the day's list: latest.json is not theirs.
+    assert!(out.days.iter().all(|d| !d.latest_moved));
+    assert!(!p.dir.path().join("keys/latest.json").exists());
 }
 
 #[test]
