@@ -23,6 +23,15 @@ pub fn registry(config: &Config) -> Registry {
     )
 }
 
+/// `--model REF` (NAME, NAME@ALIAS or NAME/VERSION; a bare name takes `score.alias`), or
+/// `registry.model_name@score.alias`.
+pub fn model_ref(config: &Config, given: Option<&str>) -> Result<ModelRef> {
+    Ok(match given {
+        Some(text) => ModelRef::parse(text, &config.score.alias)?,
+        None => ModelRef::alias(&config.registry.model_name, &config.score.alias)?,
+    })
+}
+
 fn model_name(config: &Config, given: &Option<String>) -> String {
     given
         .clone()
@@ -250,12 +259,8 @@ fn score_params(config: &Config, args: &ScoreArgs) -> ScoreParams {
 pub fn score(config: &Config, args: &ScoreArgs, ui: &Ui) -> Result<StageReport> {
     let started = Instant::now();
     let reg = registry(config);
-    let reference = args
-        .model
-        .clone()
-        .unwrap_or_else(|| format!("{}@{}", config.registry.model_name, config.score.alias));
     let job = ScoreJob {
-        model: ModelRef::parse(&reference, &config.score.alias)?,
+        model: model_ref(config, args.model.as_deref())?,
         features: args
             .features
             .clone()

@@ -8,11 +8,11 @@ use churn_data::config::Config;
 use churn_monitor::export::{decision_gauges, drift_gauges, proxy_gauges, realized_gauges, record};
 use churn_monitor::prometheus::Gauges;
 use churn_monitor::{DriftReport, PsiParams, RealizedReport, Status};
-use churn_registry::ModelRef;
+use churn_registry::{ModelRef, VersionInfo};
 use churn_scoring::{FeatureTable, IdColumns};
 
 use crate::cli::{DriftArgs, MonitorCheck};
-use crate::deploy::registry;
+use crate::deploy::{model_ref, registry};
 use crate::output::{Ui, outln, table};
 use crate::stages::StageReport;
 
@@ -35,18 +35,11 @@ pub fn monitor(config: &Config, check: &MonitorCheck, ui: &Ui) -> Result<u8> {
     let clock = SystemClock;
     match check {
         MonitorCheck::Drift(args) => {
-            let report = drift(config, args, &clock)?;
+            let (report, _) = drift(config, args, &clock)?;
             say_drift(ui, &report);
             json_out(ui, &report)?;
             let code = if report.status == Status::Fail { 2 } else { 0 };
-            record_and_publish(
-                config,
-                ui,
-                "drift",
-                &report.status.to_string(),
-                &report,
-                &drift_gauges(&report),
-            )?;
+            record_drift(config, ui, &report)?;
             if code == 2 && !ui.json {
                 eprintln!("drift FAIL: {}", report.drifted.join(", "));
             }
@@ -78,42 +71,20 @@ pub fn monitor(config: &Config, check: &MonitorCheck, ui: &Ui) -> Result<u8> {
             let report = realized(config, &clock)?;
             say_realized(ui, &report);
             json_out(ui, &report)?;
-            record_and_publish(
-                config,
-                ui,
-                "realized",
-                "OK",
-                &report,
-                &realized_gauges(&report),
-            )?;
+            record_realized(config, ui, &report)?;
             Ok(0)
         }
         MonitorCheck::Decide(args) => {
-            let drift_report = drift(config, args, &clock)?;
+            let (drift_report, production) = drift(config, args, &clock)?;
             say_drift(ui, &drift_report);
-            record_and_publish(
-                config,
-                ui,
-                "drift",
-                &drift_report.status.to_string(),
-                &drift_report,
-                &drift_gauges(&drift_report),
-            )?;
+            record_drift(config, ui, &drift_report)?;
             let realized_report = realized(config, &clock)?;
             say_realized(ui, &realized_report);
-            record_and_publish(
-                config,
-                ui,
-                "realized",
-                "OK",
-                &realized_report,
-                &realized_gauges(&realized_report),
-            )?;
-            let (_, production) = production(config, args.model.as_deref())?;
+            record_realized(config, ui, &realized_report)?;
             let decision = churn_monitor::decide(
                 Some(&drift_report),
                 Some(&realized_report),
-                production,
+                production.metrics.get("pr_auc").copied(),
                 config.monitor.max_pr_auc_drop,
                 clock.now(),
             );
@@ -141,15 +112,8 @@ pub fn monitor(config: &Config, check: &MonitorCheck, ui: &Ui) -> Result<u8> {
 /// the drift status is reported, not turned into an exit code (the monitor command does that).
 pub fn drift_stage(config: &Config, ui: &Ui) -> Result<StageReport> {
     let started = std::time::Instant::now();
-    let report = drift(config, &DriftArgs::default(), &SystemClock)?;
-    record_and_publish(
-        config,
-        ui,
-        "drift",
-        &report.status.to_string(),
-        &report,
-        &drift_gauges(&report),
-    )?;
+    let (report, _) = drift(config, &DriftArgs::default(), &SystemClock)?;
+    record_drift(config, ui, &report)?;
     let summary = serde_json::json!({
         "status": report.status,
         "drifted": report.drifted,
@@ -180,6 +144,22 @@ fn json_out<T: serde::Serialize>(ui: &Ui, report: &T) -> Result<()> {
     Ok(())
 }
 
+fn record_drift(config: &Config, ui: &Ui, report: &DriftReport) -> Result<()> {
+    let status = report.status.to_string();
+    record_and_publish(config, ui, "drift", &status, report, &drift_gauges(report))
+}
+
+fn record_realized(config: &Config, ui: &Ui, report: &RealizedReport) -> Result<()> {
+    record_and_publish(
+        config,
+        ui,
+        "realized",
+        "OK",
+        report,
+        &realized_gauges(report),
+    )
+}
+
 fn record_and_publish<T: serde::Serialize>(
     config: &Config,
     ui: &Ui,
@@ -199,19 +179,14 @@ fn record_and_publish<T: serde::Serialize>(
     Ok(())
 }
 
-/// The production model's reference and test PR-AUC.
-fn production(config: &Config, model: Option<&str>) -> Result<(ModelRef, Option<f64>)> {
-    let reference = model.map_or_else(
-        || format!("{}@{}", config.registry.model_name, config.score.alias),
-        str::to_string,
-    );
-    let r = ModelRef::parse(&reference, &config.score.alias)?;
-    let info = registry(config).resolve(&r)?;
-    Ok((r, info.metrics.get("pr_auc").copied()))
-}
-
-fn drift(config: &Config, args: &DriftArgs, clock: &dyn Clock) -> Result<DriftReport> {
-    let (reference, _) = production(config, args.model.as_deref())?;
+/// Compares the features of the production model (or `--model`) and returns the report
+/// with that model's registry record.
+fn drift(
+    config: &Config,
+    args: &DriftArgs,
+    clock: &dyn Clock,
+) -> Result<(DriftReport, VersionInfo)> {
+    let reference = model_ref(config, args.model.as_deref())?;
     let (info, artifact) = registry(config).load(&reference)?;
     let baseline = args
         .baseline
@@ -223,10 +198,7 @@ fn drift(config: &Config, args: &DriftArgs, clock: &dyn Clock) -> Result<DriftRe
         .unwrap_or_else(|| config.paths.features_path());
     let date = match args.as_of_date {
         Some(d) => d,
-        None => FeatureTable::open(&features, IdColumns::default())?
-            .date_range()?
-            .map(|(_, last)| last)
-            .with_context(|| format!("{} has no rows", features.display()))?,
+        None => last_date(&features)?,
     };
     let m = &config.monitor;
     let params = PsiParams {
@@ -253,7 +225,15 @@ fn drift(config: &Config, args: &DriftArgs, clock: &dyn Clock) -> Result<DriftRe
         clock.now(),
     )?;
     report.excluded = excluded.into_iter().map(|s| s.name).collect();
-    Ok(report)
+    Ok((report, info))
+}
+
+/// The last as_of_date of a feature table.
+fn last_date(features: &Path) -> Result<chrono::NaiveDate> {
+    FeatureTable::open(features, IdColumns::default())?
+        .date_range()?
+        .map(|(_, last)| last)
+        .with_context(|| format!("{} has no rows", features.display()))
 }
 
 fn say_drift(ui: &Ui, r: &DriftReport) {
@@ -334,10 +314,7 @@ fn proxy(
 
 fn realized(config: &Config, clock: &dyn Clock) -> Result<RealizedReport> {
     let features = config.paths.features_path();
-    let last = FeatureTable::open(&features, IdColumns::default())?
-        .date_range()?
-        .map(|(_, last)| last)
-        .with_context(|| format!("{} has no rows", features.display()))?;
+    let last = last_date(&features)?;
     let reg = registry(config);
     let pr_auc = |name: &str, version: u32| {
         reg.version(name, version)
