@@ -50,6 +50,28 @@ pub fn pipeline(dir: &Path, n_users: u64) -> Result<Pipeline, Box<dyn Error>> {
 }
 
 impl Pipeline {
+    /// Trains `kind` on the training set, registers it as `churn` in a registry under
+    /// `dir` and promotes it to `production`.
+    pub fn production_model(
+        &self,
+        dir: &Path,
+        kind: churn_models::ModelKind,
+        clock: &dyn churn_data::clock::Clock,
+    ) -> Result<(churn_registry::Registry, churn_models::ModelArtifact), Box<dyn Error>> {
+        let data = self.training_data()?;
+        let trainer = churn_models::Trainer::new(&data, churn_models::TrainParams::default())?;
+        let registry = churn_registry::Registry::open(&dir.join("registry"));
+        let artifact = trainer.fit(kind, clock)?;
+        registry.register_artifact("churn", &artifact, clock)?;
+        registry.promote(
+            "churn",
+            &churn_registry::PromotePolicy::default(),
+            None,
+            clock,
+        )?;
+        Ok((registry, artifact))
+    }
+
     /// The training set, read for [`churn_models::Trainer`].
     pub fn training_data(&self) -> Result<churn_models::TrainingData, Box<dyn Error>> {
         let (_, batches) = churn_data::io::read_all(&self.trainset, None)?;

@@ -8,21 +8,16 @@ use std::error::Error;
 
 use churn_data::clock::{Clock, FixedClock};
 use churn_examples::{n_users_arg, pipeline};
-use churn_models::{ModelKind, TrainParams, Trainer};
+use churn_models::ModelKind;
 use churn_monitor::{PsiParams, decide, drift_report, score_proxy};
-use churn_registry::{ModelRef, PromotePolicy, Registry};
+use churn_registry::ModelRef;
 use churn_scoring::{IdColumns, ScoreJob, ScoreParams, run_job};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let dir = tempfile::tempdir()?;
     let files = pipeline(dir.path(), n_users_arg(500))?;
-    let data = files.training_data()?;
-    let trainer = Trainer::new(&data, TrainParams::default())?;
     let clock = FixedClock("2025-05-01T06:00:00Z".parse()?);
-    let registry = Registry::open(&dir.path().join("registry"));
-    let artifact = trainer.fit(ModelKind::Logistic, &clock)?;
-    registry.register_artifact("churn", &artifact, &clock)?;
-    registry.promote("churn", &PromotePolicy::default(), None, &clock)?;
+    let (registry, artifact) = files.production_model(dir.path(), ModelKind::Logistic, &clock)?;
     let job = ScoreJob {
         model: ModelRef::alias("churn", "production")?,
         features: files.features.clone(),

@@ -9,8 +9,8 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float64Type;
 use churn_data::clock::FixedClock;
 use churn_examples::{n_users_arg, pipeline};
-use churn_models::{ModelKind, TrainParams, Trainer};
-use churn_registry::{ModelRef, PromotePolicy, Registry};
+use churn_models::ModelKind;
+use churn_registry::ModelRef;
 use churn_scoring::{
     FeatureTable, IdColumns, KeySet, ModelIdentity, ScoreJob, ScoreParams, Scorer, run_job,
 };
@@ -18,13 +18,8 @@ use churn_scoring::{
 fn main() -> Result<(), Box<dyn Error>> {
     let dir = tempfile::tempdir()?;
     let files = pipeline(dir.path(), n_users_arg(500))?;
-    let data = files.training_data()?;
-    let trainer = Trainer::new(&data, TrainParams::default())?;
     let clock = FixedClock("2025-05-01T06:00:00Z".parse()?);
-    let registry = Registry::open(&dir.path().join("registry"));
-    let artifact = trainer.fit(ModelKind::Gbm, &clock)?;
-    registry.register_artifact("churn", &artifact, &clock)?;
-    registry.promote("churn", &PromotePolicy::default(), None, &clock)?;
+    let (registry, _) = files.production_model(dir.path(), ModelKind::Gbm, &clock)?;
 
     // A whole date, to files, as `churn score` does.
     let job = ScoreJob {

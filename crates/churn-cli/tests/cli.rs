@@ -27,6 +27,16 @@ fn lifecycle(n_users: &str, days: &str, seed: &str) -> tempfile::TempDir {
     dir
 }
 
+/// The text of the logistic-regression artifact `churn train` wrote under `root`.
+fn lr_artifact_text(root: &Path) -> String {
+    let model = std::fs::read_dir(root.join("artifacts/models"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("churn_lr_"))
+        .unwrap();
+    std::fs::read_to_string(&model).unwrap()
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -369,12 +379,7 @@ fn registry_promote_rollback_and_score_from_the_command_line() {
 fn concurrent_registrations_and_promotions_from_separate_processes_lose_nothing() {
     let dir = lifecycle("60", "40", "3");
     let root = dir.path();
-    let model = std::fs::read_dir(root.join("artifacts/models"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().contains("churn_lr_"))
-        .unwrap();
-    let original = std::fs::read_to_string(&model).unwrap();
+    let original = lr_artifact_text(root);
     // Six different artifacts (the name differs), registered by six processes at once.
     let files: Vec<std::path::PathBuf> = (0..6)
         .map(|i| {
@@ -627,12 +632,7 @@ fn killing_score_and_registry_writers_leaves_old_or_new_complete_files() {
             .unwrap_or_else(|e| panic!("{} is not a complete table: {e}", p.display()))
     };
     let expected = rows(&predictions);
-    let model = std::fs::read_dir(root.join("artifacts/models"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().contains("churn_lr_"))
-        .unwrap();
-    let original = std::fs::read_to_string(&model).unwrap();
+    let original = lr_artifact_text(root);
     // How long each command takes when left alone; kills land uniformly inside that.
     let took = |args: &[&str]| {
         let started = std::time::Instant::now();
