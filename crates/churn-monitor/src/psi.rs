@@ -187,28 +187,17 @@ fn select_positions(values: &mut [f64], offset: usize, positions: &[usize], out:
 /// Baseline values that quantile edges are computed from, at most (every k-th beyond).
 pub const EDGE_SAMPLE: usize = 200_000;
 
-/// Counts of values per bucket, and missing values. The edges are padded with +inf to a
-/// multiple of 8 so the per-value comparison runs over fixed groups of 8 (vectorised, no
-/// branches); a value's bucket is the number of edges at or below it.
+/// Counts of values per bucket, and missing values. A value's bucket is the number of
+/// edges at or below it (a branch-free count over the few edges).
 fn count(edges: &[f64], values: &[f64]) -> (Vec<u64>, u64) {
-    let k = edges.len();
-    let mut padded = edges.to_vec();
-    padded.resize(k.div_ceil(8).max(1) * 8, f64::INFINITY);
-    let mut counts = vec![0u64; k + 1];
+    let mut counts = vec![0u64; edges.len() + 1];
     let mut missing = 0u64;
     for &v in values {
         if v.is_nan() {
             missing += 1;
-            continue;
+        } else {
+            counts[edges.iter().map(|&e| usize::from(e <= v)).sum::<usize>()] += 1;
         }
-        let mut b = 0usize;
-        for group in padded.chunks_exact(8) {
-            for &e in group {
-                b += usize::from(e <= v);
-            }
-        }
-        // +inf is at or above the padding too.
-        counts[b.min(k)] += 1;
     }
     (counts, missing)
 }

@@ -95,11 +95,11 @@ pub fn run_job(registry: &Registry, job: &ScoreJob, clock: &dyn Clock) -> Result
         .as_deref()
         .map(|k| KeySet::read(k, job.ids.clone()))
         .transpose()?;
-    let range = table.date_range()?;
+    // The keys name their dates; otherwise the table's range checks or picks the date.
     let dates = match (&keys, job.date) {
         (Some(k), _) => k.dates(),
         (None, Some(d)) => {
-            if let Some((first, last)) = range
+            if let Some((first, last)) = table.date_range()?
                 && (d < first || d > last)
             {
                 return Err(Error::UnknownDate {
@@ -111,7 +111,7 @@ pub fn run_job(registry: &Registry, job: &ScoreJob, clock: &dyn Clock) -> Result
             }
             vec![d]
         }
-        (None, None) => match range {
+        (None, None) => match table.date_range()? {
             Some((_, last)) => vec![last],
             None => {
                 return Err(Error::Input {
