@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -43,17 +43,14 @@ impl Column {
 
     fn extend(
         &mut self,
-        array: &dyn Array,
+        array: &ArrayRef,
         rows: impl Iterator<Item = usize>,
         name: &str,
     ) -> Result<()> {
         match self {
             Column::Numeric(out) => {
-                let a = cast(
-                    &arrow::array::make_array(array.to_data()),
-                    &DataType::Float64,
-                )
-                .map_err(|e| Error::Params(format!("column `{name}` as numbers: {e}")))?;
+                let a = cast(array, &DataType::Float64)
+                    .map_err(|e| Error::Params(format!("column `{name}` as numbers: {e}")))?;
                 let a = a.as_primitive::<Float64Type>();
                 out.extend(rows.map(|i| {
                     if a.is_null(i) || !a.value(i).is_finite() {
@@ -64,7 +61,7 @@ impl Column {
                 }));
             }
             Column::Categorical(out) => {
-                let a = cast(&arrow::array::make_array(array.to_data()), &DataType::Utf8)
+                let a = cast(array, &DataType::Utf8)
                     .map_err(|e| Error::Params(format!("column `{name}` as text: {e}")))?;
                 let a = a.as_string::<i32>();
                 out.extend(rows.map(|i| (!a.is_null(i)).then(|| a.value(i).to_string())));
@@ -209,7 +206,7 @@ fn extend_all(
                 column: spec.name.clone(),
                 rule: "a feature of the production model is missing from the table".into(),
             })?;
-        column.extend(array.as_ref(), rows.iter().copied(), &spec.name)?;
+        column.extend(array, rows.iter().copied(), &spec.name)?;
     }
     Ok(())
 }
