@@ -129,6 +129,9 @@ pub enum Command {
     Retrain(TrainArgs),
     /// Run the lifecycle on synthetic data: generate, validate, prepare, features, labels,
     /// trainset, train, promote, score, monitor (drift); then print the headline results.
+    ///
+    /// `--from STAGE` / `--to STAGE` run a part: the stages before --from use the outputs
+    /// already under the root.
     All(AllArgs),
     /// Inspect the configuration.
     Config {
@@ -412,4 +415,35 @@ pub struct TrainArgs {
 pub struct AllArgs {
     #[command(flatten)]
     pub generate: GenerateArgs,
+    /// First stage to run; the stages before it use the outputs already in the root.
+    #[arg(long, value_enum, value_name = "STAGE")]
+    pub from: Option<Stage>,
+    /// Last stage to run.
+    #[arg(long, value_enum, value_name = "STAGE")]
+    pub to: Option<Stage>,
+}
+
+/// The stages of `churn all`, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum Stage {
+    /// Synthetic users and events.
+    Generate,
+    /// Checks of the raw inputs.
+    Validate,
+    /// The user-day table.
+    Prepare,
+    /// Rolling features.
+    Features,
+    /// Labels and eligibility.
+    Labels,
+    /// The training set.
+    Trainset,
+    /// Models, registered.
+    Train,
+    /// Production alias.
+    Promote,
+    /// Ranked predictions of the latest date.
+    Score,
+    /// Drift of the scored date against the training set.
+    Monitor,
 }

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::cli::{
     AllArgs, Cli, Command, ConfigAction, FormatArg, GenerateArgs, InputArgs, ModelArg, PrepareArgs,
-    PromoteArgs, ScoreArgs, StageIo, TrainArgs, TrainsetArgs,
+    PromoteArgs, ScoreArgs, Stage, StageIo, TrainArgs, TrainsetArgs,
 };
 use crate::deploy;
 use crate::output::{Ui, outln, peak_rss_mib, table};
@@ -344,33 +344,83 @@ fn display(p: &Path) -> String {
 }
 
 fn all(config: &mut Config, args: &AllArgs, ui: &Ui) -> Result<u8> {
-    apply_generate_args(config, &args.generate)?;
-    let mut reports = vec![generate(config, ui)?];
-    let (report, ok) = validate(config, &InputArgs::default(), ui)?;
-    reports.push(report);
-    if !ok {
-        finish(ui, &reports);
-        eprintln!("stopping: validation failed (see the report above)");
-        return Ok(1);
+    let from = args.from.unwrap_or(Stage::Generate);
+    let to = args.to.unwrap_or(Stage::Monitor);
+    anyhow::ensure!(
+        from <= to,
+        "--from {} comes after --to {}: nothing to run",
+        stage_name(from),
+        stage_name(to)
+    );
+    let g = &args.generate;
+    let generate_flags = g.n_users.is_some()
+        || g.days.is_some()
+        || g.start_date.is_some()
+        || g.seed.is_some()
+        || g.format.is_some()
+        || g.drift_from.is_some();
+    anyhow::ensure!(
+        from == Stage::Generate || !generate_flags,
+        "--n-users, --days, --start-date, --seed, --format and --drift-from set the generate stage, which --from {} skips",
+        stage_name(from)
+    );
+    apply_generate_args(config, g)?;
+    let runs = |stage: Stage| from <= stage && stage <= to;
+    let mut reports = Vec::new();
+    if runs(Stage::Generate) {
+        reports.push(generate(config, ui)?);
     }
-    reports.push(prepare(config, &PrepareArgs::default(), ui)?);
-    reports.push(features(config, &StageIo::default(), ui)?);
-    reports.push(labels(config, &StageIo::default(), ui)?);
-    reports.push(trainset(config, &TrainsetArgs::default(), ui)?);
-    reports.push(train(config, &TrainArgs::default(), ui)?);
-    reports.push(deploy::promote(
-        config,
-        &PromoteArgs {
-            alias: "production".into(),
-            ..PromoteArgs::default()
-        },
-        ui,
-    )?);
-    reports.push(deploy::score(config, &ScoreArgs::default(), ui)?);
-    reports.push(crate::monitor::drift_stage(config, ui)?);
+    if runs(Stage::Validate) {
+        let (report, ok) = validate(config, &InputArgs::default(), ui)?;
+        reports.push(report);
+        if !ok {
+            finish(ui, &reports);
+            eprintln!("stopping: validation failed (see the report above)");
+            return Ok(1);
+        }
+    }
+    if runs(Stage::Prepare) {
+        reports.push(prepare(config, &PrepareArgs::default(), ui)?);
+    }
+    if runs(Stage::Features) {
+        reports.push(features(config, &StageIo::default(), ui)?);
+    }
+    if runs(Stage::Labels) {
+        reports.push(labels(config, &StageIo::default(), ui)?);
+    }
+    if runs(Stage::Trainset) {
+        reports.push(trainset(config, &TrainsetArgs::default(), ui)?);
+    }
+    if runs(Stage::Train) {
+        reports.push(train(config, &TrainArgs::default(), ui)?);
+    }
+    if runs(Stage::Promote) {
+        reports.push(deploy::promote(
+            config,
+            &PromoteArgs {
+                alias: "production".into(),
+                ..PromoteArgs::default()
+            },
+            ui,
+        )?);
+    }
+    if runs(Stage::Score) {
+        reports.push(deploy::score(config, &ScoreArgs::default(), ui)?);
+    }
+    if runs(Stage::Monitor) {
+        reports.push(crate::monitor::drift_stage(config, ui)?);
+    }
     finish(ui, &reports);
     headline(config, &reports, ui);
     Ok(0)
+}
+
+fn stage_name(stage: Stage) -> String {
+    use clap::ValueEnum as _;
+    stage
+        .to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default()
 }
 
 /// The results a person wants after `churn all`: each model's PR-AUC, the production
@@ -612,7 +662,7 @@ fn train(config: &Config, args: &TrainArgs, ui: &Ui) -> Result<StageReport> {
     let (_, batches) = churn_data::io::read_all(&input, None)
         .with_context(|| format!("train: cannot read the training set {}", display(&input)))?;
     let data = TrainingData::from_batches(batches)
-        .with_context(|| format!("train: {}", display(&input)))?;
+        .with_context(|| format!("train: the training set {}", display(&input)))?;
     let trainer =
         Trainer::new(&data, params).with_context(|| format!("train: {}", display(&input)))?;
     let clock = SystemClock;
@@ -624,7 +674,10 @@ fn train(config: &Config, args: &TrainArgs, ui: &Ui) -> Result<StageReport> {
     for kind in kinds {
         spinner.set_message(format!("train: fitting {kind}"));
         let artifact = trainer.fit(kind, &clock).with_context(|| {
-            format!("train: {kind} failed; existing artifacts were left untouched")
+            format!(
+                "train: {kind} on {} failed; existing artifacts were left untouched",
+                display(&input)
+            )
         })?;
         let model_path = models_dir.join(format!("{}_{stamp}.json", artifact.name));
         artifact.save(&model_path)?;

@@ -99,6 +99,77 @@ fn all_runs_the_lifecycle_twice_in_one_folder() {
 }
 
 #[test]
+fn all_from_and_to_run_only_that_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = churn(
+        dir.path(),
+        &[
+            "all",
+            "--n-users",
+            "60",
+            "--days",
+            "40",
+            "--seed",
+            "3",
+            "--to",
+            "prepare",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        dir.path()
+            .join("data/processed/user_daily.parquet")
+            .is_file()
+    );
+    assert!(
+        !dir.path().join("data/features").exists(),
+        "--to prepare stops there"
+    );
+    let raw = std::fs::read(dir.path().join("data/raw/events.parquet")).unwrap();
+
+    let o = churn(
+        dir.path(),
+        &["--json", "all", "--from", "features", "--to", "trainset"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let stages: Vec<String> = serde_json::from_slice::<serde_json::Value>(&o.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["stage"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(stages, ["features", "labels", "trainset"]);
+    assert!(
+        dir.path()
+            .join("data/features/training_dataset.parquet")
+            .is_file()
+    );
+    assert!(
+        !dir.path().join("artifacts/models").exists(),
+        "--to trainset trains nothing"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("data/raw/events.parquet")).unwrap(),
+        raw,
+        "--from features leaves the raw data alone"
+    );
+
+    for (args, rule) in [
+        (
+            vec!["all", "--from", "score", "--to", "features"],
+            "comes after",
+        ),
+        (vec!["all", "--from", "train", "--n-users", "10"], "skips"),
+        (vec!["all", "--from", "nowhere"], "invalid value"),
+    ] {
+        let o = churn(dir.path(), &args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains(rule), "{args:?}: {}", text(&o));
+    }
+}
+
+#[test]
 fn train_writes_artifacts_metrics_and_a_comparison() {
     let dir = tempfile::tempdir().unwrap();
     let o = churn(

@@ -565,6 +565,14 @@ impl Config {
                 r.min_improvement
             ));
         }
+        for (key, name) in [
+            ("registry.model_name", &r.model_name),
+            ("score.alias", &self.score.alias),
+        ] {
+            if let Err(reason) = crate::names::check(name) {
+                return fail(format!("{key} = {name:?} is not a valid name: {reason}"));
+            }
+        }
         if self.score.batch_rows == 0 || self.score.top_k == 0 {
             return fail("score.batch_rows and score.top_k must be positive".into());
         }
@@ -618,5 +626,12 @@ mod tests {
     fn out_of_range_values_are_rejected() {
         assert!(Config::from_toml_str("[features]\nwindows = [7, 0]\n", "t").is_err());
         assert!(Config::from_toml_str("[generate]\npaid_ratio = 1.5\n", "t").is_err());
+        let err = Config::from_toml_str("[registry]\nmodel_name = \"../x\"\n", "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("registry.model_name") && err.contains("t.toml"),
+            "{err}"
+        );
     }
 }

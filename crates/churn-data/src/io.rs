@@ -2,7 +2,7 @@
 //! CSV and JSON outputs atomically (temp file in the same folder, fsync, rename).
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -244,6 +244,20 @@ fn csv_text_schema(file: &File) -> std::result::Result<Schema, String> {
     if len == 0 {
         return Err("the file is empty (expected a header line)".into());
     }
+    let mut start = [0u8; 2];
+    let mut f = file;
+    let utf16 = match f.read_exact(&mut start).map(|()| start) {
+        Ok([0xFF, 0xFE]) => Some("little-endian, byte-order mark FF FE"),
+        Ok([0xFE, 0xFF]) => Some("big-endian, byte-order mark FE FF"),
+        _ => None,
+    };
+    if let Some(order) = utf16 {
+        return Err(format!(
+            "the file is UTF-16 text ({order}), as spreadsheets save \"Unicode text\"; save it as CSV UTF-8"
+        ));
+    }
+    f.seek(SeekFrom::Start(0))
+        .map_err(|e| format!("cannot rewind: {e}"))?;
     let (inferred, _) = arrow::csv::reader::Format::default()
         .with_header(true)
         .infer_schema(BufReader::new(file), Some(0))

@@ -33,6 +33,7 @@ pub mod generate;
 pub mod groups;
 mod idset;
 pub mod io;
+pub mod names;
 pub mod prepare;
 pub mod schema;
 pub mod validate;

@@ -225,6 +225,33 @@ impl Pass<'_> {
     }
 }
 
+/// Plausible days (since 1970-01-01): from the epoch to the clock's tomorrow (one day of
+/// slack for time zones). A date outside is a typo, a placeholder (1900-01-01) or a broken
+/// export, and would stretch the user-day grid.
+#[derive(Debug, Clone, Copy)]
+struct DateBounds {
+    max_day: i64,
+}
+
+impl DateBounds {
+    fn until(clock: &dyn Clock) -> Self {
+        Self {
+            max_day: clock.now().timestamp().div_euclid(86_400) + 1,
+        }
+    }
+
+    fn contains(self, day: i64) -> bool {
+        (0..=self.max_day).contains(&day)
+    }
+
+    fn rule(self, column: &str) -> String {
+        format!(
+            "{column} must be between 1970-01-01 and {} (tomorrow)",
+            fmt_day(self.max_day)
+        )
+    }
+}
+
 /// What validation keeps of each user to check events against it.
 type KnownUsers = HashMap<String, Option<i32>>;
 
@@ -237,12 +264,13 @@ pub fn validate_files(
 ) -> Result<ValidationReport> {
     let mut tally = Tally::new(config.examples());
     let mut known = KnownUsers::new();
+    let dates = DateBounds::until(clock);
     let users_rows = check_table(
         users_path,
         "users",
         &USERS_COLUMNS,
         &mut tally,
-        |pass, batch| check_users(pass, batch, &mut known),
+        |pass, batch| check_users(pass, batch, &mut known, dates),
     )?;
     let allowed = allowed_event_types(config);
     let mut ids = IdSet::new();
@@ -251,7 +279,7 @@ pub fn validate_files(
         "events",
         &EVENTS_COLUMNS,
         &mut tally,
-        |pass, batch| check_events(pass, batch, &known, &allowed, config, &mut ids),
+        |pass, batch| check_events(pass, batch, &known, &allowed, config, &mut ids, dates),
     )?;
     let ok = !tally
         .violations
@@ -383,7 +411,12 @@ fn col<'b, T: 'static>(batch: &'b RecordBatch, name: &str) -> &'b T {
         .expect("canonical batches have every contract column with its canonical type")
 }
 
-fn check_users(pass: &mut Pass<'_>, b: &RecordBatch, known: &mut KnownUsers) -> Result<()> {
+fn check_users(
+    pass: &mut Pass<'_>,
+    b: &RecordBatch,
+    known: &mut KnownUsers,
+    dates: DateBounds,
+) -> Result<()> {
     let id = col::<StringArray>(b, users::USER_ID);
     let signup = col::<Date32Array>(b, users::SIGNUP_DATE);
     let plan = col::<StringArray>(b, users::PLAN);
@@ -407,6 +440,14 @@ fn check_users(pass: &mut Pass<'_>, b: &RecordBatch, known: &mut KnownUsers) -> 
                 "signup_date must not be null",
                 r,
                 "null",
+            );
+        } else if !dates.contains(i64::from(signup.value(r))) {
+            let day = i64::from(signup.value(r));
+            pass.error(
+                users::SIGNUP_DATE,
+                &dates.rule(users::SIGNUP_DATE),
+                r,
+                fmt_day(day),
             );
         }
         let plan_norm = plan.is_valid(r).then(|| plan.value(r).to_lowercase());
@@ -462,6 +503,7 @@ fn check_events(
     allowed: &HashSet<String>,
     config: &ValidateConfig,
     ids: &mut IdSet,
+    dates: DateBounds,
 ) -> Result<()> {
     let event_id = col::<Int64Array>(b, events::EVENT_ID);
     let user = col::<StringArray>(b, events::USER_ID);
@@ -508,6 +550,14 @@ fn check_events(
         };
         if time.is_null(r) {
             pass.error(events::EVENT_TIME, "event_time must not be null", r, "null");
+        } else if !dates.contains(time.value(r).div_euclid(86_400_000_000)) {
+            let day = time.value(r).div_euclid(86_400_000_000);
+            pass.error(
+                events::EVENT_TIME,
+                &dates.rule(events::EVENT_TIME),
+                r,
+                format!("event_id {} at {}", event_id.value(r), fmt_day(day)),
+            );
         } else if let Some(s) = signup {
             let day = time.value(r).div_euclid(86_400_000_000);
             if day < i64::from(s) {

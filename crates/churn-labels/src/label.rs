@@ -304,11 +304,45 @@ pub(crate) fn key_stream(
     Ok(reader.map(move |b| canonical_keys(&b?, &name)))
 }
 
-/// user_id as text and as_of_date as a date, keeping the other columns.
+/// user_id as text, as_of_date as a date and is_active_day (when present) as 0/1, keeping
+/// the other columns; a value that does not parse, or an is_active_day other than 0 or 1, is
+/// an error naming `source` with examples.
 pub(crate) fn canonical_keys(b: &RecordBatch, source: &str) -> churn_data::Result<RecordBatch> {
-    let keys = [USER_DAILY_COLUMNS[0], USER_DAILY_COLUMNS[1]];
-    let (out, failures) = coerce_columns(b, &keys, 5)?;
+    let spec: Vec<_> = USER_DAILY_COLUMNS
+        .iter()
+        .filter(|c| [ud::USER_ID, ud::AS_OF_DATE, ud::IS_ACTIVE_DAY].contains(&c.name))
+        .cloned()
+        .collect();
+    let (out, failures) = coerce_columns(b, &spec, 5)?;
     require_parsed(source, &failures)?;
+    if let Some(active) = out
+        .column_by_name(ud::IS_ACTIVE_DAY)
+        .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
+    {
+        let bad: Vec<String> = active
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| !matches!(v, Some(0) | Some(1)))
+            .take(5)
+            .map(|(i, v)| {
+                let key = |name: &str| {
+                    out.column_by_name(name)
+                        .and_then(|c| arrow::util::display::array_value_to_string(c, i).ok())
+                        .unwrap_or_default()
+                };
+                let v = v.map_or("null".to_string(), |v| v.to_string());
+                format!("user {} on {}: {v}", key(ud::USER_ID), key(ud::AS_OF_DATE))
+            })
+            .collect();
+        if !bad.is_empty() {
+            return Err(churn_data::Error::invalid(
+                source,
+                ud::IS_ACTIVE_DAY,
+                "must be 0 or 1",
+                bad,
+            ));
+        }
+    }
     Ok(out)
 }
 

@@ -239,6 +239,18 @@ impl TrainingData {
             }
             y.extend(l.values().iter());
         }
+        let churners = y.iter().filter(|&&v| v == 1.0).count();
+        if churners == 0 || churners == y.len() {
+            return Err(Error::schema(
+                labels::CHURN_LABEL,
+                format!(
+                    "has a single class ({} on all {} rows): a model needs churners and stayers; \
+                     use more users or days, or check the labels window",
+                    if churners == 0 { 0 } else { 1 },
+                    y.len()
+                ),
+            ));
+        }
         let fingerprint = Fingerprint::of_batches(&batches);
         Ok(Self {
             batches,

@@ -12,35 +12,15 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// The longest name or alias.
-pub const MAX_NAME_LEN: usize = 64;
+pub const MAX_NAME_LEN: usize = churn_data::names::MAX_NAME_LEN;
 
 /// Checks a model name or alias; `what` names it in the error.
 pub fn check_name(what: &'static str, name: &str) -> Result<()> {
-    let fail = |reason: &str| {
-        Err(Error::InvalidName {
-            what,
-            name: name.to_string(),
-            reason: reason.to_string(),
-        })
-    };
-    if name.is_empty() {
-        return fail("it is empty");
-    }
-    if name.len() > MAX_NAME_LEN {
-        return fail(&format!("it is longer than {MAX_NAME_LEN} characters"));
-    }
-    if name.starts_with('.') {
-        return fail("it may not start with `.`");
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
-    {
-        return fail(&format!(
-            "character {c:?} is not allowed (use letters, digits, `_`, `-`, `.`)"
-        ));
-    }
-    Ok(())
+    churn_data::names::check(name).map_err(|reason| Error::InvalidName {
+        what,
+        name: name.to_string(),
+        reason,
+    })
 }
 
 /// Which version of a model a reference selects.

@@ -14,6 +14,14 @@ pub enum Error {
     /// The model could not score the rows.
     #[error(transparent)]
     Models(#[from] churn_models::Error),
+    /// The feature table does not fit the model (e.g. lacks a column it needs).
+    #[error("{path}: {source}")]
+    Features {
+        /// The feature table.
+        path: PathBuf,
+        /// What the model found wrong.
+        source: churn_models::Error,
+    },
     /// The model could not be found or loaded.
     #[error(transparent)]
     Registry(#[from] churn_registry::Error),

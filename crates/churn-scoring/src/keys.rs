@@ -68,6 +68,14 @@ impl KeySet {
                 examples: bad.into_iter().take(3).collect(),
             })
         };
+        if set.rows == 0 {
+            return Err(Error::Input {
+                path: path.to_path_buf(),
+                column: ud::USER_ID.into(),
+                rule: "the keys file has no rows; give at least one (user_id, as_of_date)".into(),
+                examples: vec![],
+            });
+        }
         check(nulls, ud::USER_ID, "rows with a missing key")?;
         check(
             duplicates,

@@ -277,6 +277,18 @@ impl Plan {
             });
         }
         for (i, m) in plan.models.iter().enumerate() {
+            for (what, name) in [("name", Some(&m.name)), ("alias", m.alias.as_ref())] {
+                if let Some(Err(reason)) = name.map(|n| churn_data::names::check(n)) {
+                    return Err(Error::Plan {
+                        path: source.to_path_buf(),
+                        message: format!(
+                            "model {}: {what} = {:?} is not a valid name: {reason}",
+                            i + 1,
+                            name.map(String::as_str).unwrap_or_default()
+                        ),
+                    });
+                }
+            }
             if m.alias.is_some() && m.version.is_some() {
                 return Err(Error::Plan {
                     path: source.to_path_buf(),

@@ -235,7 +235,11 @@ impl<'a> Scorer<'a> {
         let empty = RecordBatch::new_empty(table.schema());
         self.artifact
             .preprocessing
-            .check_schema(&self.conform(table, &empty)?.schema())?;
+            .check_schema(&self.conform(table, &empty)?.schema())
+            .map_err(|source| Error::Features {
+                path: table.path().to_path_buf(),
+                source,
+            })?;
         let mut columns: Vec<&str> = CONTEXT.iter().map(|(c, _)| *c).collect();
         columns.extend(
             self.artifact
