@@ -1,0 +1,54 @@
+//! The error type of churn-decisions.
+
+use std::path::PathBuf;
+
+/// Result alias of churn-decisions.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong while deciding.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing a table failed.
+    #[error(transparent)]
+    Data(#[from] churn_data::Error),
+    /// The rules file cannot be used; names the file, the line and the rule.
+    #[error("{path}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Rules {
+        /// The rules file.
+        path: PathBuf,
+        /// The line (1-based) of the offending rule or key, when known.
+        line: Option<usize>,
+        /// What is wrong, naming the rule.
+        message: String,
+    },
+    /// An input breaks a rule; names the file, the column, the rule and examples.
+    #[error("{path}: column `{column}`: {rule}{}", if examples.is_empty() { String::new() } else { format!(" (e.g. {})", examples.join(", ")) })]
+    Input {
+        /// The file.
+        path: PathBuf,
+        /// The column.
+        column: String,
+        /// The rule broken.
+        rule: String,
+        /// A few offending values.
+        examples: Vec<String>,
+    },
+    /// The database refused or the connection broke; what was committed stays.
+    #[error("PostgreSQL: {context}: {source}")]
+    Postgres {
+        /// What was being done.
+        context: String,
+        /// The driver's error.
+        source: postgres::Error,
+    },
+    /// Invalid parameters.
+    #[error("invalid decision parameters: {0}")]
+    Params(String),
+}
+
+impl Error {
+    pub(crate) fn pg(context: impl Into<String>) -> impl FnOnce(postgres::Error) -> Self {
+        let context = context.into();
+        move |source| Error::Postgres { context, source }
+    }
+}

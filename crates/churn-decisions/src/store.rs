@@ -1,0 +1,268 @@
+//! Where decisions go, and the run that fills it.
+//!
+//! A [`DecisionStore`] decides a batch atomically: inside one transaction it learns which
+//! users of the batch are decided already (skipped, unless re-deciding) and how much of
+//! each daily budget is used, lets the rules decide the rest, and writes them. So a re-run
+//! decides nobody twice, budgets hold across runs, and a run that dies keeps the batches it
+//! committed and nothing of the one in flight.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use churn_data::clock::Clock;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::rules::{Candidate, Decision, RuleSet, Used, rank};
+use crate::table::{decisions_schema, from_batches, to_batch};
+
+/// What one batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BatchOutcome {
+    /// Decisions written.
+    pub written: u64,
+    /// Candidates skipped because they were decided already.
+    pub already_decided: u64,
+}
+
+/// A sink of decisions that can decide a batch atomically.
+pub trait DecisionStore {
+    /// Decides `batch` (ranked) in one transaction: `decide` gets the candidates not yet
+    /// decided (all of them, with `redecide`, after their old decisions are removed) and
+    /// the budget used per (date, action), and returns the decisions to write.
+    fn transact(
+        &mut self,
+        batch: &[Candidate],
+        redecide: bool,
+        decide: &mut dyn FnMut(&[Candidate], &mut Used) -> Vec<Decision>,
+    ) -> Result<BatchOutcome>;
+
+    /// Makes everything durable (the Parquet sink writes its file here).
+    fn finish(&mut self) -> Result<()>;
+}
+
+/// Settings of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Decide again users decided already (replacing their decision).
+    pub redecide: bool,
+    /// Candidates per transaction.
+    pub batch_rows: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            redecide: false,
+            batch_rows: 10_000,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RunSummary {
+    /// Candidates read.
+    pub candidates: u64,
+    /// Decisions written.
+    pub written: u64,
+    /// Candidates skipped because they were decided already.
+    pub already_decided: u64,
+    /// Decisions written per action.
+    pub by_action: BTreeMap<String, u64>,
+    /// Dates decided.
+    pub dates: Vec<NaiveDate>,
+    /// The first decisions written (highest risk first), for a person to look at.
+    pub examples: Vec<Decision>,
+}
+
+/// Ranks `candidates` and decides them batch by batch into `store`.
+pub fn run(
+    store: &mut dyn DecisionStore,
+    rules: &RuleSet,
+    mut candidates: Vec<Candidate>,
+    options: &RunOptions,
+    clock: &dyn Clock,
+) -> Result<RunSummary> {
+    if options.batch_rows == 0 {
+        return Err(Error::Params("batch_rows must be positive".into()));
+    }
+    rank(&mut candidates);
+    let now = clock.now();
+    let mut summary = RunSummary {
+        candidates: candidates.len() as u64,
+        ..RunSummary::default()
+    };
+    let mut dates: Vec<NaiveDate> = candidates.iter().map(|c| c.as_of_date).collect();
+    dates.sort_unstable();
+    dates.dedup();
+    summary.dates = dates;
+    for batch in candidates.chunks(options.batch_rows) {
+        let mut written = Vec::new();
+        let outcome = store.transact(batch, options.redecide, &mut |fresh, used| {
+            let d = rules.decide(fresh, used, now);
+            written.clone_from(&d);
+            d
+        })?;
+        summary.written += outcome.written;
+        summary.already_decided += outcome.already_decided;
+        for d in &written {
+            *summary.by_action.entry(d.action.clone()).or_default() += 1;
+        }
+        let room = 5usize.saturating_sub(summary.examples.len());
+        summary.examples.extend(written.into_iter().take(room));
+        tracing::debug!(written = outcome.written, "decision batch committed");
+    }
+    store.finish()?;
+    Ok(summary)
+}
+
+/// Decisions appended to a Parquet file (and a CSV copy beside it), keyed by
+/// (user_id, as_of_date). The file is rewritten atomically (temp + rename) by
+/// [`DecisionStore::finish`]; an exclusive lock beside it serialises concurrent runs.
+#[derive(Debug)]
+pub struct ParquetStore {
+    path: PathBuf,
+    decisions: Vec<Decision>,
+    index: HashMap<(String, NaiveDate), usize>,
+    dirty: bool,
+    _lock: File,
+}
+
+impl ParquetStore {
+    /// Opens (or starts) the decisions file, waiting for other runs to finish.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| churn_data::Error::io(dir, "create the folder", e))?;
+        }
+        let lock_path = path.with_extension("lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| churn_data::Error::io(&lock_path, "open the lock", e))?;
+        lock.lock()
+            .map_err(|e| churn_data::Error::io(&lock_path, "lock", e))?;
+        let decisions = if path.exists() {
+            let (schema, batches) = churn_data::io::read_all(path, None)?;
+            if schema.field_with_name("action").is_err() {
+                return Err(Error::Input {
+                    path: path.to_path_buf(),
+                    column: "action".into(),
+                    rule: format!(
+                        "not a decisions file (columns: {})",
+                        schema
+                            .fields()
+                            .iter()
+                            .map(|f| f.name().as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    examples: vec![],
+                });
+            }
+            from_batches(path, &batches)?
+        } else {
+            Vec::new()
+        };
+        let index = decisions
+            .iter()
+            .enumerate()
+            .map(|(i, d)| ((d.user_id.clone(), d.as_of_date), i))
+            .collect();
+        Ok(Self {
+            path: path.to_path_buf(),
+            decisions,
+            index,
+            dirty: false,
+            _lock: lock,
+        })
+    }
+
+    /// Every decision in the file (after this run's, once finished).
+    pub fn decisions(&self) -> &[Decision] {
+        &self.decisions
+    }
+
+    fn reindex(&mut self) {
+        self.index = self
+            .decisions
+            .iter()
+            .enumerate()
+            .map(|(i, d)| ((d.user_id.clone(), d.as_of_date), i))
+            .collect();
+    }
+}
+
+impl DecisionStore for ParquetStore {
+    fn transact(
+        &mut self,
+        batch: &[Candidate],
+        redecide: bool,
+        decide: &mut dyn FnMut(&[Candidate], &mut Used) -> Vec<Decision>,
+    ) -> Result<BatchOutcome> {
+        if redecide {
+            let drop: HashSet<(String, NaiveDate)> = batch
+                .iter()
+                .map(|c| (c.user_id.clone(), c.as_of_date))
+                .collect();
+            let before = self.decisions.len();
+            self.decisions
+                .retain(|d| !drop.contains(&(d.user_id.clone(), d.as_of_date)));
+            if self.decisions.len() != before {
+                self.dirty = true;
+                self.reindex();
+            }
+        }
+        let fresh: Vec<Candidate> = batch
+            .iter()
+            .filter(|c| !self.index.contains_key(&(c.user_id.clone(), c.as_of_date)))
+            .cloned()
+            .collect();
+        let already = (batch.len() - fresh.len()) as u64;
+        let dates: HashSet<NaiveDate> = fresh.iter().map(|c| c.as_of_date).collect();
+        let mut used = Used::new();
+        for d in self
+            .decisions
+            .iter()
+            .filter(|d| dates.contains(&d.as_of_date))
+        {
+            *used.entry((d.as_of_date, d.action.clone())).or_default() += 1;
+        }
+        let new = decide(&fresh, &mut used);
+        let written = new.len() as u64;
+        for d in new {
+            self.index
+                .insert((d.user_id.clone(), d.as_of_date), self.decisions.len());
+            self.decisions.push(d);
+            self.dirty = true;
+        }
+        Ok(BatchOutcome {
+            written,
+            already_decided: already,
+        })
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
+        let batch = to_batch(&self.decisions)?;
+        churn_data::io::write_batches(
+            &self.path,
+            decisions_schema(),
+            std::slice::from_ref(&batch),
+        )?;
+        churn_data::io::write_batches(
+            &self.path.with_extension("csv"),
+            decisions_schema(),
+            std::slice::from_ref(&batch),
+        )?;
+        self.dirty = false;
+        Ok(())
+    }
+}

@@ -1,0 +1,441 @@
+//! Known answers for each rule type, caps, budgets and ordering; checks of the rules file;
+//! the Parquet sink's idempotency; and properties over random users.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use churn_data::clock::FixedClock;
+use churn_decisions::{
+    Candidate, ParquetStore, RuleSet, RunOptions, Used, rank, rules::compute_param, run,
+};
+use proptest::prelude::*;
+
+fn day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 4, 30).unwrap()
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 5, 1, 6, 0, 0).unwrap()
+}
+
+fn user(id: &str, risk: f64) -> Candidate {
+    Candidate {
+        user_id: id.into(),
+        as_of_date: day(),
+        churn_risk: risk,
+        plan: Some("free".into()),
+        is_paid: Some(false),
+        country: Some("US".into()),
+        marketing_source: Some("organic".into()),
+        days_since_signup: Some(100),
+        days_since_last_activity: Some(1),
+        reasons: vec![],
+        model_name: "churn".into(),
+        model_version: 1,
+    }
+}
+
+fn rules(text: &str) -> RuleSet {
+    RuleSet::from_toml_str(text, Path::new("rules.toml")).unwrap()
+}
+
+fn error(text: &str) -> String {
+    RuleSet::from_toml_str(text, Path::new("rules.toml"))
+        .unwrap_err()
+        .to_string()
+}
+
+fn decide(r: &RuleSet, users: &[Candidate]) -> Vec<(String, String)> {
+    let mut users = users.to_vec();
+    rank(&mut users);
+    r.decide(&users, &mut Used::new(), now())
+        .into_iter()
+        .map(|d| (d.user_id, d.action))
+        .collect()
+}
+
+const ACTIONS: &str = "[actions.call]\n[actions.mail]\n";
+
+#[test]
+fn each_condition_type_selects_the_users_it_names() {
+    type MakeMatch = Box<dyn Fn(&mut Candidate)>;
+    let cases: [(&str, MakeMatch); 9] = [
+        (
+            "churn_risk = { min = 0.5, max = 0.8 }",
+            Box::new(|u| u.churn_risk = 0.6),
+        ),
+        ("score = { max = 560.0 }", Box::new(|u| u.churn_risk = 0.2)),
+        (
+            "plan = [\"paid\"]",
+            Box::new(|u| u.plan = Some("paid".into())),
+        ),
+        ("is_paid = true", Box::new(|u| u.is_paid = Some(true))),
+        (
+            "country = [\"IN\", \"BR\"]",
+            Box::new(|u| u.country = Some("BR".into())),
+        ),
+        (
+            "marketing_source = [\"ads\"]",
+            Box::new(|u| u.marketing_source = Some("ads".into())),
+        ),
+        (
+            "days_since_signup = { max = 30 }",
+            Box::new(|u| u.days_since_signup = Some(30)),
+        ),
+        (
+            "days_since_last_activity = { min = 7 }",
+            Box::new(|u| u.days_since_last_activity = Some(9)),
+        ),
+        (
+            "reason = [\"payment_failed_30d\"]",
+            Box::new(|u| u.reasons = vec!["payment_failed_30d=2 (+0.8)".into()]),
+        ),
+    ];
+    for (when, make_match) in cases {
+        let r = rules(&format!(
+            "{ACTIONS}[[rule]]\nname = \"r\"\naction = \"call\"\nwhen = {{ {when} }}\n"
+        ));
+        let plain = user("a", 0.05);
+        let mut hit = user("b", 0.05);
+        make_match(&mut hit);
+        let got = decide(&r, &[plain, hit]);
+        let action = |id: &str| got.iter().find(|(u, _)| u == id).unwrap().1.clone();
+        assert_eq!(action("b"), "call", "{when}");
+        assert_eq!(action("a"), "none", "{when}");
+    }
+}
+
+#[test]
+fn first_match_wins_and_no_match_is_none() {
+    let r = rules(&format!(
+        "{ACTIONS}[[rule]]\nname = \"high\"\naction = \"call\"\nwhen = {{ churn_risk = {{ min = 0.8 }} }}\n\
+         [[rule]]\nname = \"mid\"\naction = \"mail\"\nwhen = {{ churn_risk = {{ min = 0.5 }} }}\n"
+    ));
+    let got = decide(&r, &[user("a", 0.9), user("b", 0.6), user("c", 0.1)]);
+    assert_eq!(
+        got,
+        [("a", "call"), ("b", "mail"), ("c", "none")].map(|(u, a)| (u.to_string(), a.to_string()))
+    );
+    let d = r.decide(&[user("c", 0.1)], &mut Used::new(), now());
+    assert_eq!(d[0].rule, "default");
+    assert_eq!(d[0].reason, "no rule matched");
+}
+
+#[test]
+fn budgets_go_to_the_riskiest_and_the_rest_fall_through() {
+    let r = rules(
+        "[actions.call]\ndaily_budget = 2\n[actions.mail]\n\
+         [[rule]]\nname = \"call\"\naction = \"call\"\nwhen = { churn_risk = { min = 0.5 } }\n\
+         [[rule]]\nname = \"mail\"\naction = \"mail\"\nwhen = { churn_risk = { min = 0.5 } }\n",
+    );
+    let users: Vec<Candidate> = [0.6, 0.9, 0.7, 0.8]
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| user(&format!("u{i}"), p))
+        .collect();
+    let got = decide(&r, &users);
+    assert_eq!(
+        got,
+        [
+            ("u1", "call"),
+            ("u3", "call"),
+            ("u2", "mail"),
+            ("u0", "mail")
+        ]
+        .map(|(u, a)| (u.to_string(), a.to_string()))
+    );
+    // Budget spent by an earlier run counts.
+    let mut used = Used::new();
+    used.insert((day(), "call".into()), 2);
+    let d = r.decide(&[user("x", 0.99)], &mut used, now());
+    assert_eq!(d[0].action, "mail");
+    assert!(
+        d[0].reason.contains("daily budget of 2 call used up"),
+        "{}",
+        d[0].reason
+    );
+}
+
+#[test]
+fn parameters_use_tiers_caps_floors_and_rounding() {
+    let p: churn_decisions::rules::ParamSpec = toml::from_str(
+        "from = \"monthly_amount\"\ntiers = [{ below = 300.0, rate = 0.5 }]\nrate = 0.25\ncap = 500.0\n",
+    )
+    .unwrap();
+    assert_eq!(compute_param(&p, 200.0), 100.0, "50% under 300");
+    assert_eq!(compute_param(&p, 499.0), 124.75, "25% at 300 and above");
+    assert_eq!(compute_param(&p, 4000.0), 500.0, "capped");
+    let q: churn_decisions::rules::ParamSpec =
+        toml::from_str("value = 1.0\nrate = 0.333333\nfloor = 0.5\nround = 0\n").unwrap();
+    assert_eq!(compute_param(&q, 1.0), 1.0, "floored at 0.5, then rounded");
+
+    let r = rules(
+        "[prices]\npaid = 250.0\n[actions.offer]\n[[rule]]\nname = \"o\"\naction = \"offer\"\n\
+         params.amount = { from = \"monthly_amount\", tiers = [{ below = 300.0, rate = 0.5 }], rate = 0.25 }\n\
+         params.days = { from = \"days_since_last_activity\" }\n",
+    );
+    let mut paid = user("p", 0.4);
+    paid.plan = Some("Paid".into());
+    paid.days_since_last_activity = Some(6);
+    let d = &r.decide(&[paid, user("f", 0.3)], &mut Used::new(), now());
+    assert_eq!(d[0].params["amount"], 125.0);
+    assert_eq!(d[0].params["days"], 6.0);
+    assert!(d[0].reason.contains("amount = 125"), "{}", d[0].reason);
+    // No price for the free plan: the rule cannot price an offer, so it does not apply.
+    assert_eq!(d[1].action, "none");
+    assert!(d[1].reason.contains("no monthly_amount"), "{}", d[1].reason);
+}
+
+#[test]
+fn the_points_scaled_score_is_written_beside_the_probability() {
+    let r = RuleSet::default_rules().unwrap();
+    let d = &r.decide(&[user("a", 1.0 / 31.0)], &mut Used::new(), now())[0];
+    assert_eq!(d.score, 600.0);
+}
+
+#[test]
+fn bad_rules_files_name_the_line_and_the_rule() {
+    let cases = [
+        (
+            "[actions.call]\n\n[[rule]]\nname = \"x\"\naction = \"teleport\"\n",
+            vec!["rules.toml:3", "rule `x`", "unknown action `teleport`"],
+        ),
+        (
+            "[actions.call]\n[[rule]]\nname = \"x\"\naction = \"call\"\nwhen = { churn_risk = { min = 0.9, max = 0.2 } }\n",
+            vec!["rules.toml:2", "impossible", "churn_risk"],
+        ),
+        (
+            "[actions.call]\n[[rule]]\nname = \"x\"\naction = \"call\"\nwhen = { churn_risk = { min = 1.5 } }\n",
+            vec!["impossible", "[0, 1]"],
+        ),
+        (
+            "[actions.call]\n[[rule]]\nname = \"x\"\naction = \"call\"\nwhen = { plan = [\"free\"], is_paid = true }\n",
+            vec!["impossible", "is_paid"],
+        ),
+        (
+            "[actions.call]\n[[rule]]\nname = \"x\"\naction = \"call\"\nwhen = { plan = [\"platinum\"] }\n",
+            vec!["platinum"],
+        ),
+        (
+            "[actions.call]\n[[rule]]\nname = \"x\"\naction = \"call\"\nwhen = { churn_rsk = { min = 0.5 } }\n",
+            vec!["rules.toml:5", "churn_rsk"],
+        ),
+        (
+            "[actions.call]\n[[rule]]\nname = \"x\"\naction = \"call\"\nparams.a = { from = \"salary\" }\n",
+            vec!["params.a", "salary"],
+        ),
+        (
+            "[actions.call]\n[[rule]]\nname = \"all\"\naction = \"call\"\n[[rule]]\nname = \"later\"\naction = \"none\"\n",
+            vec!["rules.toml:5", "can never match", "`all`"],
+        ),
+        ("[actions.call]\n", vec!["no [[rule]]"]),
+        (
+            "[actions.call]\n[[rule]]\nname = \"x\"\naction = \"call\"\n[[rule]]\nname = \"x\"\naction = \"none\"\nwhen = { churn_risk = { min = 0.1 } }\n",
+            vec!["rules.toml:5", "used already on line 2"],
+        ),
+        (
+            "[actions.call]\n[[rule]]\nname = \"x\"\naction = \"call\"\nparams.a = { from = \"monthly_amount\" }\n",
+            vec!["[prices]"],
+        ),
+    ];
+    for (text, fragments) in cases {
+        let e = error(text);
+        for f in fragments {
+            assert!(e.contains(f), "{text}\n=> {e}\n(lacks {f})");
+        }
+    }
+}
+
+fn write_predictions(path: &Path, users: &[Candidate]) {
+    use arrow::array::{Date32Array, Float64Array, StringArray, UInt32Array};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("user_id", DataType::Utf8, false),
+        Field::new("as_of_date", DataType::Date32, false),
+        Field::new("churn_risk", DataType::Float64, false),
+        Field::new("plan", DataType::Utf8, true),
+        Field::new("model_name", DataType::Utf8, false),
+        Field::new("model_version", DataType::UInt32, false),
+    ]));
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+    let batch = arrow::record_batch::RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                users.iter().map(|u| &u.user_id),
+            )),
+            Arc::new(Date32Array::from_iter_values(
+                users
+                    .iter()
+                    .map(|u| (u.as_of_date - epoch).num_days() as i32),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                users.iter().map(|u| u.churn_risk),
+            )),
+            Arc::new(StringArray::from_iter(users.iter().map(|u| u.plan.clone()))),
+            Arc::new(StringArray::from_iter_values(users.iter().map(|_| "churn"))),
+            Arc::new(UInt32Array::from_iter_values(users.iter().map(|_| 1))),
+        ],
+    )
+    .unwrap();
+    churn_data::io::write_batches(path, schema, &[batch]).unwrap();
+}
+
+#[test]
+fn the_parquet_sink_decides_nobody_twice_and_keeps_budgets_across_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("decisions/decisions.parquet");
+    let r = rules(
+        "[actions.call]\ndaily_budget = 3\n[[rule]]\nname = \"c\"\naction = \"call\"\nwhen = { churn_risk = { min = 0.5 } }\n",
+    );
+    let clock = FixedClock(now());
+    let first: Vec<Candidate> = (0..5)
+        .map(|i| user(&format!("a{i}"), 0.9 - i as f64 * 0.01))
+        .collect();
+    let preds = dir.path().join("p.parquet");
+    write_predictions(&preds, &first);
+    let read = churn_decisions::table::read_predictions(&preds).unwrap();
+    assert_eq!(read.len(), 5);
+    let opts = RunOptions {
+        batch_rows: 2,
+        ..RunOptions::default()
+    };
+    let s = run(
+        &mut ParquetStore::open(&out).unwrap(),
+        &r,
+        read.clone(),
+        &opts,
+        &clock,
+    )
+    .unwrap();
+    assert_eq!((s.written, s.already_decided), (5, 0));
+    assert_eq!(s.by_action["call"], 3);
+    assert_eq!(s.by_action["none"], 2);
+    let again = run(
+        &mut ParquetStore::open(&out).unwrap(),
+        &r,
+        read,
+        &opts,
+        &clock,
+    )
+    .unwrap();
+    assert_eq!(
+        (again.written, again.already_decided),
+        (0, 5),
+        "a re-run decides nobody"
+    );
+    // A newcomer the same day: the call budget is spent, so no call.
+    let late = vec![user("zz", 0.99)];
+    let s = run(
+        &mut ParquetStore::open(&out).unwrap(),
+        &r,
+        late,
+        &opts,
+        &clock,
+    )
+    .unwrap();
+    assert_eq!(s.by_action.get("call"), None);
+    let store = ParquetStore::open(&out).unwrap();
+    assert_eq!(store.decisions().len(), 6);
+    assert!(out.with_extension("csv").is_file());
+    // Re-deciding replaces, never duplicates.
+    let redo = RunOptions {
+        redecide: true,
+        ..opts
+    };
+    drop(store);
+    let s = run(
+        &mut ParquetStore::open(&out).unwrap(),
+        &r,
+        first,
+        &redo,
+        &clock,
+    )
+    .unwrap();
+    assert_eq!(s.written, 5);
+    assert_eq!(ParquetStore::open(&out).unwrap().decisions().len(), 6);
+}
+
+#[test]
+fn predictions_files_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p.parquet");
+    write_predictions(&p, &[user("a", 0.5), user("a", 0.4)]);
+    let e = churn_decisions::table::read_predictions(&p)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("p.parquet") && e.contains("duplicate") && e.contains("a 2025-04-30"),
+        "{e}"
+    );
+    write_predictions(&p, &[user("a", 1.5)]);
+    let e = churn_decisions::table::read_predictions(&p)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("churn_risk") && e.contains("a: 1.5"), "{e}");
+    write_predictions(&p, &[]);
+    let e = churn_decisions::table::read_predictions(&p)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no rows"), "{e}");
+}
+
+fn arb_user() -> impl Strategy<Value = Candidate> {
+    (
+        0u32..60,
+        0.0f64..=1.0,
+        prop::bool::ANY,
+        prop::option::of(0i64..60),
+        prop::sample::select(vec!["US", "IN", "BR"]),
+    )
+        .prop_map(|(id, risk, paid, inactive, country)| Candidate {
+            plan: Some(if paid { "paid" } else { "free" }.into()),
+            is_paid: Some(paid),
+            days_since_last_activity: inactive,
+            country: Some(country.into()),
+            ..user(&format!("u{id}"), risk)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn every_user_gets_one_decision_and_budgets_hold(
+        users in prop::collection::vec(arb_user(), 0..80),
+        budget_call in 0u64..6,
+        budget_mail in 0u64..10,
+    ) {
+        let r = rules(&format!(
+            "[prices]\npaid = 499.0\n\
+             [actions.call]\ndaily_budget = {budget_call}\n[actions.mail]\ndaily_budget = {budget_mail}\n\
+             [[rule]]\nname = \"a\"\naction = \"call\"\nwhen = {{ churn_risk = {{ min = 0.7 }}, plan = [\"paid\"] }}\n\
+             [[rule]]\nname = \"b\"\naction = \"mail\"\nwhen = {{ days_since_last_activity = {{ min = 3 }} }}\n\
+             params.x = {{ from = \"monthly_amount\", cap = 100.0 }}\n\
+             [[rule]]\nname = \"c\"\naction = \"mail\"\nwhen = {{ country = [\"IN\"] }}\n"
+        ));
+        let mut unique = users.clone();
+        unique.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+        unique.dedup_by(|a, b| a.user_id == b.user_id);
+        rank(&mut unique);
+        let d = r.decide(&unique, &mut Used::new(), now());
+        prop_assert_eq!(d.len(), unique.len());
+        for (c, x) in unique.iter().zip(&d) {
+            prop_assert_eq!(&c.user_id, &x.user_id);
+        }
+        let count = |a: &str| d.iter().filter(|x| x.action == a).count() as u64;
+        prop_assert!(count("call") <= budget_call);
+        prop_assert!(count("mail") <= budget_mail);
+        // The riskiest eligible users get the call: no one left without a call is riskier
+        // than someone who got it, among paid users above 0.7.
+        let called_min = d.iter().filter(|x| x.action == "call").map(|x| x.churn_risk).fold(f64::INFINITY, f64::min);
+        for (c, x) in unique.iter().zip(&d) {
+            if x.action != "call" && c.plan.as_deref() == Some("paid") && c.churn_risk >= 0.7 {
+                prop_assert!(c.churn_risk <= called_min);
+            }
+        }
+    }
+}
