@@ -121,6 +121,15 @@ pub enum Command {
         #[command(subcommand)]
         check: MonitorCheck,
     },
+    /// Decide retention actions for the scored users and write them where CRM reads them.
+    ///
+    /// Rules (TOML, first match wins, daily budgets per action spent on the riskiest users
+    /// first) turn each user of the latest predictions into one decision with parameters
+    /// and a reason, beside a points-scaled score. Decisions go to
+    /// data/decisions/decisions.parquet (+ .csv), or to a PostgreSQL table with
+    /// --database-url. A user is decided once per date: re-runs skip decided users unless
+    /// --redecide. See docs/decide.md.
+    Decide(DecideArgs),
     /// Rebuild the training set, train, and promote only a better model.
     ///
     /// Runs labels, trainset, train (registering each model) and promote on the current
@@ -247,6 +256,45 @@ pub struct ScoreArgs {
     /// Score every model of a TOML plan instead (see docs/score.md).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["model", "keys", "features", "out"])]
     pub plan: Option<PathBuf>,
+}
+
+/// `churn decide` arguments.
+#[derive(Debug, Args, Default, Clone)]
+pub struct DecideArgs {
+    /// Predictions file [default: the one data/predictions/latest.json points at].
+    #[arg(long, value_name = "FILE")]
+    pub predictions: Option<PathBuf>,
+    /// Rules file (TOML) [decide.rules; default: the built-in rules].
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// PostgreSQL URL, postgres://user:password@host:port/db [decide.database_url;
+    /// default: the embedded Parquet sink].
+    #[arg(
+        long,
+        env = "CHURN_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+    /// PostgreSQL table of decisions [decide.table, default churn_decisions].
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
+    /// Read the undecided users from this PostgreSQL table (shaped like a predictions
+    /// file) instead of a predictions file.
+    #[arg(long, value_name = "NAME", conflicts_with = "predictions")]
+    pub source_table: Option<String>,
+    /// With --source-table: only this date.
+    #[arg(long, value_name = "DATE", requires = "source_table")]
+    pub as_of_date: Option<Date>,
+    /// With --source-table: at most this many users (highest risk first).
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub limit: i64,
+    /// Decide again users decided already, replacing their decision.
+    #[arg(long)]
+    pub redecide: bool,
+    /// Candidates per transaction [decide.batch_rows, default 10000].
+    #[arg(long, value_name = "N")]
+    pub batch_rows: Option<usize>,
 }
 
 /// `churn monitor ...`
@@ -444,6 +492,8 @@ pub enum Stage {
     Promote,
     /// Ranked predictions of the latest date.
     Score,
+    /// Retention decisions (when decide.enabled).
+    Decide,
     /// Drift of the scored date against the training set.
     Monitor,
 }

@@ -2,6 +2,7 @@
 //! the configuration, wires the stages together and prints; all work lives in the libraries.
 
 mod cli;
+mod decide;
 mod deploy;
 mod monitor;
 mod output;

@@ -265,34 +265,39 @@ fn say_drift(ui: &Ui, r: &DriftReport) {
     ));
 }
 
+/// The predictions file `latest.json` points at, with the model that scored it.
+pub(crate) fn latest_predictions(config: &Config) -> Result<(PathBuf, Option<(String, u32)>)> {
+    let latest = config
+        .paths
+        .resolve(&config.paths.predictions)
+        .join("latest.json");
+    let text = std::fs::read_to_string(&latest).with_context(|| {
+        format!(
+            "{}: no scored day yet (run `churn score`, or pass --predictions)",
+            latest.display()
+        )
+    })?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a latest pointer", latest.display()))?;
+    let path = v["predictions"]
+        .as_str()
+        .map(PathBuf::from)
+        .with_context(|| format!("{}: has no predictions path", latest.display()))?;
+    let model = v["model"]["name"]
+        .as_str()
+        .zip(v["model"]["version"].as_u64())
+        .map(|(n, ver)| (n.to_string(), ver as u32));
+    Ok((path, model))
+}
+
 fn proxy(
     config: &Config,
     predictions: Option<&Path>,
     clock: &dyn Clock,
 ) -> Result<churn_monitor::ProxyReport> {
-    let dir = config.paths.resolve(&config.paths.predictions);
     let (path, model) = match predictions {
         Some(p) => (p.to_path_buf(), None),
-        None => {
-            let latest = dir.join("latest.json");
-            let text = std::fs::read_to_string(&latest).with_context(|| {
-                format!(
-                    "{}: no scored day yet (run `churn score`, or pass --predictions)",
-                    latest.display()
-                )
-            })?;
-            let v: serde_json::Value = serde_json::from_str(&text)
-                .with_context(|| format!("{}: not a latest pointer", latest.display()))?;
-            let path = v["predictions"]
-                .as_str()
-                .map(PathBuf::from)
-                .context("latest.json has no predictions path")?;
-            let model = v["model"]["name"]
-                .as_str()
-                .zip(v["model"]["version"].as_u64())
-                .map(|(n, ver)| (n.to_string(), ver as u32));
-            (path, model)
-        }
+        None => latest_predictions(config)?,
     };
     let training = match model {
         Some((name, version)) => {

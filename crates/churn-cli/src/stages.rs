@@ -113,6 +113,11 @@ pub fn run(cli: &Cli) -> Result<u8> {
             }
         },
         Command::Monitor { check } => crate::monitor::monitor(&config, check, &ui),
+        Command::Decide(args) => {
+            let report = crate::decide::decide(&config, args, &ui)?;
+            finish(&ui, &[report]);
+            Ok(0)
+        }
         Command::Retrain(args) => {
             let reports = vec![
                 labels(&config, &StageIo::default(), &ui)?,
@@ -407,6 +412,13 @@ fn all(config: &mut Config, args: &AllArgs, ui: &Ui) -> Result<u8> {
     if runs(Stage::Score) {
         reports.push(deploy::score(config, &ScoreArgs::default(), ui)?);
     }
+    if runs(Stage::Decide) && config.decide.enabled {
+        reports.push(crate::decide::decide(
+            config,
+            &crate::cli::DecideArgs::default(),
+            ui,
+        )?);
+    }
     if runs(Stage::Monitor) {
         reports.push(crate::monitor::drift_stage(config, ui)?);
     }
@@ -480,6 +492,22 @@ fn headline(config: &Config, reports: &[StageReport], ui: &Ui) {
                 ));
             }
         }
+    }
+    if let Some(d) = detail("decide") {
+        let actions: Vec<String> = d["by_action"]
+            .as_object()
+            .map(|m| m.iter().map(|(a, n)| format!("{a} {n}")).collect())
+            .unwrap_or_default();
+        lines.push(format!(
+            "  decisions:  {} new ({}), {} decided already",
+            d["written"],
+            if actions.is_empty() {
+                "-".to_string()
+            } else {
+                actions.join(", ")
+            },
+            d["already_decided"]
+        ));
     }
     if let Some(d) = detail("monitor") {
         let drifted: Vec<&str> = d["drifted"]

@@ -55,6 +55,7 @@ fn churn(root: &Path, args: &[String]) -> Output {
         .arg(root)
         .args(args)
         .env_remove("CHURN_CONFIG")
+        .env_remove("CHURN_DATABASE_URL")
         .env_remove("RUST_LOG")
         .output()
         .expect("churn runs")

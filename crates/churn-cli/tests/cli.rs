@@ -11,6 +11,7 @@ fn churn(root: &Path, args: &[&str]) -> Output {
         .arg(root)
         .args(args)
         .env_remove("CHURN_CONFIG")
+        .env_remove("CHURN_DATABASE_URL")
         .env_remove("RUST_LOG")
         .output()
         .expect("churn runs")
@@ -167,6 +168,42 @@ fn all_from_and_to_run_only_that_part() {
         assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o));
         assert!(text(&o).contains(rule), "{args:?}: {}", text(&o));
     }
+}
+
+#[test]
+fn decide_writes_one_decision_per_user_and_date_and_reruns_decide_nobody() {
+    let dir = lifecycle("200", "50", "4");
+    let decisions = dir.path().join("data/decisions/decisions.parquet");
+    assert!(decisions.is_file(), "churn all decides by default");
+    let summary = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["--json", "decide"];
+        all.extend_from_slice(args);
+        let o = churn(dir.path(), &all);
+        assert!(o.status.success(), "{}", text(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()[0]["detail"].clone()
+    };
+    let again = summary(&[]);
+    let n = again["candidates"].as_u64().unwrap();
+    assert!(n > 0);
+    assert_eq!(again["written"], 0, "all decided them already: {again}");
+    assert_eq!(again["already_decided"].as_u64(), Some(n));
+    let redo = summary(&["--redecide"]);
+    assert_eq!(redo["written"].as_u64(), Some(n));
+    let rows = std::fs::read_to_string(decisions.with_extension("csv")).unwrap();
+    let keys: std::collections::HashSet<(String, String)> = rows
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let mut f = l.split(',');
+            (f.next().unwrap().to_string(), f.next().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(keys.len() as u64, n, "one decision per (user, date)");
+    assert_eq!(rows.lines().count() as u64, n + 1);
+
+    let o = churn(dir.path(), &["decide", "--source-table", "x"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("--database-url"), "{}", text(&o));
 }
 
 #[test]
@@ -484,6 +521,7 @@ fn concurrent_registrations_and_promotions_from_separate_processes_lose_nothing(
                 .arg("--quiet")
                 .args(args)
                 .env_remove("CHURN_CONFIG")
+                .env_remove("CHURN_DATABASE_URL")
                 .spawn()
                 .unwrap()
         })
@@ -680,6 +718,7 @@ fn kill_after(root: &Path, args: &[&str], delay_ms: u64) -> bool {
         .arg("--quiet")
         .args(args)
         .env_remove("CHURN_CONFIG")
+        .env_remove("CHURN_DATABASE_URL")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -37,6 +37,8 @@ pub struct Config {
     pub score: ScoreConfig,
     /// Drift and outcome monitoring.
     pub monitor: MonitorConfig,
+    /// Retention decisions.
+    pub decide: DecideConfig,
 }
 
 /// On-disk layout, relative to `root` unless absolute.
@@ -59,6 +61,8 @@ pub struct PathsConfig {
     pub metrics: PathBuf,
     /// Model registry.
     pub registry: PathBuf,
+    /// Retention decisions (the embedded sink).
+    pub decisions: PathBuf,
     /// File name of the users table inside `raw` (extension picks the format).
     pub users_file: String,
     /// File name of the events table inside `raw` (extension picks the format).
@@ -76,6 +80,7 @@ impl Default for PathsConfig {
             models: PathBuf::from("artifacts/models"),
             metrics: PathBuf::from("artifacts/metrics"),
             registry: PathBuf::from("artifacts/registry"),
+            decisions: PathBuf::from("data/decisions"),
             users_file: "users.parquet".into(),
             events_file: "events.parquet".into(),
         }
@@ -124,6 +129,10 @@ impl PathsConfig {
     /// The model artifacts folder.
     pub fn models_dir(&self) -> PathBuf {
         self.resolve(&self.models)
+    }
+    /// The embedded decisions table.
+    pub fn decisions_path(&self) -> PathBuf {
+        self.resolve(&self.decisions).join("decisions.parquet")
     }
 }
 
@@ -398,6 +407,35 @@ impl Default for RegistryConfig {
     }
 }
 
+/// Retention decisions (`churn decide`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DecideConfig {
+    /// Run `decide` as a stage of `churn all`.
+    pub enabled: bool,
+    /// Rules file (TOML), relative to the root; none: the built-in rules.
+    pub rules: Option<PathBuf>,
+    /// PostgreSQL URL of the decisions table; none: the embedded Parquet sink. The
+    /// CHURN_DATABASE_URL environment variable and --database-url override it.
+    pub database_url: Option<String>,
+    /// PostgreSQL table (`name` or `schema.name`).
+    pub table: String,
+    /// Candidates per transaction.
+    pub batch_rows: usize,
+}
+
+impl Default for DecideConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            rules: None,
+            database_url: None,
+            table: "churn_decisions".into(),
+            batch_rows: 10_000,
+        }
+    }
+}
+
 /// Batch scoring.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -572,6 +610,9 @@ impl Config {
             if let Err(reason) = crate::names::check(name) {
                 return fail(format!("{key} = {name:?} is not a valid name: {reason}"));
             }
+        }
+        if self.decide.batch_rows == 0 {
+            return fail("decide.batch_rows must be positive".into());
         }
         if self.score.batch_rows == 0 || self.score.top_k == 0 {
             return fail("score.batch_rows and score.top_k must be positive".into());

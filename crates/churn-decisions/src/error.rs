@@ -34,10 +34,12 @@ pub enum Error {
         examples: Vec<String>,
     },
     /// The database refused or the connection broke; what was committed stays.
-    #[error("PostgreSQL: {context}: {source}")]
+    #[error("PostgreSQL: {context}: {message}")]
     Postgres {
         /// What was being done.
         context: String,
+        /// The server's message (with its SQLSTATE, detail and hint), or the driver's.
+        message: String,
         /// The driver's error.
         source: postgres::Error,
     },
@@ -49,6 +51,31 @@ pub enum Error {
 impl Error {
     pub(crate) fn pg(context: impl Into<String>) -> impl FnOnce(postgres::Error) -> Self {
         let context = context.into();
-        move |source| Error::Postgres { context, source }
+        move |source| {
+            let message = match source.as_db_error() {
+                Some(db) => {
+                    let mut m = format!("{} [{}]", db.message(), db.code().code());
+                    if let Some(d) = db.detail() {
+                        m.push_str(&format!("; {d}"));
+                    }
+                    if let Some(h) = db.hint() {
+                        m.push_str(&format!(" (hint: {h})"));
+                    }
+                    m
+                }
+                None => {
+                    let mut m = source.to_string();
+                    if let Some(cause) = std::error::Error::source(&source) {
+                        m.push_str(&format!(": {cause}"));
+                    }
+                    m
+                }
+            };
+            Error::Postgres {
+                context,
+                message,
+                source,
+            }
+        }
     }
 }

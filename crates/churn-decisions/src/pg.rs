@@ -24,6 +24,30 @@ use crate::store::{BatchOutcome, DecisionStore};
 /// The default table.
 pub const DEFAULT_TABLE: &str = "churn_decisions";
 
+/// Columns read from a source table: name, SQL type, required.
+const SOURCE_COLUMNS: [(&str, &str, bool); 14] = [
+    ("user_id", "text", true),
+    ("as_of_date", "date", true),
+    ("churn_risk", "float8", true),
+    ("plan", "text", false),
+    ("is_paid", "bool", false),
+    ("country", "text", false),
+    ("marketing_source", "text", false),
+    ("days_since_signup", "int8", false),
+    ("days_since_last_activity", "int8", false),
+    ("reason_1", "text", false),
+    ("reason_2", "text", false),
+    ("reason_3", "text", false),
+    ("model_name", "text", true),
+    ("model_version", "int8", true),
+];
+
+fn sorted(set: &HashSet<String>) -> Vec<&str> {
+    let mut v: Vec<&str> = set.iter().map(String::as_str).collect();
+    v.sort_unstable();
+    v
+}
+
 /// Key of the advisory lock the writers take (an arbitrary constant: "churn").
 const LOCK_KEY: i64 = 0x6368_7572_6e00;
 
@@ -205,18 +229,53 @@ impl PgStore {
         limit: i64,
     ) -> Result<Vec<Candidate>> {
         let src = Ident::parse(source)?;
+        let (schema, name) = match source.split_once('.') {
+            Some((s, n)) => (Some(s.to_string()), n.to_string()),
+            None => (None, source.to_string()),
+        };
+        let present: HashSet<String> = self
+            .client
+            .query(
+                "SELECT column_name::text FROM information_schema.columns
+                 WHERE table_name = $1 AND ($2::text IS NULL OR table_schema = $2)",
+                &[&name, &schema],
+            )
+            .map_err(Error::pg(format!("read the columns of {source}")))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if present.is_empty() {
+            return Err(Error::Params(format!("no table {source} in the database")));
+        }
+        // The select list is built from this fixed list only; a column the table lacks is
+        // NULL (required ones are an error).
+        let mut select = Vec::new();
+        for (column, ty, required) in SOURCE_COLUMNS {
+            if present.contains(column) {
+                select.push(format!("s.{column}::{ty}"));
+            } else if required {
+                return Err(Error::Input {
+                    path: format!("postgres table {source}").into(),
+                    column: column.to_string(),
+                    rule: format!(
+                        "required column is missing (present: {})",
+                        sorted(&present).join(", ")
+                    ),
+                    examples: vec![],
+                });
+            } else {
+                select.push(format!("NULL::{ty}"));
+            }
+        }
         let sql = format!(
-            "SELECT s.user_id::text, s.as_of_date::date, s.churn_risk::float8,
-                    s.plan::text, s.is_paid::bool, s.country::text, s.marketing_source::text,
-                    s.days_since_signup::int8, s.days_since_last_activity::int8,
-                    s.reason_1::text, s.reason_2::text, s.reason_3::text,
-                    s.model_name::text, s.model_version::int8
+            "SELECT {}
              FROM {src} s
              WHERE ($1::date IS NULL OR s.as_of_date = $1)
                AND NOT EXISTS (SELECT 1 FROM {t} d
                                WHERE d.user_id = s.user_id::text AND d.as_of_date = s.as_of_date)
              ORDER BY s.churn_risk DESC, s.user_id
              LIMIT $2",
+            select.join(", "),
             src = src.sql(),
             t = self.table.sql()
         );
