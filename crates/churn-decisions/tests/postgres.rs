@@ -19,9 +19,13 @@ fn url() -> Option<String> {
                 std::env::var_os("CI").is_none(),
                 "CI must run the PostgreSQL tests: set CHURN_TEST_DATABASE_URL (.ci/run does)"
             );
-            eprintln!(
-                "NOT RUN: set CHURN_TEST_DATABASE_URL=postgres://user:password@host/db to run \
-                 the PostgreSQL integration tests"
+            // Straight to the process's stderr (not the captured `eprintln!`), so the
+            // notice shows in a passing `cargo test` run.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "NOT RUN: churn-decisions PostgreSQL integration test; set \
+                 CHURN_TEST_DATABASE_URL=postgres://user:password@host/db to run it"
             );
             None
         }
