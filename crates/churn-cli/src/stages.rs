@@ -9,7 +9,8 @@ use churn_data::config::{Config, DriftConfig, FileFormat};
 use churn_data::generate::Simulator;
 use churn_data::prepare::prepare_files;
 use churn_data::validate::validate_files;
-use churn_models::{ModelKind, TrainParams, Trainer, TrainingData};
+use arrow::array::AsArray;
+use churn_models::{ModelKind, RowPlan, TrainParams, Trainer, TrainingData};
 use serde::Serialize;
 
 use crate::cli::{
@@ -674,6 +675,49 @@ fn opt(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "n/a".into())
 }
 
+/// Reads the rows training keeps: a first pass counts rows per date (one column), the
+/// [`RowPlan`] picks the split, stride and evaluation sample, and the second pass keeps only
+/// those rows, so memory follows the plan's caps rather than the table's size.
+fn read_training_rows(
+    input: &Path,
+    params: TrainParams,
+) -> Result<(Vec<arrow::record_batch::RecordBatch>, TrainParams)> {
+    use churn_data::schema::user_daily as ud;
+    let batch_rows = 1 << 16;
+    let mut counts = std::collections::BTreeMap::new();
+    for b in churn_data::io::TableReader::open(input, Some(&[ud::AS_OF_DATE]), batch_rows)? {
+        let b = b?;
+        let Some(col) = b.column_by_name(ud::AS_OF_DATE) else {
+            break;
+        };
+        let dates = arrow::compute::cast(col, &arrow::datatypes::DataType::Date32)?;
+        let dates = dates.as_primitive::<arrow::datatypes::Date32Type>();
+        for d in dates.iter().flatten() {
+            *counts.entry(d).or_insert(0u64) += 1;
+        }
+    }
+    let plan = RowPlan::from_date_counts(&counts, &params);
+    let mut batches = Vec::new();
+    for b in churn_data::io::TableReader::open(input, None, batch_rows)? {
+        let b = b?;
+        batches.push(match &plan {
+            Some(p) => p.filter(&b)?,
+            None => b,
+        });
+    }
+    if let Some(p) = &plan {
+        tracing::info!(
+            stride = p.stride,
+            eval_share = p.eval_share,
+            fit_rows = p.fit_rows,
+            eval_rows = p.eval_rows,
+            "training rows planned"
+        );
+    }
+    let params = plan.as_ref().map_or(params.clone(), |p| p.params_after(&params));
+    Ok((batches, params))
+}
+
 fn train(config: &Config, args: &TrainArgs, ui: &Ui) -> Result<StageReport> {
     let started = Instant::now();
     let input = args
@@ -687,7 +731,7 @@ fn train(config: &Config, args: &TrainArgs, ui: &Ui) -> Result<StageReport> {
     let params = TrainParams::from_config(&train_config)?;
     let kinds = model_kinds(&args.models, &train_config.models)?;
     let spinner = ui.spinner("train: reading the training set");
-    let (_, batches) = churn_data::io::read_all(&input, None)
+    let (batches, params) = read_training_rows(&input, params)
         .with_context(|| format!("train: cannot read the training set {}", display(&input)))?;
     let data = TrainingData::from_batches(batches)
         .with_context(|| format!("train: the training set {}", display(&input)))?;

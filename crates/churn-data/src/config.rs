@@ -343,6 +343,11 @@ pub struct TrainConfig {
     pub models: Vec<String>,
     /// Keep every k-th day per user for training (1 = all days).
     pub train_stride_days: u32,
+    /// Cap on the fitting rows: the stride grows until the fitting rows fit (0 = no cap).
+    pub max_fit_rows: u64,
+    /// Cap on the calibration and test rows: beyond it a seeded share of users is kept
+    /// (0 = no cap).
+    pub max_eval_rows: u64,
     /// Seed of every random choice in training.
     pub seed: u64,
     /// K of precision and lift at the top-K.
@@ -371,6 +376,8 @@ impl Default for TrainConfig {
             calibration_size: 0.2,
             models: vec!["lr".into(), "gbm".into()],
             train_stride_days: 1,
+            max_fit_rows: 500_000,
+            max_eval_rows: 4_000_000,
             seed: 42,
             top_k: 50,
         }

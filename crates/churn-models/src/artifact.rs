@@ -49,8 +49,15 @@ pub struct TrainingWindow {
     pub fit_last_date: Option<NaiveDate>,
     /// Every k-th day per user was kept for fitting.
     pub train_stride_days: u32,
+    /// Share of users whose calibration and test rows were kept (1: all).
+    #[serde(default = "one")]
+    pub eval_share: f64,
     /// Rows in each part.
     pub rows: RowCounts,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// A trained model with everything that describes it.

@@ -48,4 +48,4 @@ pub use artifact::{FORMAT_VERSION, ModelArtifact, Predictions};
 pub use calibration::{CalibrationMethod, Calibrator};
 pub use error::{Error, Result};
 pub use model::{FittedModel, ModelKind};
-pub use train::{TrainParams, TrainReport, Trainer, TrainingData};
+pub use train::{RowPlan, TrainParams, TrainReport, Trainer, TrainingData};

@@ -8,6 +8,7 @@
 //! one user are near-duplicates, so `train_stride_days = k` keeps every k-th day of each
 //! user for fitting, from a per-user offset drawn from the seed.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -46,6 +47,11 @@ pub struct TrainParams {
     pub calibration_size: f64,
     /// Keep every k-th day of each user for fitting (1 = every day).
     pub train_stride_days: u32,
+    /// Cap on the fitting rows: the stride grows until they fit (0 = no cap).
+    pub max_fit_rows: u64,
+    /// Cap on the calibration and test rows: beyond it a seeded share of users is kept
+    /// (0 = no cap).
+    pub max_eval_rows: u64,
     /// Seed of every random choice.
     pub seed: u64,
     /// K of precision and lift at the top-K.
@@ -67,6 +73,8 @@ impl Default for TrainParams {
             calibration: CalibrationMethod::Platt,
             calibration_size: 0.2,
             train_stride_days: 1,
+            max_fit_rows: 500_000,
+            max_eval_rows: 4_000_000,
             seed: 42,
             top_k: 50,
             preprocess: PreprocessParams::default(),
@@ -105,6 +113,8 @@ impl TrainParams {
             calibration,
             calibration_size: c.calibration_size,
             train_stride_days: c.train_stride_days,
+            max_fit_rows: c.max_fit_rows,
+            max_eval_rows: c.max_eval_rows,
             seed: c.seed,
             top_k: c.top_k,
             preprocess: PreprocessParams {
@@ -344,6 +354,134 @@ fn stride_keep(user: &str, date: i32, k: u32, seed: u64) -> bool {
     (i64::from(date) - offset as i64).rem_euclid(i64::from(k)) == 0
 }
 
+/// Which rows training keeps, decided from the number of rows per date alone, so a reader
+/// can drop the others while reading and memory stays bounded at any size.
+///
+/// The time split and the calibration period come from the distinct dates (as in
+/// [`churn_labels::plan_split`]); fitting rows keep every `stride`-th day of each user, the
+/// stride being `train_stride_days` or, when larger, what brings the fitting rows under
+/// `max_fit_rows`; calibration and test rows keep the users whose seeded hash falls in the
+/// first `eval_share` of the range, `eval_share` bringing them under `max_eval_rows`. Users
+/// are sampled whole, so every date keeps rows. `None` when the table has fewer than 5
+/// dates (or its training part does): such tables are small and kept whole.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowPlan {
+    /// Last training date (the test rows are after it).
+    pub cutoff: i32,
+    /// Last fitting date (calibration rows are after it, up to the cutoff).
+    pub fit_last: i32,
+    /// Every k-th day of each user among the fitting rows.
+    pub stride: u32,
+    /// Share of users whose calibration and test rows are kept.
+    pub eval_share: f64,
+    /// Fitting rows kept, expected.
+    pub fit_rows: u64,
+    /// Calibration and test rows before sampling.
+    pub eval_rows: u64,
+    seed: u64,
+}
+
+/// The splitmix64 finaliser: FNV-1a leaves the top bits of short, similar strings alike,
+/// and the sample compares the whole range.
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Salt of the user hash that samples evaluation rows (independent of the stride offsets).
+const EVAL_SALT: u64 = 0x6576_616c;
+
+impl RowPlan {
+    /// The plan for a table with these rows per date (days since the epoch).
+    pub fn from_date_counts(counts: &BTreeMap<i32, u64>, params: &TrainParams) -> Option<Self> {
+        let dates: Vec<i32> = counts.keys().copied().collect();
+        let Split::ByDate { cutoff } = churn_labels::plan_split(&dates, params.test_size) else {
+            return None;
+        };
+        let fit_last = if params.calibration == CalibrationMethod::None {
+            cutoff
+        } else {
+            let train: Vec<i32> = dates.iter().copied().filter(|&d| d <= cutoff).collect();
+            match churn_labels::plan_split(&train, params.calibration_size) {
+                Split::ByDate { cutoff } => cutoff,
+                Split::ByRow { .. } => return None,
+            }
+        };
+        let fit_rows: u64 = counts.range(..=fit_last).map(|(_, n)| n).sum();
+        let eval_rows: u64 = counts.range(fit_last + 1..).map(|(_, n)| n).sum();
+        let mut stride = params.train_stride_days.max(1);
+        if params.max_fit_rows > 0 {
+            stride = stride.max(fit_rows.div_ceil(params.max_fit_rows).max(1) as u32);
+        }
+        let eval_share = if params.max_eval_rows > 0 && eval_rows > params.max_eval_rows {
+            params.max_eval_rows as f64 / eval_rows as f64
+        } else {
+            1.0
+        };
+        Some(Self {
+            cutoff,
+            fit_last,
+            stride,
+            eval_share,
+            fit_rows: fit_rows / u64::from(stride),
+            eval_rows,
+            seed: params.seed,
+        })
+    }
+
+    /// The plan for rows in memory.
+    pub fn from_dates(dates: &[i32], params: &TrainParams) -> Option<Self> {
+        let mut counts = BTreeMap::new();
+        for &d in dates {
+            *counts.entry(d).or_insert(0u64) += 1;
+        }
+        Self::from_date_counts(&counts, params)
+    }
+
+    /// Whether the row of `user` on `date` is kept.
+    pub fn keep(&self, user: &str, date: i32) -> bool {
+        if date <= self.fit_last {
+            stride_keep(user, date, self.stride, self.seed)
+        } else {
+            self.eval_share >= 1.0
+                || (mix64(Fingerprint::of_str(self.seed ^ EVAL_SALT, user)) as f64)
+                    < self.eval_share * u64::MAX as f64
+        }
+    }
+
+    /// The rows of a training-table batch this plan keeps.
+    pub fn filter(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let dates = batch
+            .column_by_name(ud::AS_OF_DATE)
+            .ok_or_else(|| Error::schema(ud::AS_OF_DATE, "missing from the training set"))?;
+        let dates = cast(dates, &DataType::Date32)
+            .map_err(|e| Error::arrow(format!("column `{}`", ud::AS_OF_DATE), e))?;
+        let users = batch
+            .column_by_name(ud::USER_ID)
+            .ok_or_else(|| Error::schema(ud::USER_ID, "missing from the training set"))?;
+        let users = cast(users, &DataType::Utf8)
+            .map_err(|e| Error::arrow(format!("column `{}`", ud::USER_ID), e))?;
+        let (dates, users) = (dates.as_primitive::<Date32Type>(), users.as_string::<i32>());
+        let mask: arrow::array::BooleanArray = (0..batch.num_rows())
+            .map(|i| Some(users.is_valid(i) && dates.is_valid(i) && self.keep(users.value(i), dates.value(i))))
+            .collect();
+        arrow::compute::filter_record_batch(batch, &mask)
+            .map_err(|e| Error::arrow("keeping the planned training rows", e))
+    }
+
+    /// Parameters for a [`Trainer`] over rows this plan already filtered: the same stride,
+    /// no further caps.
+    pub fn params_after(&self, params: &TrainParams) -> TrainParams {
+        TrainParams {
+            train_stride_days: self.stride,
+            max_fit_rows: 0,
+            max_eval_rows: 0,
+            ..params.clone()
+        }
+    }
+}
+
 impl<'a> Trainer<'a> {
     /// Splits the rows, fits the preprocessing on the fitting rows and builds the design
     /// matrices.
@@ -361,15 +499,21 @@ impl<'a> Trainer<'a> {
             let (s, m) = churn_labels::test_mask(&train_dates, &train_ids, params.calibration_size);
             (Some(s), m)
         };
+        let plan = RowPlan::from_dates(&data.dates, &params);
+        let stride = plan.as_ref().map_or(params.train_stride_days, |p| p.stride);
+        let kept = |i: usize| plan.as_ref().is_none_or(|p| p.keep(ids[i], data.dates[i]));
         let mut fit_rows = Vec::new();
         let mut calib_rows = Vec::new();
         for (k, &i) in train_rows.iter().enumerate() {
             if calib_mask[k] {
-                calib_rows.push(i);
-            } else if stride_keep(ids[i], data.dates[i], params.train_stride_days, params.seed) {
+                if kept(i) {
+                    calib_rows.push(i);
+                }
+            } else if stride_keep(ids[i], data.dates[i], stride, params.seed) {
                 fit_rows.push(i);
             }
         }
+        let test_rows: Vec<usize> = test_rows.into_iter().filter(|&i| kept(i)).collect();
         if fit_rows.is_empty() || test_rows.is_empty() {
             return Err(Error::Input(format!(
                 "{} rows over {} dates leave {} rows to fit and {} to test; use more days",
@@ -406,7 +550,8 @@ impl<'a> Trainer<'a> {
                 Some(Split::ByDate { cutoff }) => Some(to_date(cutoff)),
                 _ => None,
             },
-            train_stride_days: params.train_stride_days,
+            train_stride_days: stride,
+            eval_share: plan.as_ref().map_or(1.0, |p| p.eval_share),
             rows: RowCounts {
                 fit: fit_rows.len(),
                 calibration: calib_rows.len(),
@@ -492,7 +637,7 @@ impl<'a> Trainer<'a> {
             fit_seconds,
             design_columns: self.pre.columns.len(),
             dropped_features: self.pre.dropped.clone(),
-            train_stride_days: self.params.train_stride_days,
+            train_stride_days: self.window.train_stride_days,
         };
         Ok(ModelArtifact {
             format_version: FORMAT_VERSION,

@@ -42,6 +42,45 @@ fn the_stride_keeps_every_kth_day_of_each_user() {
 }
 
 #[test]
+fn row_caps_grow_the_stride_and_sample_evaluation_users_whole() {
+    let data = TrainingData::from_batches(table(100, 25, 1)).unwrap();
+    let params = TrainParams {
+        max_fit_rows: 450,
+        max_eval_rows: 450,
+        ..TrainParams::default()
+    };
+    let trainer = Trainer::new(&data, params.clone()).unwrap();
+    let w = trainer.window();
+    // 1600 fitting rows under a cap of 450: stride 4 (400 rows).
+    assert_eq!((w.train_stride_days, w.rows.fit), (4, 400));
+    // 900 calibration + test rows under 450: about half the users, each with all 9 dates.
+    assert!((w.eval_share - 0.5).abs() < 1e-12);
+    let eval = w.rows.calibration + w.rows.test;
+    assert_eq!(eval % 9, 0, "users are sampled whole: {eval}");
+    assert!((300..=600).contains(&eval), "{eval}");
+
+    // Filtering while reading, then training with the plan's parameters, keeps the same rows.
+    let dates: Vec<i32> = data_dates(&data);
+    let plan = churn_models::RowPlan::from_dates(&dates, &params).unwrap();
+    let filtered: Vec<_> = table(100, 25, 1)
+        .iter()
+        .map(|b| plan.filter(b).unwrap())
+        .collect();
+    let small = TrainingData::from_batches(filtered).unwrap();
+    let again = Trainer::new(&small, plan.params_after(&params)).unwrap();
+    assert_eq!(again.window().rows, w.rows);
+    assert_eq!(again.window().train_stride_days, 4);
+    assert!(small.rows() < data.rows());
+}
+
+fn data_dates(data: &TrainingData) -> Vec<i32> {
+    // The table helper's dates: 25 days from day 20000 for each of 100 users.
+    let per_user = 25;
+    assert_eq!(data.rows(), 100 * per_user);
+    (0..100).flat_map(|_| 20_000..20_000 + per_user as i32).collect()
+}
+
+#[test]
 fn every_model_learns_the_signal_and_reports_it() {
     let data = TrainingData::from_batches(table(300, 20, 2)).unwrap();
     let mut params = TrainParams::default();
