@@ -74,7 +74,7 @@ impl Default for TrainParams {
             calibration_size: 0.2,
             train_stride_days: 1,
             max_fit_rows: 500_000,
-            max_eval_rows: 4_000_000,
+            max_eval_rows: 1_000_000,
             seed: 42,
             top_k: 50,
             preprocess: PreprocessParams::default(),
