@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use arrow::array::AsArray;
 use churn_data::clock::{Clock, SystemClock};
 use churn_data::config::{Config, DriftConfig, FileFormat};
 use churn_data::generate::Simulator;
 use churn_data::prepare::prepare_files;
 use churn_data::validate::validate_files;
-use arrow::array::AsArray;
 use churn_models::{ModelKind, RowPlan, TrainParams, Trainer, TrainingData};
 use serde::Serialize;
 
@@ -714,7 +714,9 @@ fn read_training_rows(
             "training rows planned"
         );
     }
-    let params = plan.as_ref().map_or(params.clone(), |p| p.params_after(&params));
+    let params = plan
+        .as_ref()
+        .map_or(params.clone(), |p| p.params_after(&params));
     Ok((batches, params))
 }
 

@@ -603,6 +603,30 @@ pub fn write_threaded<T>(
     })
 }
 
+/// The latest-date snapshot beside a daily table: `user_features_daily.parquet` →
+/// `user_features_daily.latest.parquet`, the rows of the table's last as_of_date only, so
+/// the daily job (score the latest date) reads one date instead of the whole history.
+pub fn latest_snapshot_path(table: &Path) -> PathBuf {
+    let stem = table
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    table.with_file_name(format!("{stem}.latest.parquet"))
+}
+
+/// The snapshot of `table` for `day`, when one is there and can stand in for the table's
+/// rows of that day: Parquet, written after the table (so by the same run or a later one;
+/// a run that died between the two leaves an older snapshot, which is ignored), holding
+/// exactly that date (by its statistics).
+pub fn fresh_snapshot(table: &Path, date_column: &str, day: i32) -> Option<PathBuf> {
+    let snap = latest_snapshot_path(table);
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if Format::from_path(table).ok()? != Format::Parquet || modified(&snap)? < modified(table)? {
+        return None;
+    }
+    (parquet_date_range(&snap, date_column)? == (day, day)).then_some(snap)
+}
+
 /// Writes a value as pretty JSON, atomically.
 pub fn write_json<T: serde::Serialize>(target: &Path, value: &T) -> Result<PathBuf> {
     let atomic = AtomicFile::create(target)?;

@@ -383,8 +383,32 @@ pub fn compute_batches(
 pub fn compute_file(features: &Features, input: &Path, output: &Path) -> Result<FeatureSummary> {
     let reader = TableReader::open(input, None, DEFAULT_BATCH_SIZE)?;
     let name = input.display().to_string();
+    // The last date's rows also go to the latest-date snapshot (see
+    // churn_data::io::latest_snapshot_path) when the last date is known up front.
+    let snapshot_path = churn_data::io::latest_snapshot_path(output);
+    let last_day = churn_data::io::parquet_date_range(input, ud::AS_OF_DATE)
+        .map(|(_, hi)| hi)
+        .filter(|_| {
+            churn_data::io::Format::from_path(output).ok() == Some(churn_data::io::Format::Parquet)
+        });
+    let mut snapshot = match last_day {
+        Some(day) => Some((
+            churn_data::io::TableWriter::create(&snapshot_path, features.output_schema())?,
+            day,
+        )),
+        None => None,
+    };
     let (summary, _) = write_threaded(output, features.output_schema(), |sink| {
-        let summary = compute_stream(features, &name, reader, sink).map_err(|e| match e {
+        let mut both = |b: RecordBatch| -> churn_data::Result<()> {
+            if let Some((w, day)) = snapshot.as_mut() {
+                let on_day = rows_on(&b, *day)?;
+                if on_day.num_rows() > 0 {
+                    w.write(&on_day)?;
+                }
+            }
+            sink(b)
+        };
+        let summary = compute_stream(features, &name, reader, &mut both).map_err(|e| match e {
             Error::Data(d) => d,
             other => churn_data::Error::invalid(&name, "*", other.to_string(), vec![]),
         })?;
@@ -399,7 +423,28 @@ pub fn compute_file(features: &Features, input: &Path, output: &Path) -> Result<
         }
         Ok(summary)
     })?;
+    // Committed after the table, so a snapshot is never newer than a table it does not
+    // belong to; without one, an old snapshot would be stale: remove it.
+    match snapshot {
+        Some((w, _)) => {
+            w.finish()?;
+        }
+        None => {
+            let _ = std::fs::remove_file(&snapshot_path);
+        }
+    }
     Ok(summary)
+}
+
+/// The rows of a features batch dated `day`.
+fn rows_on(batch: &RecordBatch, day: i32) -> churn_data::Result<RecordBatch> {
+    let Some(dates) = batch.column_by_name(ud::AS_OF_DATE) else {
+        return Ok(batch.slice(0, 0));
+    };
+    let mask = arrow::compute::kernels::cmp::eq(dates, &arrow::array::Date32Array::new_scalar(day))
+        .map_err(|e| churn_data::Error::arrow("selecting the last date", e))?;
+    arrow::compute::filter_record_batch(batch, &mask)
+        .map_err(|e| churn_data::Error::arrow("selecting the last date", e))
 }
 
 /// Every feature column name for the given windows, in output order.

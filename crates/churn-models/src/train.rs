@@ -464,7 +464,13 @@ impl RowPlan {
             .map_err(|e| Error::arrow(format!("column `{}`", ud::USER_ID), e))?;
         let (dates, users) = (dates.as_primitive::<Date32Type>(), users.as_string::<i32>());
         let mask: arrow::array::BooleanArray = (0..batch.num_rows())
-            .map(|i| Some(users.is_valid(i) && dates.is_valid(i) && self.keep(users.value(i), dates.value(i))))
+            .map(|i| {
+                Some(
+                    users.is_valid(i)
+                        && dates.is_valid(i)
+                        && self.keep(users.value(i), dates.value(i)),
+                )
+            })
             .collect();
         arrow::compute::filter_record_batch(batch, &mask)
             .map_err(|e| Error::arrow("keeping the planned training rows", e))

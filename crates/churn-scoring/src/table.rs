@@ -74,6 +74,8 @@ pub struct FeatureTable {
     ids: IdColumns,
     /// The schema with canonical key names.
     schema: SchemaRef,
+    /// The schema as the file has it.
+    raw: SchemaRef,
 }
 
 impl FeatureTable {
@@ -105,6 +107,7 @@ impl FeatureTable {
             path: path.to_path_buf(),
             ids,
             schema,
+            raw,
         })
     }
 
@@ -166,8 +169,20 @@ impl FeatureTable {
             })
             .collect();
         let refs: Vec<&str> = file_names.iter().map(String::as_str).collect();
+        // The latest-date snapshot written beside the table, when it holds exactly this
+        // day and is not older than the table: one date instead of the whole history.
+        let source = day
+            .and_then(|d| churn_data::io::fresh_snapshot(&self.path, &self.ids.date, days(d)))
+            .filter(|snap| {
+                TableReader::open(snap, None, 1)
+                    .map(|r| r.schema().fields() == self.raw.fields())
+                    .unwrap_or(false)
+            });
+        if let Some(snap) = &source {
+            tracing::debug!(snapshot = %snap.display(), "reading the latest-date snapshot");
+        }
         let reader = TableReader::open_on_date(
-            &self.path,
+            source.as_deref().unwrap_or(&self.path),
             Some(&refs),
             batch_rows,
             day.map(|d| (self.ids.date.as_str(), days(d))),

@@ -181,3 +181,59 @@ fn an_empty_input_is_an_error_and_keeps_the_old_output() {
     assert!(e.contains("daily.parquet") && e.contains("no rows"), "{e}");
     assert_eq!(std::fs::read(&out).unwrap(), b"old");
 }
+
+#[test]
+fn a_parquet_run_writes_the_last_date_snapshot_beside_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("daily.parquet");
+    let rows: Vec<crate::Row> = ["a", "b"]
+        .iter()
+        .flat_map(|u| (0..5).map(move |d| row(u, d, (d % 2) as i32, 1, 1.0, None, 0, 0)))
+        .collect();
+    let input = user_daily(&rows);
+    churn_data::io::write_batches(&p, input.schema(), &[input]).unwrap();
+    let out = dir.path().join("features.parquet");
+    let set = FeatureParams::default().check().unwrap();
+    churn_features::compute_file(&set, &p, &out).unwrap();
+    let snap = churn_data::io::latest_snapshot_path(&out);
+    let last = crate::BASE + 4;
+    assert_eq!(
+        churn_data::io::parquet_date_range(&snap, "as_of_date"),
+        Some((last, last))
+    );
+    let (_, all) = churn_data::io::read_all(&out, None).unwrap();
+    let (_, latest) = churn_data::io::read_all(&snap, None).unwrap();
+    let all = arrow::compute::concat_batches(&all[0].schema(), &all).unwrap();
+    let on_last: Vec<usize> = (0..all.num_rows())
+        .filter(|&i| {
+            all.column_by_name("as_of_date")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<arrow::array::Date32Array>()
+                .unwrap()
+                .value(i)
+                == last
+        })
+        .collect();
+    assert_eq!(latest.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
+    let idx = arrow::array::UInt32Array::from_iter_values(on_last.iter().map(|&i| i as u32));
+    let expected = arrow::compute::take_record_batch(&all, &idx).unwrap();
+    assert_eq!(
+        latest[0], expected,
+        "the snapshot is the table's last date, row for row"
+    );
+    assert_eq!(
+        churn_data::io::fresh_snapshot(&out, "as_of_date", last),
+        Some(snap.clone())
+    );
+    assert_eq!(
+        churn_data::io::fresh_snapshot(&out, "as_of_date", last - 1),
+        None
+    );
+
+    // A CSV output has no snapshot, and an old one is removed rather than left stale.
+    let csv = dir.path().join("features.csv");
+    std::fs::write(churn_data::io::latest_snapshot_path(&csv), b"stale").unwrap();
+    churn_features::compute_file(&set, &p, &csv).unwrap();
+    assert!(!churn_data::io::latest_snapshot_path(&csv).exists());
+}

@@ -77,7 +77,9 @@ fn data_dates(data: &TrainingData) -> Vec<i32> {
     // The table helper's dates: 25 days from day 20000 for each of 100 users.
     let per_user = 25;
     assert_eq!(data.rows(), 100 * per_user);
-    (0..100).flat_map(|_| 20_000..20_000 + per_user as i32).collect()
+    (0..100)
+        .flat_map(|_| 20_000..20_000 + per_user as i32)
+        .collect()
 }
 
 #[test]

@@ -421,3 +421,73 @@ fn a_csv_feature_table_scores_the_same_as_parquet() {
         "{err}"
     );
 }
+
+/// The last date's batch with logins_7d shifted, so predictions read from it differ.
+fn shifted_last_date() -> RecordBatch {
+    let b = crate::common::batches(false).pop().unwrap();
+    let i = b.schema().index_of("logins_7d").unwrap();
+    let mut cols = b.columns().to_vec();
+    let shifted: arrow::array::Float64Array = cols[i]
+        .as_primitive::<Float64Type>()
+        .iter()
+        .map(|v| v.map(|v| v + 50.0))
+        .collect();
+    cols[i] = std::sync::Arc::new(shifted);
+    RecordBatch::try_new(b.schema(), cols).unwrap()
+}
+
+#[test]
+fn a_fresh_latest_date_snapshot_is_read_and_a_stale_one_ignored() {
+    let p = project();
+    let plain = by_user(&read(
+        &run_job(&p.registry, &job(&p, "plain"), &clock())
+            .unwrap()
+            .days[0]
+            .paths
+            .parquet,
+    ));
+    let snap = churn_data::io::latest_snapshot_path(&p.features);
+    assert_eq!(snap.file_name().unwrap(), "features.latest.parquet");
+    let altered = shifted_last_date();
+    churn_data::io::write_batches(&snap, altered.schema(), std::slice::from_ref(&altered)).unwrap();
+    // Written after the table: it stands in for the table's last date.
+    let used = by_user(&read(
+        &run_job(&p.registry, &job(&p, "snap"), &clock())
+            .unwrap()
+            .days[0]
+            .paths
+            .parquet,
+    ));
+    assert_eq!(used.len(), plain.len());
+    assert!(
+        used.iter().any(|(u, v)| plain[u].0 != v.0),
+        "the snapshot's (shifted) features were scored"
+    );
+    // Older than the table (a features run that died between the two writes): ignored.
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&snap)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let stale = by_user(&read(
+        &run_job(&p.registry, &job(&p, "stale"), &clock())
+            .unwrap()
+            .days[0]
+            .paths
+            .parquet,
+    ));
+    assert_eq!(stale, plain);
+    // A snapshot of another date is never used for this one.
+    let first = crate::common::batches(false).remove(0);
+    churn_data::io::write_batches(&snap, first.schema(), std::slice::from_ref(&first)).unwrap();
+    let other = by_user(&read(
+        &run_job(&p.registry, &job(&p, "other"), &clock())
+            .unwrap()
+            .days[0]
+            .paths
+            .parquet,
+    ));
+    assert_eq!(other, plain);
+}
