@@ -146,6 +146,58 @@ impl TableReader {
         })
     }
 
+    /// Opens a Parquet table keeping about `max_rows` of its rows: 32 evenly spaced runs of
+    /// consecutive rows (runs long enough that whole pages outside them are skipped, not
+    /// decoded, when the file has a page index). A table with no more rows than that, or a
+    /// CSV table, is read whole.
+    pub fn open_sample(
+        path: &Path,
+        columns: Option<&[&str]>,
+        batch_size: usize,
+        max_rows: usize,
+    ) -> Result<Self> {
+        use parquet::arrow::arrow_reader::{ArrowReaderOptions, RowSelection, RowSelector};
+        let total = parquet_row_count(path).unwrap_or(0) as usize;
+        if max_rows == 0 || total <= max_rows || Format::from_path(path)? != Format::Parquet {
+            return Self::open(path, columns, batch_size);
+        }
+        let runs = 32usize.min(max_rows);
+        let run = max_rows / runs;
+        let gap = total / runs;
+        let mut selectors = Vec::with_capacity(runs * 2);
+        for _ in 0..runs {
+            selectors.push(RowSelector::select(run));
+            selectors.push(RowSelector::skip(gap - run));
+        }
+        let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+        let format_err = |message: String| Error::Format {
+            path: path.to_path_buf(),
+            format: Format::Parquet.name(),
+            message,
+        };
+        let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(
+            file,
+            ArrowReaderOptions::new()
+                .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional),
+        )
+        .map_err(|e| format_err(format!("{e} (is the file truncated or not Parquet?)")))?;
+        let projection = project(builder.schema(), columns);
+        let mask = ProjectionMask::roots(builder.parquet_schema(), projection.iter().copied());
+        let reader = builder
+            .with_projection(mask)
+            .with_row_selection(RowSelection::from(selectors))
+            .with_batch_size(batch_size)
+            .build()
+            .map_err(|e| format_err(e.to_string()))?;
+        let schema = arrow::record_batch::RecordBatchReader::schema(&reader);
+        Ok(Self {
+            path: path.to_path_buf(),
+            format: Format::Parquet,
+            schema,
+            inner: Box::new(reader),
+        })
+    }
+
     /// The file being read.
     pub fn path(&self) -> &Path {
         &self.path

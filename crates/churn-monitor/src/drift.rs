@@ -127,27 +127,22 @@ pub struct DriftReport {
     pub features: Vec<FeaturePsi>,
 }
 
-/// Reads the model's features from the baseline table, keeping at most `max_rows` rows
-/// (every k-th row, so the sample spans all users and dates). Returns the columns and the
-/// table's row count.
+/// Reads the model's features from the baseline table, keeping about `max_rows` rows (32
+/// evenly spaced runs of whole users over every date, see
+/// [`TableReader::open_sample`]). Returns the columns and the table's row count.
 pub fn read_baseline(
     path: &Path,
     specs: &[FeatureSpec],
     max_rows: usize,
 ) -> Result<(Vec<Column>, u64)> {
     let total = churn_data::io::parquet_row_count(path);
-    let stride = match total {
-        Some(n) if max_rows > 0 && n > max_rows as u64 => n.div_ceil(max_rows as u64) as usize,
-        _ => 1,
-    };
     let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-    let reader = TableReader::open(path, Some(&names), DEFAULT_BATCH_SIZE)?;
+    let reader = TableReader::open_sample(path, Some(&names), DEFAULT_BATCH_SIZE, max_rows)?;
     let mut columns: Vec<Column> = specs.iter().map(|s| Column::empty(s.kind)).collect();
     let mut seen = 0usize;
     for batch in reader {
         let batch = batch?;
-        let first = (stride - seen % stride) % stride;
-        let rows: Vec<usize> = (first..batch.num_rows()).step_by(stride).collect();
+        let rows: Vec<usize> = (0..batch.num_rows()).collect();
         seen += batch.num_rows();
         extend_all(path, &batch, specs, &rows, &mut columns)?;
     }

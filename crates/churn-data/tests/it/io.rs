@@ -122,3 +122,47 @@ fn parquet_statistics_give_the_time_range_without_a_scan() {
         "not a timestamp"
     );
 }
+
+#[test]
+fn a_sample_reads_evenly_spread_runs_and_small_tables_whole() {
+    use arrow::array::{Array, Int64Array};
+    use arrow::datatypes::{DataType, Field, Schema};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.parquet");
+    let schema = std::sync::Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
+    let batch = arrow::record_batch::RecordBatch::try_new(
+        schema.clone(),
+        vec![std::sync::Arc::new(Int64Array::from_iter_values(
+            0..100_000,
+        ))],
+    )
+    .unwrap();
+    churn_data::io::write_batches(&path, schema, &[batch]).unwrap();
+    let values = |max: usize| -> Vec<i64> {
+        churn_data::io::TableReader::open_sample(&path, None, 4096, max)
+            .unwrap()
+            .flat_map(|b| {
+                let b = b.unwrap();
+                let v = b
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap()
+                    .clone();
+                v.values().to_vec()
+            })
+            .collect()
+    };
+    let sample = values(3_200);
+    // 32 runs of 100 consecutive rows, one every 3,125 rows.
+    assert_eq!(sample.len(), 3_200);
+    assert_eq!(sample[..3], [0, 1, 2]);
+    assert_eq!(sample[100], 3_125);
+    assert_eq!(*sample.last().unwrap(), 31 * 3_125 + 99);
+    assert_eq!(
+        values(200_000).len(),
+        100_000,
+        "a small table is read whole"
+    );
+    assert_eq!(values(0).len(), 100_000, "0 = no cap");
+}
