@@ -72,6 +72,26 @@ impl Pipeline {
         Ok((registry, artifact))
     }
 
+    /// The job `churn score` runs by default: the latest date of the features with
+    /// `churn@production`, writing under `dir/predictions` with a top-`top_k` list.
+    pub fn latest_job(
+        &self,
+        dir: &Path,
+        top_k: usize,
+    ) -> Result<churn_scoring::ScoreJob, Box<dyn Error>> {
+        Ok(churn_scoring::ScoreJob {
+            model: churn_registry::ModelRef::alias("churn", "production")?,
+            features: self.features.clone(),
+            keys: None,
+            ids: churn_scoring::IdColumns::default(),
+            date: None,
+            output_dir: dir.join("predictions"),
+            top_k,
+            force: false,
+            params: churn_scoring::ScoreParams::default(),
+        })
+    }
+
     /// The training set, read for [`churn_models::Trainer`].
     pub fn training_data(&self) -> Result<churn_models::TrainingData, Box<dyn Error>> {
         let (_, batches) = churn_data::io::read_all(&self.trainset, None)?;

@@ -10,25 +10,14 @@ use churn_data::clock::{Clock, FixedClock};
 use churn_examples::{n_users_arg, pipeline};
 use churn_models::ModelKind;
 use churn_monitor::{PsiParams, decide, drift_report, score_proxy};
-use churn_registry::ModelRef;
-use churn_scoring::{IdColumns, ScoreJob, ScoreParams, run_job};
+use churn_scoring::run_job;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let dir = tempfile::tempdir()?;
     let files = pipeline(dir.path(), n_users_arg(500))?;
     let clock = FixedClock("2025-05-01T06:00:00Z".parse()?);
     let (registry, artifact) = files.production_model(dir.path(), ModelKind::Logistic, &clock)?;
-    let job = ScoreJob {
-        model: ModelRef::alias("churn", "production")?,
-        features: files.features.clone(),
-        keys: None,
-        ids: IdColumns::default(),
-        date: None,
-        output_dir: dir.path().join("predictions"),
-        top_k: 50,
-        force: false,
-        params: ScoreParams::default(),
-    };
+    let job = files.latest_job(dir.path(), 50)?;
     let day = run_job(&registry, &job, &clock)?.days.remove(0);
 
     let specs: Vec<_> = artifact

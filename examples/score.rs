@@ -10,10 +10,7 @@ use arrow::datatypes::Float64Type;
 use churn_data::clock::FixedClock;
 use churn_examples::{n_users_arg, pipeline};
 use churn_models::ModelKind;
-use churn_registry::ModelRef;
-use churn_scoring::{
-    FeatureTable, IdColumns, KeySet, ModelIdentity, ScoreJob, ScoreParams, Scorer, run_job,
-};
+use churn_scoring::{FeatureTable, IdColumns, KeySet, ModelIdentity, ScoreParams, Scorer, run_job};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let dir = tempfile::tempdir()?;
@@ -22,17 +19,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let (registry, _) = files.production_model(dir.path(), ModelKind::Gbm, &clock)?;
 
     // A whole date, to files, as `churn score` does.
-    let job = ScoreJob {
-        model: ModelRef::alias("churn", "production")?,
-        features: files.features.clone(),
-        keys: None,
-        ids: IdColumns::default(),
-        date: None,
-        output_dir: dir.path().join("predictions"),
-        top_k: 5,
-        force: false,
-        params: ScoreParams::default(),
-    };
+    let job = files.latest_job(dir.path(), 5)?;
     let outcome = run_job(&registry, &job, &clock)?;
     let day = &outcome.days[0];
     let s = &day.summary;

@@ -6,13 +6,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int32Array, UInt32Array};
 use arrow::compute::{concat_batches, take};
 use arrow::record_batch::RecordBatch;
 use serde::Deserialize;
+
+mod common;
+use common::churn;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,18 +49,6 @@ struct Run {
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/bad")
-}
-
-fn churn(root: &Path, args: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_churn"))
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .env_remove("CHURN_CONFIG")
-        .env_remove("CHURN_DATABASE_URL")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("churn runs")
 }
 
 /// Every file under `root` with its bytes, except lock files (a writer may create one).

@@ -2,20 +2,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn churn(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_churn"))
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .env_remove("CHURN_CONFIG")
-        .env_remove("CHURN_DATABASE_URL")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("churn runs")
-}
+use std::path::Path;
+use std::process::Command;
+
+use common::{churn, text};
 
 /// A fresh folder after `churn all` with these generator arguments.
 fn lifecycle(n_users: &str, days: &str, seed: &str) -> tempfile::TempDir {
@@ -36,14 +28,6 @@ fn lr_artifact_text(root: &Path) -> String {
         .find(|p| p.to_string_lossy().contains("churn_lr_"))
         .unwrap();
     std::fs::read_to_string(&model).unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn fixture(rel: &str) -> String {

@@ -100,19 +100,24 @@ pub fn run(
     dates.dedup();
     summary.dates = dates;
     for batch in candidates.chunks(options.batch_rows) {
-        let mut written = Vec::new();
+        // Counted as the batch is decided, kept only once the store has committed it.
+        let mut by_action: BTreeMap<String, u64> = BTreeMap::new();
+        let mut examples = Vec::new();
+        let room = 5usize.saturating_sub(summary.examples.len());
         let outcome = store.transact(batch, options.redecide, &mut |fresh, used| {
             let d = rules.decide(fresh, used, now);
-            written.clone_from(&d);
+            for x in &d {
+                *by_action.entry(x.action.clone()).or_default() += 1;
+            }
+            examples.extend(d.iter().take(room).cloned());
             d
         })?;
         summary.written += outcome.written;
         summary.already_decided += outcome.already_decided;
-        for d in &written {
-            *summary.by_action.entry(d.action.clone()).or_default() += 1;
+        for (action, n) in by_action {
+            *summary.by_action.entry(action).or_default() += n;
         }
-        let room = 5usize.saturating_sub(summary.examples.len());
-        summary.examples.extend(written.into_iter().take(room));
+        summary.examples.extend(examples);
         tracing::debug!(written = outcome.written, "decision batch committed");
     }
     store.finish()?;
@@ -169,18 +174,15 @@ impl ParquetStore {
         } else {
             Vec::new()
         };
-        let index = decisions
-            .iter()
-            .enumerate()
-            .map(|(i, d)| ((d.user_id.clone(), d.as_of_date), i))
-            .collect();
-        Ok(Self {
+        let mut store = Self {
             path: path.to_path_buf(),
             decisions,
-            index,
+            index: HashMap::new(),
             dirty: false,
             _lock: lock,
-        })
+        };
+        store.reindex();
+        Ok(store)
     }
 
     /// Every decision in the file (after this run's, once finished).

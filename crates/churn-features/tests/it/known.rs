@@ -188,7 +188,7 @@ fn a_parquet_run_writes_the_last_date_snapshot_beside_the_table() {
     let p = dir.path().join("daily.parquet");
     let rows: Vec<crate::Row> = ["a", "b"]
         .iter()
-        .flat_map(|u| (0..5).map(move |d| row(u, d, (d % 2) as i32, 1, 1.0, None, 0, 0)))
+        .flat_map(|u| (0..5).map(move |d| row(u, d, d % 2, 1, 1.0, None, 0, 0)))
         .collect();
     let input = user_daily(&rows);
     churn_data::io::write_batches(&p, input.schema(), &[input]).unwrap();

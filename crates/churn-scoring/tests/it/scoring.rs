@@ -422,6 +422,12 @@ fn a_csv_feature_table_scores_the_same_as_parquet() {
     );
 }
 
+/// user_id -> (risk, rank, reason_1) of a default scoring run into `out`.
+fn scored(p: &crate::common::Project, out: &str) -> HashMap<String, (f64, u32, Option<String>)> {
+    let outcome = run_job(&p.registry, &job(p, out), &clock()).unwrap();
+    by_user(&read(&outcome.days[0].paths.parquet))
+}
+
 /// The last date's batch with logins_7d shifted, so predictions read from it differ.
 fn shifted_last_date() -> RecordBatch {
     let b = crate::common::batches(false).pop().unwrap();
@@ -439,25 +445,13 @@ fn shifted_last_date() -> RecordBatch {
 #[test]
 fn a_fresh_latest_date_snapshot_is_read_and_a_stale_one_ignored() {
     let p = project();
-    let plain = by_user(&read(
-        &run_job(&p.registry, &job(&p, "plain"), &clock())
-            .unwrap()
-            .days[0]
-            .paths
-            .parquet,
-    ));
+    let plain = scored(&p, "plain");
     let snap = churn_data::io::latest_snapshot_path(&p.features);
     assert_eq!(snap.file_name().unwrap(), "features.latest.parquet");
     let altered = shifted_last_date();
     churn_data::io::write_batches(&snap, altered.schema(), std::slice::from_ref(&altered)).unwrap();
     // Written after the table: it stands in for the table's last date.
-    let used = by_user(&read(
-        &run_job(&p.registry, &job(&p, "snap"), &clock())
-            .unwrap()
-            .days[0]
-            .paths
-            .parquet,
-    ));
+    let used = scored(&p, "snap");
     assert_eq!(used.len(), plain.len());
     assert!(
         used.iter().any(|(u, v)| plain[u].0 != v.0),
@@ -471,23 +465,11 @@ fn a_fresh_latest_date_snapshot_is_read_and_a_stale_one_ignored() {
         .unwrap()
         .set_modified(old)
         .unwrap();
-    let stale = by_user(&read(
-        &run_job(&p.registry, &job(&p, "stale"), &clock())
-            .unwrap()
-            .days[0]
-            .paths
-            .parquet,
-    ));
+    let stale = scored(&p, "stale");
     assert_eq!(stale, plain);
     // A snapshot of another date is never used for this one.
     let first = crate::common::batches(false).remove(0);
     churn_data::io::write_batches(&snap, first.schema(), std::slice::from_ref(&first)).unwrap();
-    let other = by_user(&read(
-        &run_job(&p.registry, &job(&p, "other"), &clock())
-            .unwrap()
-            .days[0]
-            .paths
-            .parquet,
-    ));
+    let other = scored(&p, "other");
     assert_eq!(other, plain);
 }
