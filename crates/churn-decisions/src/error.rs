@@ -40,8 +40,8 @@ pub enum Error {
         context: String,
         /// The server's message (with its SQLSTATE, detail and hint), or the driver's.
         message: String,
-        /// The driver's error.
-        source: postgres::Error,
+        /// The driver's error (its text is in `message`, so it is not chained again).
+        driver: postgres::Error,
     },
     /// Invalid parameters.
     #[error("invalid decision parameters: {0}")]
@@ -65,7 +65,9 @@ impl Error {
                 }
                 None => {
                     let mut m = source.to_string();
-                    if let Some(cause) = std::error::Error::source(&source) {
+                    if let Some(cause) = std::error::Error::source(&source).map(|c| c.to_string())
+                        && !m.contains(&cause)
+                    {
                         m.push_str(&format!(": {cause}"));
                     }
                     m
@@ -74,7 +76,7 @@ impl Error {
             Error::Postgres {
                 context,
                 message,
-                source,
+                driver: source,
             }
         }
     }
