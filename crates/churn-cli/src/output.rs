@@ -128,7 +128,15 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// Peak resident memory of this process in MiB, where the OS tells it.
+/// Starts a new peak: Linux resets the process's VmHWM to its current RSS when "5" is
+/// written to /proc/self/clear_refs, so the next [`peak_rss_mib`] is this stage's own.
+/// Elsewhere (or where refused) the peak stays the process's so far.
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Peak resident memory of this process in MiB (since the last [`reset_peak_rss`]), where
+/// the OS tells it.
 pub fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;

@@ -371,7 +371,14 @@ fn all(config: &mut Config, args: &AllArgs, ui: &Ui) -> Result<u8> {
         stage_name(from)
     );
     apply_generate_args(config, g)?;
-    let runs = |stage: Stage| from <= stage && stage <= to;
+    let runs = |stage: Stage| {
+        let run = from <= stage && stage <= to;
+        if run {
+            // Each stage's table row shows its own peak memory.
+            crate::output::reset_peak_rss();
+        }
+        run
+    };
     let mut reports = Vec::new();
     if runs(Stage::Generate) {
         reports.push(generate(config, ui)?);
