@@ -132,6 +132,10 @@ pub struct ParquetStore {
     path: PathBuf,
     decisions: Vec<Decision>,
     index: HashMap<(String, NaiveDate), usize>,
+    /// Decisions per (date, action), kept with `decisions`.
+    used: Used,
+    /// Positions in `decisions` replaced by this run (re-deciding), dropped on write.
+    removed: HashSet<usize>,
     dirty: bool,
     _lock: File,
 }
@@ -178,6 +182,8 @@ impl ParquetStore {
             path: path.to_path_buf(),
             decisions,
             index: HashMap::new(),
+            used: Used::new(),
+            removed: HashSet::new(),
             dirty: false,
             _lock: lock,
         };
@@ -185,7 +191,7 @@ impl ParquetStore {
         Ok(store)
     }
 
-    /// Every decision in the file (after this run's, once finished).
+    /// Every decision in the file (with this run's once [`DecisionStore::finish`] ran).
     pub fn decisions(&self) -> &[Decision] {
         &self.decisions
     }
@@ -197,6 +203,13 @@ impl ParquetStore {
             .enumerate()
             .map(|(i, d)| ((d.user_id.clone(), d.as_of_date), i))
             .collect();
+        self.used.clear();
+        for d in &self.decisions {
+            *self
+                .used
+                .entry((d.as_of_date, d.action.clone()))
+                .or_default() += 1;
+        }
     }
 }
 
@@ -208,16 +221,17 @@ impl DecisionStore for ParquetStore {
         decide: &mut dyn FnMut(&[Candidate], &mut Used) -> Vec<Decision>,
     ) -> Result<BatchOutcome> {
         if redecide {
-            let drop: HashSet<(String, NaiveDate)> = batch
-                .iter()
-                .map(|c| (c.user_id.clone(), c.as_of_date))
-                .collect();
-            let before = self.decisions.len();
-            self.decisions
-                .retain(|d| !drop.contains(&(d.user_id.clone(), d.as_of_date)));
-            if self.decisions.len() != before {
-                self.dirty = true;
-                self.reindex();
+            // Old decisions of the batch's users are tombstoned (dropped when the file is
+            // written) and their budget given back: O(batch), not O(file).
+            for c in batch {
+                if let Some(i) = self.index.remove(&(c.user_id.clone(), c.as_of_date)) {
+                    let d = &self.decisions[i];
+                    if let Some(n) = self.used.get_mut(&(d.as_of_date, d.action.clone())) {
+                        *n = n.saturating_sub(1);
+                    }
+                    self.removed.insert(i);
+                    self.dirty = true;
+                }
             }
         }
         let fresh: Vec<Candidate> = batch
@@ -227,19 +241,21 @@ impl DecisionStore for ParquetStore {
             .collect();
         let already = (batch.len() - fresh.len()) as u64;
         let dates: HashSet<NaiveDate> = fresh.iter().map(|c| c.as_of_date).collect();
-        let mut used = Used::new();
-        for d in self
-            .decisions
+        let mut used: Used = self
+            .used
             .iter()
-            .filter(|d| dates.contains(&d.as_of_date))
-        {
-            *used.entry((d.as_of_date, d.action.clone())).or_default() += 1;
-        }
+            .filter(|((day, _), _)| dates.contains(day))
+            .map(|(k, n)| (k.clone(), *n))
+            .collect();
         let new = decide(&fresh, &mut used);
         let written = new.len() as u64;
         for d in new {
             self.index
                 .insert((d.user_id.clone(), d.as_of_date), self.decisions.len());
+            *self
+                .used
+                .entry((d.as_of_date, d.action.clone()))
+                .or_default() += 1;
             self.decisions.push(d);
             self.dirty = true;
         }
@@ -252,6 +268,15 @@ impl DecisionStore for ParquetStore {
     fn finish(&mut self) -> Result<()> {
         if !self.dirty {
             return Ok(());
+        }
+        if !self.removed.is_empty() {
+            let removed = std::mem::take(&mut self.removed);
+            let mut i = 0;
+            self.decisions.retain(|_| {
+                i += 1;
+                !removed.contains(&(i - 1))
+            });
+            self.reindex();
         }
         let batch = to_batch(&self.decisions)?;
         churn_data::io::write_batches(
