@@ -357,9 +357,10 @@ impl RuleSet {
             }
             if let Some(catch_all) = rules.iter().find(|r| {
                 r.when == Conditions::default()
+                    // Parameters from fields every user has (a missing base skips the rule).
                     && r.params
                         .values()
-                        .all(|p| p.from.as_deref() != Some("monthly_amount"))
+                        .all(|p| matches!(p.from.as_deref(), None | Some("churn_risk" | "score")))
                     && (r.action == NONE || file.actions[&r.action].daily_budget.is_none())
             }) {
                 return Err(at(format!(

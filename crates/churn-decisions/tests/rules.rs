@@ -124,6 +124,31 @@ fn first_match_wins_and_no_match_is_none() {
 }
 
 #[test]
+fn a_rule_without_conditions_whose_base_can_be_missing_is_not_a_catch_all() {
+    // `days_since_last_activity` is missing for a user never active: such a
+    // user skips the first rule, so the second can match and the file is valid.
+    let r = rules(&format!(
+        "{ACTIONS}[[rule]]\nname = \"recent\"\naction = \"call\"\n\
+         params.wait = {{ from = \"days_since_last_activity\" }}\n\
+         [[rule]]\nname = \"rest\"\naction = \"mail\"\n"
+    ));
+    let mut never = user("b", 0.5);
+    never.days_since_last_activity = None;
+    let got = decide(&r, &[user("a", 0.9), never]);
+    assert_eq!(
+        got,
+        [("a", "call"), ("b", "mail")].map(|(u, a)| (u.to_string(), a.to_string()))
+    );
+    // A base every user has makes the first rule match everyone.
+    let e = error(&format!(
+        "{ACTIONS}[[rule]]\nname = \"all\"\naction = \"call\"\n\
+         params.x = {{ from = \"churn_risk\" }}\n\
+         [[rule]]\nname = \"rest\"\naction = \"mail\"\n"
+    ));
+    assert!(e.contains("can never match"), "{e}");
+}
+
+#[test]
 fn budgets_go_to_the_riskiest_and_the_rest_fall_through() {
     let r = rules(
         "[actions.call]\ndaily_budget = 2\n[actions.mail]\n\
