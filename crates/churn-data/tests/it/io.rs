@@ -166,3 +166,73 @@ fn a_sample_reads_evenly_spread_runs_and_small_tables_whole() {
     );
     assert_eq!(values(0).len(), 100_000, "0 = no cap");
 }
+
+#[test]
+fn parallel_encoding_splits_row_groups_and_keeps_every_row_in_order() {
+    use arrow::array::{Int32Array, StructArray};
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    // A nested column (two leaves) beside flat ones, and uneven batches that cross the
+    // 1,048,576-row group boundary.
+    let inner = Arc::new(Schema::new(vec![
+        Field::new("a", DataType::Int32, false),
+        Field::new("b", DataType::Utf8, true),
+    ]));
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("pair", DataType::Struct(inner.fields().clone()), false),
+        Field::new("tag", DataType::Utf8, true),
+    ]));
+    let make = |from: i64, n: usize| {
+        let ids: Vec<i64> = (from..from + n as i64).collect();
+        let a = Int32Array::from_iter_values(ids.iter().map(|i| (i % 1000) as i32));
+        let b = StringArray::from_iter(
+            ids.iter()
+                .map(|i| (i % 7 != 0).then(|| format!("b{}", i % 13))),
+        );
+        let pair = StructArray::new(inner.fields().clone(), vec![Arc::new(a), Arc::new(b)], None);
+        let tag = StringArray::from_iter(
+            ids.iter()
+                .map(|i| (i % 5 != 0).then(|| format!("t{}", i % 3))),
+        );
+        RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from(ids)),
+                Arc::new(pair),
+                Arc::new(tag),
+            ],
+        )
+        .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.parquet");
+    let mut w = TableWriter::create(&p, schema.clone()).unwrap();
+    let (mut at, sizes) = (0i64, [1usize, 70_000, 0, 500_000, 478_575, 100_000, 33]);
+    for n in sizes {
+        w.write(&make(at, n)).unwrap();
+        at += n as i64;
+    }
+    assert_eq!(w.rows(), at as u64);
+    w.finish().unwrap();
+
+    let meta = SerializedFileReader::new(std::fs::File::open(&p).unwrap())
+        .unwrap()
+        .metadata()
+        .clone();
+    let groups: Vec<i64> = meta.row_groups().iter().map(|g| g.num_rows()).collect();
+    assert_eq!(groups, [1 << 20, at - (1 << 20)]);
+    let (read_schema, batches) = read_all(&p, None).unwrap();
+    assert_eq!(read_schema.as_ref(), schema.as_ref());
+    let whole = arrow::compute::concat_batches(&read_schema, &batches).unwrap();
+    assert_eq!(whole, make(0, at as usize));
+}
+
+#[test]
+fn an_empty_table_is_a_valid_file_with_its_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.parquet");
+    assert_eq!(write_batches(&p, batch().schema(), &[]).unwrap(), 0);
+    let (schema, batches) = read_all(&p, None).unwrap();
+    assert_eq!(schema, batch().schema());
+    assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 0);
+}
