@@ -803,6 +803,27 @@ pub fn write_threaded<T>(
     })
 }
 
+/// Runs `iter` on a thread of its own, up to `depth` items ahead, while `consume` works
+/// through them on the calling thread: reading and decoding the next input overlap the work
+/// on the current one. When `consume` returns early the producer stops at its next item.
+pub fn prefetched<T: Send, R>(
+    iter: impl Iterator<Item = T> + Send,
+    depth: usize,
+    consume: impl FnOnce(&mut dyn Iterator<Item = T>) -> R,
+) -> R {
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<T>(depth.max(1));
+        scope.spawn(move || {
+            for item in iter {
+                if tx.send(item).is_err() {
+                    break;
+                }
+            }
+        });
+        consume(&mut rx.into_iter())
+    })
+}
+
 /// The latest-date snapshot beside a daily table: `user_features_daily.parquet` →
 /// `user_features_daily.latest.parquet`, the rows of the table's last as_of_date only, so
 /// the daily job (score the latest date) reads one date instead of the whole history.

@@ -326,7 +326,7 @@ fn canonical_stream<'a>(
 pub fn compute_stream(
     features: &Features,
     source: &str,
-    input: impl Iterator<Item = churn_data::Result<RecordBatch>>,
+    input: impl Iterator<Item = churn_data::Result<RecordBatch>> + Send,
     sink: &mut dyn FnMut(RecordBatch) -> churn_data::Result<()>,
 ) -> Result<FeatureSummary> {
     let mut summary = FeatureSummary {
@@ -352,23 +352,26 @@ pub fn compute_stream(
             round.clear();
             Ok(())
         };
-    for chunk in groups {
-        let chunk = chunk?;
-        let rows = chunk.batch.num_rows() as u64;
-        round.push((chunk, rows_before));
-        rows_before += rows;
-        if round.len() >= per_round {
-            flush(&mut round, &mut summary)?;
+    // The next round is read and cut into users while this one is computed.
+    churn_data::io::prefetched(groups, per_round, |chunks| {
+        for chunk in chunks {
+            let chunk = chunk?;
+            let rows = chunk.batch.num_rows() as u64;
+            round.push((chunk, rows_before));
+            rows_before += rows;
+            if round.len() >= per_round {
+                flush(&mut round, &mut summary)?;
+            }
         }
-    }
-    flush(&mut round, &mut summary)?;
-    Ok(summary)
+        flush(&mut round, &mut summary)?;
+        Ok(summary)
+    })
 }
 
 /// Computes features for in-memory batches.
 pub fn compute_batches(
     features: &Features,
-    input: impl Iterator<Item = churn_data::Result<RecordBatch>>,
+    input: impl Iterator<Item = churn_data::Result<RecordBatch>> + Send,
 ) -> Result<Vec<RecordBatch>> {
     let mut out = Vec::new();
     compute_stream(features, "user_daily (in memory)", input, &mut |b| {

@@ -171,67 +171,71 @@ pub fn build_trainset(
     let (mut first, mut last, mut churned, mut eligible_labelled) =
         (i32::MAX, i32::MIN, 0u64, 0u64);
     let (_, _) = write_threaded(output, out_schema.clone(), |sink| {
-        for chunk in features {
-            let chunk = chunk?;
-            let dates = chunk.dates().values().to_vec();
-            let (mut take, mut future) = (Vec::new(), Vec::new());
-            for u in 0..chunk.users() {
-                let (a, b) = (chunk.starts[u], chunk.starts[u + 1]);
-                let id = chunk.user_ids().value(a);
-                if labels.peek_id()?.as_deref() != Some(id) {
-                    s.unlabelled_rows += (b - a) as u64;
-                    continue;
-                }
-                let lab = labels.take()?.expect("peeked");
-                let mut j = 0;
-                let mut kept_any = false;
-                let mut matched = 0;
-                for (i, &d) in dates.iter().enumerate().take(b).skip(a) {
-                    while j < lab.dates.len() && lab.dates[j] < d {
-                        j += 1;
+        // The features are read and cut into users on a thread of their own.
+        churn_data::io::prefetched(features, 2, |features| {
+            for chunk in features {
+                let chunk = chunk?;
+                let dates = chunk.dates().values().to_vec();
+                let (mut take, mut future) = (Vec::new(), Vec::new());
+                for u in 0..chunk.users() {
+                    let (a, b) = (chunk.starts[u], chunk.starts[u + 1]);
+                    let id = chunk.user_ids().value(a);
+                    if labels.peek_id()?.as_deref() != Some(id) {
+                        s.unlabelled_rows += (b - a) as u64;
+                        continue;
                     }
-                    if j < lab.dates.len() && lab.dates[j] == d {
-                        matched += 1;
-                        s.labelled_rows += 1;
-                        if lab.eligible[j] {
-                            eligible_labelled += 1;
-                            take.push(i as u32);
-                            future.push(lab.future[j]);
-                            churned += u64::from(lab.future[j] == 0);
-                            first = first.min(d);
-                            last = last.max(d);
-                            kept_any = true;
+                    let lab = labels.take()?.expect("peeked");
+                    let mut j = 0;
+                    let mut kept_any = false;
+                    let mut matched = 0;
+                    for (i, &d) in dates.iter().enumerate().take(b).skip(a) {
+                        while j < lab.dates.len() && lab.dates[j] < d {
+                            j += 1;
                         }
-                    } else {
-                        s.unlabelled_rows += 1;
+                        if j < lab.dates.len() && lab.dates[j] == d {
+                            matched += 1;
+                            s.labelled_rows += 1;
+                            if lab.eligible[j] {
+                                eligible_labelled += 1;
+                                take.push(i as u32);
+                                future.push(lab.future[j]);
+                                churned += u64::from(lab.future[j] == 0);
+                                first = first.min(d);
+                                last = last.max(d);
+                                kept_any = true;
+                            }
+                        } else {
+                            s.unlabelled_rows += 1;
+                        }
                     }
+                    if matched != lab.dates.len() {
+                        return Err(churn_data::Error::invalid(
+                            &lname,
+                            ud::AS_OF_DATE,
+                            "every labelled (user_id, as_of_date) must exist in the features",
+                            vec![format!("user {}", lab.id)],
+                        ));
+                    }
+                    s.users += u64::from(kept_any);
                 }
-                if matched != lab.dates.len() {
-                    return Err(churn_data::Error::invalid(
-                        &lname,
-                        ud::AS_OF_DATE,
-                        "every labelled (user_id, as_of_date) must exist in the features",
-                        vec![format!("user {}", lab.id)],
-                    ));
+                let idx = UInt32Array::from(take);
+                let mut cols: Vec<ArrayRef> = Vec::with_capacity(out_schema.fields().len());
+                for c in chunk.batch.columns() {
+                    cols.push(
+                        arrow::compute::take(c, &idx, None)
+                            .map_err(|e| churn_data::Error::arrow("selecting training rows", e))?,
+                    );
                 }
-                s.users += u64::from(kept_any);
+                let labels_col: Vec<i32> = future.iter().map(|&f| i32::from(f == 0)).collect();
+                cols.push(Arc::new(Int32Array::from(future)));
+                cols.push(Arc::new(Int32Array::from(labels_col)));
+                let out = RecordBatch::try_new(out_schema.clone(), cols)
+                    .map_err(|e| churn_data::Error::arrow("building training batch", e))?;
+                s.rows += out.num_rows() as u64;
+                sink(out)?;
             }
-            let idx = UInt32Array::from(take);
-            let mut cols: Vec<ArrayRef> = Vec::with_capacity(out_schema.fields().len());
-            for c in chunk.batch.columns() {
-                cols.push(
-                    arrow::compute::take(c, &idx, None)
-                        .map_err(|e| churn_data::Error::arrow("selecting training rows", e))?,
-                );
-            }
-            let labels_col: Vec<i32> = future.iter().map(|&f| i32::from(f == 0)).collect();
-            cols.push(Arc::new(Int32Array::from(future)));
-            cols.push(Arc::new(Int32Array::from(labels_col)));
-            let out = RecordBatch::try_new(out_schema.clone(), cols)
-                .map_err(|e| churn_data::Error::arrow("building training batch", e))?;
-            s.rows += out.num_rows() as u64;
-            sink(out)?;
-        }
+            Ok::<(), churn_data::Error>(())
+        })?;
         if s.rows == 0 {
             return Err(churn_data::Error::invalid(
                 &lname,

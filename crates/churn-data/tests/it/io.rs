@@ -236,3 +236,13 @@ fn an_empty_table_is_a_valid_file_with_its_schema() {
     assert_eq!(schema, batch().schema());
     assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 0);
 }
+
+#[test]
+fn prefetching_keeps_the_order_and_stops_when_the_consumer_does() {
+    use churn_data::io::prefetched;
+    let all: Vec<u32> = prefetched(0..10_000u32, 3, |items| items.collect());
+    assert_eq!(all, (0..10_000).collect::<Vec<_>>());
+    // An endless producer: returning early must not leave it (or this test) running.
+    let first: Vec<u64> = prefetched(0u64.., 2, |items| items.take(5).collect());
+    assert_eq!(first, [0, 1, 2, 3, 4]);
+}
