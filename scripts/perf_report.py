@@ -124,6 +124,7 @@ def markdown(report):
         "release build, default settings, synthetic data (`--seed "
         f"{report['seed']}`, {report['days']} days). Wall and CPU (user + system) seconds",
         "and peak RSS are per stage process; rows/s is rows in over wall time.",
+        "Scaling over threads (1 to 16 cores) is in [thread_scaling.md](thread_scaling.md).",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}; "
         f"{m['rustc']}; commit {m['commit']}, {m['date']}.",

@@ -587,6 +587,23 @@ impl ParallelParquet {
         if batch.num_rows() == 0 {
             return Ok(());
         }
+        let fields = batch.schema_ref().fields();
+        if fields.len() != self.schema.fields().len()
+            || fields
+                .iter()
+                .zip(self.schema.fields())
+                .any(|(a, b)| a.data_type() != b.data_type())
+        {
+            return Err(ParquetError::General(format!(
+                "a batch of columns {:?} does not fit the file's columns {:?}",
+                fields.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
+                self.schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.to_string())
+                    .collect::<Vec<_>>()
+            )));
+        }
         self.pending_rows += batch.num_rows();
         self.pending.push(batch.clone());
         if self.pending_rows >= ENCODE_ROWS {

@@ -246,3 +246,19 @@ fn prefetching_keeps_the_order_and_stops_when_the_consumer_does() {
     let first: Vec<u64> = prefetched(0u64.., 2, |items| items.take(5).collect());
     assert_eq!(first, [0, 1, 2, 3, 4]);
 }
+
+#[test]
+fn a_batch_that_does_not_fit_the_file_is_an_error_and_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.parquet");
+    let mut w = TableWriter::create(&p, batch().schema()).unwrap();
+    let other = RecordBatch::try_from_iter([(
+        "user_id",
+        Arc::new(Int64Array::from(vec![1i64])) as arrow::array::ArrayRef,
+    )])
+    .unwrap();
+    let e = w.write(&other).unwrap_err().to_string();
+    assert!(e.contains("t.parquet") && e.contains("does not fit"), "{e}");
+    drop(w);
+    assert!(!p.exists());
+}
