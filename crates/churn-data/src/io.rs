@@ -536,8 +536,8 @@ pub fn parquet_properties(schema: &Schema) -> WriterProperties {
 
 /// A Parquet writer that encodes and compresses the columns of each block of rows in
 /// parallel (one rayon task per column), where `ArrowWriter` encodes every column on the
-/// calling thread. Encoding is most of a stage's work (zstd alone is a third of the
-/// features stage), so this keeps a stage's output from waiting on a single core. Each
+/// calling thread. Encoding is a large part of a stage's work (zstd alone is about a third
+/// of the features stage's CPU), so this keeps a stage from waiting on one core. Each
 /// column is still encoded in row order, so the file's bytes do not depend on the thread
 /// count.
 struct ParallelParquet {
