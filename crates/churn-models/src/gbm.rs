@@ -251,32 +251,47 @@ impl GradientBoosting {
     }
 }
 
-/// Marks a leaf in [`FlatNode::feature`].
-const LEAF: u32 = u32::MAX;
-
 /// One node of a flattened tree: 24 bytes, children by index into the forest's node array.
+/// A leaf points at itself (threshold NaN, so every row stays), which lets a block of rows
+/// walk a tree in lockstep for the tree's depth without asking where each row is.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct FlatNode {
-    /// Split threshold, or the leaf value for a leaf.
-    value: f64,
-    /// Split feature, or [`LEAF`].
+    /// Split threshold; NaN for a leaf.
+    threshold: f64,
+    /// Split feature (0 for a leaf, any valid column).
     feature: u32,
-    /// Child for values `< value`; the child for `>=` is `left + 1`.
+    /// Child for values `< threshold`; the child for `>=` is `left + 1`. A leaf's own index.
     left: u32,
-    /// Child for missing values.
+    /// Child for missing values. A leaf's own index.
     missing: u32,
 }
 
 impl FlatNode {
-    /// The child a row goes to from this split node: missing values (NaN) to `missing`,
-    /// values `>= value` to `left + 1`, others to `left`.
-    #[inline]
-    fn child(&self, row: &[f64]) -> u32 {
-        let v = row[self.feature as usize];
-        if v.is_nan() {
-            self.missing
-        } else {
-            self.left + u32::from(v >= self.value)
+    /// The node a row goes to from this one: missing values (NaN) to `missing`, values
+    /// `>= threshold` to `left + 1`, others to `left` (a leaf to itself).
+    #[inline(always)]
+    fn next(&self, row: &[f64]) -> u32 {
+        self.step(row[self.feature as usize])
+    }
+
+    /// The node a row whose split feature holds `v` goes to.
+    #[inline(always)]
+    fn step(&self, v: f64) -> u32 {
+        // Missing values are rare in some columns and common in others, which a branch
+        // predictor cannot learn across trees: a select, not a branch.
+        std::hint::select_unpredictable(
+            v.is_nan(),
+            self.missing,
+            self.left + u32::from(v >= self.threshold),
+        )
+    }
+
+    fn leaf(at: usize) -> Self {
+        Self {
+            threshold: f64::NAN,
+            feature: 0,
+            left: at as u32,
+            missing: at as u32,
         }
     }
 }
@@ -286,14 +301,19 @@ impl FlatNode {
 pub struct FlatForest {
     base_score: f64,
     nodes: Vec<FlatNode>,
+    /// Each node's leaf value (0 for a split), apart from the nodes so a walk reads 24 bytes
+    /// a step.
+    values: Vec<f64>,
     /// Each node's cover-weighted mean leaf value (forust's `distribute_leaf_weights`), for
-    /// contributions; kept apart so prediction reads 24-byte nodes.
+    /// contributions.
     mean: Vec<f64>,
-    roots: Vec<u32>,
+    /// Each tree's root and depth (the most steps from the root to a leaf).
+    roots: Vec<(u32, u32)>,
 }
 
 /// Rows per block: the block's values of the features a tree reads stay in cache while
-/// every tree is applied to it.
+/// every tree is applied to it, and the block's rows walk each tree together, so their
+/// memory reads overlap.
 const PREDICT_BLOCK: usize = 64;
 
 impl FlatForest {
@@ -305,58 +325,56 @@ impl FlatForest {
             .min(booster.trees.len());
         let mut nodes = Vec::new();
         let mut mean = Vec::new();
+        let mut values = Vec::new();
         let mut roots = Vec::with_capacity(used);
         for tree in &booster.trees[..used] {
             let weights = tree.distribute_leaf_weights();
-            roots.push(nodes.len() as u32);
+            let root = nodes.len();
+            let mut depth = 0u32;
+            nodes.push(FlatNode::leaf(root));
             // Breadth-first, placing both children of a node together.
-            nodes.push(FlatNode {
-                value: 0.0,
-                feature: LEAF,
-                left: 0,
-                missing: 0,
-            });
-            let mut queue = std::collections::VecDeque::from([(0usize, nodes.len() - 1)]);
-            while let Some((src, dst)) = queue.pop_front() {
+            let mut queue = std::collections::VecDeque::from([(0usize, root, 0u32)]);
+            while let Some((src, dst, level)) = queue.pop_front() {
                 let node = &tree.nodes[src];
                 mean.resize(nodes.len(), 0.0);
+                values.resize(nodes.len(), 0.0);
                 mean[dst] = weights[src];
                 if node.is_leaf {
-                    nodes[dst] = FlatNode {
-                        value: f64::from(node.weight_value),
-                        feature: LEAF,
-                        left: 0,
-                        missing: 0,
-                    };
+                    nodes[dst] = FlatNode::leaf(dst);
+                    values[dst] = f64::from(node.weight_value);
+                    depth = depth.max(level);
                     continue;
                 }
                 let left = nodes.len();
-                nodes.push(nodes[dst]);
-                nodes.push(nodes[dst]);
-                queue.push_back((node.left_child, left));
-                queue.push_back((node.right_child, left + 1));
+                nodes.push(FlatNode::leaf(left));
+                nodes.push(FlatNode::leaf(left + 1));
+                queue.push_back((node.left_child, left, level + 1));
+                queue.push_back((node.right_child, left + 1, level + 1));
                 let missing = if node.missing_node == node.left_child {
                     left
                 } else if node.missing_node == node.right_child {
                     left + 1
                 } else {
                     let m = nodes.len();
-                    nodes.push(nodes[dst]);
-                    queue.push_back((node.missing_node, m));
+                    nodes.push(FlatNode::leaf(m));
+                    queue.push_back((node.missing_node, m, level + 1));
                     m
                 };
                 nodes[dst] = FlatNode {
-                    value: node.split_value,
+                    threshold: node.split_value,
                     feature: node.split_feature as u32,
                     left: left as u32,
                     missing: missing as u32,
                 };
             }
+            roots.push((root as u32, depth));
         }
         mean.resize(nodes.len(), 0.0);
+        values.resize(nodes.len(), 0.0);
         Self {
             base_score: booster.base_score,
             nodes,
+            values,
             mean,
             roots,
         }
@@ -376,10 +394,19 @@ impl FlatForest {
                 let start = b * PREDICT_BLOCK;
                 let cols = x.cols;
                 let rows = row_major_block(x, start, acc.len());
-                for &root in &self.roots {
-                    for (r, a) in acc.iter_mut().enumerate() {
-                        let row = &rows[r * cols..(r + 1) * cols];
-                        *a += self.leaf(root, row);
+                let mut at = [0u32; PREDICT_BLOCK];
+                let at = &mut at[..acc.len()];
+                for &(root, depth) in &self.roots {
+                    at.fill(root);
+                    // Every row takes `depth` steps; one that reached its leaf stays there.
+                    for _ in 0..depth {
+                        for (r, a) in at.iter_mut().enumerate() {
+                            let node = &self.nodes[*a as usize];
+                            *a = node.step(rows[r * cols + node.feature as usize]);
+                        }
+                    }
+                    for (sum, &a) in acc.iter_mut().zip(at.iter()) {
+                        *sum += self.values[a as usize];
                     }
                 }
             });
@@ -402,7 +429,7 @@ impl FlatForest {
                 for (r, c) in block.chunks_mut(width).enumerate() {
                     let row = &values[r * x.cols..(r + 1) * x.cols];
                     c[x.cols] = self.base_score;
-                    for &root in &self.roots {
+                    for &(root, _) in &self.roots {
                         self.path_contributions(root, row, c);
                     }
                 }
@@ -415,22 +442,15 @@ impl FlatForest {
         let bias = c.len() - 1;
         let mut at = root as usize;
         c[bias] += self.mean[at];
-        let mut node = self.nodes[at];
-        while node.feature != LEAF {
-            let next = node.child(row) as usize;
+        loop {
+            let node = self.nodes[at];
+            let next = node.next(row) as usize;
+            if next == at {
+                break;
+            }
             c[node.feature as usize] += self.mean[next] - self.mean[at];
             at = next;
-            node = self.nodes[at];
         }
-    }
-
-    #[inline]
-    fn leaf(&self, root: u32, row: &[f64]) -> f64 {
-        let mut node = self.nodes[root as usize];
-        while node.feature != LEAF {
-            node = self.nodes[node.child(row) as usize];
-        }
-        node.value
     }
 }
 
