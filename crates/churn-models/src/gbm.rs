@@ -267,14 +267,9 @@ struct FlatNode {
 }
 
 impl FlatNode {
-    /// The node a row goes to from this one: missing values (NaN) to `missing`, values
-    /// `>= threshold` to `left + 1`, others to `left` (a leaf to itself).
-    #[inline(always)]
-    fn next(&self, row: &[f64]) -> u32 {
-        self.step(row[self.feature as usize])
-    }
-
-    /// The node a row whose split feature holds `v` goes to.
+    /// The node a row whose split feature holds `v` goes to from this one: missing values
+    /// (NaN) to `missing`, values `>= threshold` to `left + 1`, others to `left` (a leaf to
+    /// itself).
     #[inline(always)]
     fn step(&self, v: f64) -> u32 {
         // Missing values are rare in some columns and common in others, which a branch
@@ -418,39 +413,38 @@ impl FlatForest {
     /// leaf value is credited to the split feature (forust's and XGBoost's "average"
     /// approximation), so a row's values add up to its log-odds.
     pub fn contributions(&self, x: &Design) -> Vec<f64> {
-        let width = x.cols + 1;
+        let (cols, width) = (x.cols, x.cols + 1);
+        // The bias is the same for every row: the base score plus each tree's root mean.
+        let bias = self.roots.iter().fold(self.base_score, |b, &(root, _)| {
+            b + self.mean[root as usize]
+        });
         let mut out = vec![0.0; x.rows * width];
         out.par_chunks_mut(PREDICT_BLOCK * width)
             .enumerate()
             .for_each(|(b, block)| {
-                let start = b * PREDICT_BLOCK;
                 let rows = block.len() / width;
-                let values = row_major_block(x, start, rows);
-                for (r, c) in block.chunks_mut(width).enumerate() {
-                    let row = &values[r * x.cols..(r + 1) * x.cols];
-                    c[x.cols] = self.base_score;
-                    for &(root, _) in &self.roots {
-                        self.path_contributions(root, row, c);
+                let values = row_major_block(x, b * PREDICT_BLOCK, rows);
+                let mut at = [0u32; PREDICT_BLOCK];
+                let at = &mut at[..rows];
+                for &(root, depth) in &self.roots {
+                    at.fill(root);
+                    // In lockstep as in `predict`; at a leaf the change is 0.
+                    for _ in 0..depth {
+                        for (r, a) in at.iter_mut().enumerate() {
+                            let node = &self.nodes[*a as usize];
+                            let f = node.feature as usize;
+                            let next = node.step(values[r * cols + f]);
+                            block[r * width + f] +=
+                                self.mean[next as usize] - self.mean[*a as usize];
+                            *a = next;
+                        }
                     }
+                }
+                for c in block.chunks_mut(width) {
+                    c[cols] = bias;
                 }
             });
         out
-    }
-
-    #[inline]
-    fn path_contributions(&self, root: u32, row: &[f64], c: &mut [f64]) {
-        let bias = c.len() - 1;
-        let mut at = root as usize;
-        c[bias] += self.mean[at];
-        loop {
-            let node = self.nodes[at];
-            let next = node.next(row) as usize;
-            if next == at {
-                break;
-            }
-            c[node.feature as usize] += self.mean[next] - self.mean[at];
-            at = next;
-        }
     }
 }
 
