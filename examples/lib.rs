@@ -42,6 +42,7 @@ pub fn pipeline(dir: &Path, n_users: u64) -> Result<Pipeline, Box<dyn Error>> {
         &path("features.parquet"),
         &path("labels.parquet"),
         &path("train.parquet"),
+        &churn_labels::TrainsetParams::default(),
     )?;
     Ok(Pipeline {
         features: path("features.parquet"),

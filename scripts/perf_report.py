@@ -6,7 +6,7 @@ in its own process, so its wall time, CPU time (user + system) and peak RSS are 
 (from wait4). Writes a Markdown table and a JSON file.
 
     python3 scripts/perf_report.py                       # 10k, 100k, 1M users x 120 days
-    python3 scripts/perf_report.py --sizes 10000 --days 60 --out /tmp/perf
+    python3 scripts/perf_report.py --sizes 10000 --days 90 --out /tmp/perf
     python3 scripts/perf_report.py --compare-full 100000 # + sampled vs full-row training
 
 Only the Python standard library; builds the binary with cargo unless --no-build.

@@ -625,20 +625,28 @@ fn trainset(config: &Config, args: &TrainsetArgs, ui: &Ui) -> Result<StageReport
         .clone()
         .unwrap_or_else(|| config.paths.trainset_path());
     let spinner = ui.spinner("trainset");
-    let summary = churn_labels::build_trainset(&features, &labels, &out)
+    let params = trainset_params(config);
+    let summary = churn_labels::build_trainset(&features, &labels, &out, &params)
         .with_context(|| format!("trainset failed; {} was left untouched", display(&out)))?;
     spinner.finish_and_clear();
     let json = out.with_extension("json");
     churn_data::io::write_json(&json, &summary)?;
     let seconds = started.elapsed().as_secs_f64();
     ui.say(format!(
-        "trainset: {} rows of {} users ({} .. {}), churn rate {:.3}, eligible share {:.3}, in {seconds:.2}s",
+        "trainset: {} rows of {} users ({} .. {}), churn rate {:.3}, eligible share {:.3}, {}, in {seconds:.2}s",
         summary.rows,
         summary.users,
         summary.first_date.map(|d| d.to_string()).unwrap_or_default(),
         summary.last_date.map(|d| d.to_string()).unwrap_or_default(),
         summary.churn_rate,
         summary.eligible_share,
+        match summary.min_history_days {
+            0 => "no history rule".to_string(),
+            days => format!(
+                "{} eligible rows with less than {days} days of history left out",
+                summary.partial_history_rows
+            ),
+        },
     ));
     StageReport::new(
         "trainset",
@@ -650,6 +658,19 @@ fn trainset(config: &Config, args: &TrainsetArgs, ui: &Ui) -> Result<StageReport
         vec![out, json],
         &summary,
     )
+}
+
+/// The history a training row needs: the longest look-back of its features and of the
+/// eligibility rule, unless `labels.require_full_history` is off.
+fn trainset_params(config: &Config) -> churn_labels::TrainsetParams {
+    let longest_window = config.features.windows.iter().copied().max().unwrap_or(0);
+    churn_labels::TrainsetParams {
+        min_history_days: if config.labels.require_full_history {
+            longest_window.max(config.labels.active_within_days)
+        } else {
+            0
+        },
+    }
 }
 
 fn model_kinds(args: &[ModelArg], configured: &[String]) -> Result<Vec<ModelKind>> {

@@ -197,7 +197,7 @@ fn derive(root: &Path, case_dir: &Path, d: &Derive) {
 
 fn pipeline_template() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let args: Vec<String> = ["all", "--n-users", "150", "--days", "50", "--seed", "5"]
+    let args: Vec<String> = ["all", "--n-users", "150", "--days", "90", "--seed", "5"]
         .map(String::from)
         .to_vec();
     let o = churn(dir.path(), &args);

@@ -44,7 +44,7 @@ fn all_runs_the_lifecycle_twice_in_one_folder() {
     for _ in 0..2 {
         let o = churn(
             dir.path(),
-            &["all", "--n-users", "60", "--days", "40", "--seed", "3"],
+            &["all", "--n-users", "60", "--days", "90", "--seed", "3"],
         );
         assert!(o.status.success(), "{}", text(&o));
     }
@@ -68,8 +68,29 @@ fn all_runs_the_lifecycle_twice_in_one_folder() {
     .unwrap();
     assert!(summary["rows"].as_u64().unwrap() > 0);
     assert_eq!(
-        summary["last_date"], "2025-01-10",
-        "40 days from 2025-01-01 end on 2025-02-09; the last 30 are unlabelled"
+        summary["last_date"], "2025-03-01",
+        "90 days from 2025-01-01 end on 2025-03-31; the last 30 are unlabelled"
+    );
+    // Rows whose 30-day look-back reaches before the data are left out (every simulated
+    // user signed up before it), unless the configuration turns the rule off.
+    assert_eq!(summary["min_history_days"], 30);
+    let partial = summary["partial_history_rows"].as_u64().unwrap();
+    assert!(partial > 0, "{summary}");
+    let config = dir.path().join("all_rows.toml");
+    std::fs::write(&config, "[labels]\nrequire_full_history = false\n").unwrap();
+    let o = churn(
+        dir.path(),
+        &["--config", config.to_str().unwrap(), "--json", "trainset"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let all_rows: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("data/features/training_dataset.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(all_rows["min_history_days"], 0);
+    assert_eq!(
+        all_rows["rows"].as_u64().unwrap(),
+        summary["rows"].as_u64().unwrap() + partial
     );
     let models: Vec<String> = std::fs::read_dir(dir.path().join("artifacts/models"))
         .unwrap()
@@ -156,7 +177,7 @@ fn all_from_and_to_run_only_that_part() {
 
 #[test]
 fn decide_writes_one_decision_per_user_and_date_and_reruns_decide_nobody() {
-    let dir = lifecycle("200", "50", "4");
+    let dir = lifecycle("200", "90", "4");
     let decisions = dir.path().join("data/decisions/decisions.parquet");
     assert!(decisions.is_file(), "churn all decides by default");
     let summary = |args: &[&str]| -> serde_json::Value {
@@ -195,7 +216,7 @@ fn train_writes_artifacts_metrics_and_a_comparison() {
     let dir = tempfile::tempdir().unwrap();
     let o = churn(
         dir.path(),
-        &["all", "--n-users", "150", "--days", "60", "--seed", "5"],
+        &["all", "--n-users", "150", "--days", "90", "--seed", "5"],
     );
     assert!(o.status.success(), "{}", text(&o));
     let o = churn(
@@ -370,7 +391,7 @@ fn config_show_prints_the_effective_configuration() {
 
 #[test]
 fn registry_promote_rollback_and_score_from_the_command_line() {
-    let dir = lifecycle("80", "50", "5");
+    let dir = lifecycle("80", "90", "5");
     let root = dir.path();
     // all registered lr and gbm, promoted one, and scored the latest date.
     let o = churn(root, &["registry", "list"]);
@@ -382,9 +403,9 @@ fn registry_promote_rollback_and_score_from_the_command_line() {
     let latest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(root.join("data/predictions/latest.json")).unwrap())
             .unwrap();
-    assert_eq!(latest["as_of_date"], "2025-02-19");
+    assert_eq!(latest["as_of_date"], "2025-03-31");
     assert!(
-        root.join("data/predictions/churn_top_50_2025-02-19.csv")
+        root.join("data/predictions/churn_top_50_2025-03-31.csv")
             .is_file()
     );
 
@@ -426,7 +447,7 @@ fn registry_promote_rollback_and_score_from_the_command_line() {
     // Keys-only scoring of one user and one unknown user.
     let keys = root.join("keys.csv");
     let users =
-        std::fs::read_to_string(root.join("data/predictions/churn_top_50_2025-02-19.csv")).unwrap();
+        std::fs::read_to_string(root.join("data/predictions/churn_top_50_2025-03-31.csv")).unwrap();
     let first_user = users
         .lines()
         .nth(1)
@@ -437,7 +458,7 @@ fn registry_promote_rollback_and_score_from_the_command_line() {
         .to_string();
     std::fs::write(
         &keys,
-        format!("user_id,as_of_date\n{first_user},2025-02-19\nnobody,2025-02-19\n"),
+        format!("user_id,as_of_date\n{first_user},2025-03-31\nnobody,2025-03-31\n"),
     )
     .unwrap();
     let out = root.join("keyed");
@@ -461,7 +482,7 @@ fn registry_promote_rollback_and_score_from_the_command_line() {
     let o = churn(root, &["score", "--as-of-date", "2030-01-01"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        text(&o).contains("2025-01-01 .. 2025-02-19"),
+        text(&o).contains("2025-01-01 .. 2025-03-31"),
         "{}",
         text(&o)
     );
@@ -469,7 +490,7 @@ fn registry_promote_rollback_and_score_from_the_command_line() {
 
 #[test]
 fn concurrent_registrations_and_promotions_from_separate_processes_lose_nothing() {
-    let dir = lifecycle("60", "40", "3");
+    let dir = lifecycle("60", "90", "3");
     let root = dir.path();
     let original = lr_artifact_text(root);
     // Six different artifacts (the name differs), registered by six processes at once.
@@ -541,7 +562,7 @@ fn concurrent_registrations_and_promotions_from_separate_processes_lose_nothing(
 
 #[test]
 fn a_plan_with_a_missing_and_a_broken_model_exits_3() {
-    let dir = lifecycle("60", "40", "3");
+    let dir = lifecycle("60", "90", "3");
     let root = dir.path();
     std::fs::write(root.join("broken.parquet"), b"PAR1 truncated").unwrap();
     let plan = root.join("models.toml");
@@ -716,10 +737,10 @@ fn kill_after(root: &Path, args: &[&str], delay_ms: u64) -> bool {
 
 #[test]
 fn killing_score_and_registry_writers_leaves_old_or_new_complete_files() {
-    let dir = lifecycle("120", "45", "9");
+    let dir = lifecycle("120", "90", "9");
     let root = dir.path();
-    let predictions = root.join("data/predictions/churn_predictions_2025-02-14.parquet");
-    let csv = root.join("data/predictions/churn_predictions_2025-02-14.csv");
+    let predictions = root.join("data/predictions/churn_predictions_2025-03-31.parquet");
+    let csv = root.join("data/predictions/churn_predictions_2025-03-31.csv");
     let rows = |p: &Path| {
         churn_data::io::read_all(p, None)
             .map(|(_, b)| b.iter().map(|b| b.num_rows()).sum::<usize>())
@@ -756,7 +777,7 @@ fn killing_score_and_registry_writers_leaves_old_or_new_complete_files() {
             &std::fs::read(root.join("data/predictions/latest.json")).unwrap(),
         )
         .unwrap();
-        assert_eq!(latest["as_of_date"], "2025-02-14");
+        assert_eq!(latest["as_of_date"], "2025-03-31");
 
         let copy = root.join(format!("copy{i}.json"));
         std::fs::write(

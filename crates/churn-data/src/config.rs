@@ -289,6 +289,10 @@ pub struct LabelsConfig {
     pub window: u32,
     /// A user-day is eligible only if the user was active within this many days (0 = off).
     pub active_within_days: u32,
+    /// Training rows need complete look-back windows: for a user already signed up when
+    /// the data starts, rows are kept from the day on which the longest feature window (or
+    /// the eligibility window, if longer) lies inside the data.
+    pub require_full_history: bool,
 }
 
 impl Default for LabelsConfig {
@@ -296,6 +300,7 @@ impl Default for LabelsConfig {
         Self {
             window: 30,
             active_within_days: 30,
+            require_full_history: true,
         }
     }
 }
@@ -648,6 +653,7 @@ mod tests {
         assert_eq!(c.features.windows, vec![7, 14, 30]);
         assert_eq!(c.labels.window, 30);
         assert_eq!(c.labels.active_within_days, 30);
+        assert!(c.labels.require_full_history);
         assert_eq!(c.train.gbm_iterations, 250);
         assert_eq!(c.score.top_k, 50);
         assert_eq!(c.monitor.psi_buckets, 10);

@@ -3,7 +3,8 @@
 //! Forward-looking churn labels (`future_active_days` = active days in (d, d + window],
 //! `churn_label` = 1 when it is 0; the last `window` days of data are unlabelled), the
 //! eligibility rule (active within the previous `active_within_days` days, today included),
-//! the training set (features joined with labels, eligible rows only) and the time split.
+//! the training set (features joined with labels, eligible rows with complete look-back
+//! windows only) and the time split.
 //!
 //! ```
 //! use churn_labels::{eligible, future_active_days};
@@ -29,4 +30,4 @@ pub use label::{
     labels_schema, last_date,
 };
 pub use split::{Split, plan_split, test_mask};
-pub use trainset::{TrainsetSummary, build_trainset, trainset_schema};
+pub use trainset::{TrainsetParams, TrainsetSummary, build_trainset, trainset_schema};

@@ -3,20 +3,49 @@
 //! Both tables come from the same user-day table, so they list users in the same order; the
 //! join walks both streams user by user (a merge join on dates inside each user), so memory
 //! stays bounded. A labels file from another run is detected and rejected.
+//!
+//! Rows whose look-back reaches before the user's first day in the data are left out
+//! ([`TrainsetParams::min_history_days`]): a user who signed up before the data starts has
+//! unseen days in the first windows, so their sums read low and the model would learn that
+//! "a month with two active days" is normal for a user who was in fact active every day.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, BooleanArray, Int32Array, RecordBatch, UInt32Array};
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, Date32Array, Int32Array, RecordBatch, UInt32Array,
+};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use churn_data::canonical::require_columns;
+use churn_data::canonical::{coerce_columns, require_columns, require_parsed};
 use churn_data::groups::{UserChunk, UserGroups};
 use churn_data::io::{DEFAULT_BATCH_SIZE, TableReader, write_threaded};
-use churn_data::schema::{labels as l, user_daily as ud};
+use churn_data::schema::{USER_DAILY_COLUMNS, labels as l, user_daily as ud};
 use serde::Serialize;
 
 use crate::Result;
 use crate::label::{canonical_keys, date_of};
+
+/// How the training set is built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TrainsetParams {
+    /// Days of observed history a row needs: a row of a user whose first day in the data is
+    /// not their signup day (they signed up before the data starts, or the signup date is
+    /// unknown) is kept only from the `min_history_days`-th day of data on, so its look-back
+    /// windows are complete. Set it to the longest feature window (and the eligibility
+    /// window, if longer); 0 keeps every row. Users who signed up inside the data have
+    /// complete history from their first row (the days before signup are known to be
+    /// empty).
+    pub min_history_days: u32,
+}
+
+impl Default for TrainsetParams {
+    /// 30 days: the longest default feature window and the default eligibility window.
+    fn default() -> Self {
+        Self {
+            min_history_days: 30,
+        }
+    }
+}
 
 /// What the training set holds (also written as JSON beside it).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -37,6 +66,11 @@ pub struct TrainsetSummary {
     pub labelled_rows: u64,
     /// Feature rows without a label (the last `window` days, or users without labels).
     pub unlabelled_rows: u64,
+    /// Labelled, eligible rows left out because their look-back reaches before the user's
+    /// first day in the data (see [`TrainsetParams::min_history_days`]).
+    pub partial_history_rows: u64,
+    /// The history rule applied, in days (0: off).
+    pub min_history_days: u32,
 }
 
 /// Reads one user at a time from a labels stream.
@@ -116,11 +150,42 @@ pub fn trainset_schema(features: &Schema) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// Joins the features file with the labels file and writes the eligible, labelled rows.
+/// signup_date (when present) as a date, so the history rule can compare it with the dates.
+fn signup_as_date(b: RecordBatch, source: &str) -> churn_data::Result<RecordBatch> {
+    if b.column_by_name(ud::SIGNUP_DATE).is_none() {
+        return Ok(b);
+    }
+    let spec: Vec<_> = USER_DAILY_COLUMNS
+        .iter()
+        .filter(|c| c.name == ud::SIGNUP_DATE)
+        .cloned()
+        .collect();
+    let (out, failures) = coerce_columns(&b, &spec, 5)?;
+    require_parsed(source, &failures)?;
+    Ok(out)
+}
+
+/// The first row of `dates` (one user's, ascending) whose look-back of `days` days lies
+/// inside the user's observed history. `signup` is the user's signup date, if known.
+fn first_complete_row(dates: &[i32], signup: Option<i32>, days: u32) -> usize {
+    let Some(&first) = dates.first() else {
+        return 0;
+    };
+    if days <= 1 || signup.is_some_and(|s| s >= first) {
+        return 0;
+    }
+    // The window [d - days + 1, d] is observed when d - days + 1 >= first.
+    let from = first + (days as i32 - 1);
+    dates.partition_point(|&d| d < from)
+}
+
+/// Joins the features file with the labels file and writes the eligible, labelled rows
+/// that have enough history (`params`).
 pub fn build_trainset(
     features_path: &Path,
     labels_path: &Path,
     output: &Path,
+    params: &TrainsetParams,
 ) -> Result<TrainsetSummary> {
     let fname = features_path.display().to_string();
     let lname = labels_path.display().to_string();
@@ -134,6 +199,7 @@ pub fn build_trainset(
             .map(|f| match f.name().as_str() {
                 ud::USER_ID => Field::new(ud::USER_ID, DataType::Utf8, true),
                 ud::AS_OF_DATE => Field::new(ud::AS_OF_DATE, DataType::Date32, true),
+                ud::SIGNUP_DATE => Field::new(ud::SIGNUP_DATE, DataType::Date32, true),
                 _ => f.as_ref().clone(),
             })
             .collect();
@@ -163,11 +229,14 @@ pub fn build_trainset(
     let fname2 = fname.clone();
     let features = UserGroups::new(
         &fname,
-        freader.map(move |b| canonical_keys(&b?, &fname2)),
+        freader.map(move |b| signup_as_date(canonical_keys(&b?, &fname2)?, &fname2)),
         DEFAULT_BATCH_SIZE,
     );
     let out_schema = trainset_schema(&fschema);
-    let mut s = TrainsetSummary::default();
+    let mut s = TrainsetSummary {
+        min_history_days: params.min_history_days,
+        ..TrainsetSummary::default()
+    };
     let (mut first, mut last, mut churned, mut eligible_labelled) =
         (i32::MAX, i32::MIN, 0u64, 0u64);
     let (_, _) = write_threaded(output, out_schema.clone(), |sink| {
@@ -176,6 +245,10 @@ pub fn build_trainset(
             for chunk in features {
                 let chunk = chunk?;
                 let dates = chunk.dates().values().to_vec();
+                let signup = chunk
+                    .batch
+                    .column_by_name(ud::SIGNUP_DATE)
+                    .and_then(|c| c.as_any().downcast_ref::<Date32Array>().cloned());
                 let (mut take, mut future) = (Vec::new(), Vec::new());
                 for u in 0..chunk.users() {
                     let (a, b) = (chunk.starts[u], chunk.starts[u + 1]);
@@ -185,6 +258,11 @@ pub fn build_trainset(
                         continue;
                     }
                     let lab = labels.take()?.expect("peeked");
+                    let user_signup = signup
+                        .as_ref()
+                        .and_then(|c| c.is_valid(a).then(|| c.value(a)));
+                    let complete_from =
+                        a + first_complete_row(&dates[a..b], user_signup, params.min_history_days);
                     let mut j = 0;
                     let mut kept_any = false;
                     let mut matched = 0;
@@ -197,12 +275,16 @@ pub fn build_trainset(
                             s.labelled_rows += 1;
                             if lab.eligible[j] {
                                 eligible_labelled += 1;
-                                take.push(i as u32);
-                                future.push(lab.future[j]);
-                                churned += u64::from(lab.future[j] == 0);
-                                first = first.min(d);
-                                last = last.max(d);
-                                kept_any = true;
+                                if i < complete_from {
+                                    s.partial_history_rows += 1;
+                                } else {
+                                    take.push(i as u32);
+                                    future.push(lab.future[j]);
+                                    churned += u64::from(lab.future[j] == 0);
+                                    first = first.min(d);
+                                    last = last.max(d);
+                                    kept_any = true;
+                                }
                             }
                         } else {
                             s.unlabelled_rows += 1;
@@ -236,6 +318,20 @@ pub fn build_trainset(
             }
             Ok::<(), churn_data::Error>(())
         })?;
+        if s.rows == 0 && s.partial_history_rows > 0 {
+            return Err(churn_data::Error::invalid(
+                &fname,
+                ud::AS_OF_DATE,
+                format!(
+                    "the training set would be empty: every eligible labelled row has less than {} days of history (more days of data, or labels.require_full_history = false?)",
+                    params.min_history_days
+                ),
+                vec![format!(
+                    "{} eligible rows with partial history",
+                    s.partial_history_rows
+                )],
+            ));
+        }
         if s.rows == 0 {
             return Err(churn_data::Error::invalid(
                 &lname,

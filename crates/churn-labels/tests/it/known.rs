@@ -4,7 +4,9 @@ use churn_data::generate::Simulator;
 use churn_data::io::{read_all, write_batches};
 use churn_data::prepare::prepare_batches;
 use churn_features::{FeatureParams, compute_file};
-use churn_labels::{LabelParams, build_trainset, eligible, future_active_days, last_date};
+use churn_labels::{
+    LabelParams, TrainsetParams, build_trainset, eligible, future_active_days, last_date,
+};
 
 #[test]
 fn the_issue_known_answer() {
@@ -83,7 +85,7 @@ fn trainset_joins_features_and_labels_on_eligible_labelled_rows() {
     assert_eq!(last_date(&daily_path).unwrap(), Some(20_089 + 59));
 
     let out = dir.path().join("train.parquet");
-    let s = build_trainset(&features, &labels, &out).unwrap();
+    let s = build_trainset(&features, &labels, &out, &no_history_rule()).unwrap();
     assert_eq!(s.rows, ls.rows_eligible);
     assert_eq!(s.labelled_rows, ls.rows_labelled);
     assert_eq!(s.unlabelled_rows, 80 * 10);
@@ -167,7 +169,7 @@ fn labels_from_another_run_are_rejected() {
     .label_file(&big, &labels)
     .unwrap();
     let out = dir.path().join("t.parquet");
-    let e = build_trainset(&features, &labels, &out)
+    let e = build_trainset(&features, &labels, &out, &no_history_rule())
         .unwrap_err()
         .to_string();
     assert!(
@@ -217,4 +219,163 @@ fn bad_parameters_and_inputs_are_clear_errors() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("as_of_date") && e.contains("missing"), "{e}");
+}
+
+/// The training set without the history rule (every eligible labelled row).
+fn no_history_rule() -> TrainsetParams {
+    TrainsetParams {
+        min_history_days: 0,
+    }
+}
+
+/// One user of a hand-made features + labels pair: id, signup date, dates as day offsets
+/// from `D0`, and the one ineligible offset.
+type HandUser = (&'static str, Option<i32>, Vec<i32>, Option<i32>);
+
+/// 2025-01-01, the first day of the hand-made data.
+const D0: i32 = 20_089;
+
+/// Writes features (user_id, as_of_date, signup_date, x = the day offset) and labels
+/// (future_active_days = offset % 2, eligible) for `users` under `dir`.
+fn hand_tables(
+    dir: &std::path::Path,
+    users: &[HandUser],
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::sync::Arc;
+
+    use arrow::array::{Date32Array, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    let (mut ids, mut dates, mut signups, mut xs, mut futures, mut elig) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for (id, signup, offsets, ineligible) in users {
+        for &o in offsets {
+            ids.push(*id);
+            dates.push(D0 + o);
+            signups.push(*signup);
+            xs.push(o);
+            futures.push(o % 2);
+            elig.push(Some(o) != *ineligible);
+        }
+    }
+    let features = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("user_id", DataType::Utf8, false),
+            Field::new("as_of_date", DataType::Date32, false),
+            Field::new("signup_date", DataType::Date32, true),
+            Field::new("x", DataType::Int32, false),
+        ])),
+        vec![
+            Arc::new(StringArray::from(ids.clone())),
+            Arc::new(Date32Array::from(dates.clone())),
+            Arc::new(Date32Array::from(signups)),
+            Arc::new(Int32Array::from(xs)),
+        ],
+    )
+    .unwrap();
+    let labels = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("user_id", DataType::Utf8, false),
+            Field::new("as_of_date", DataType::Date32, false),
+            Field::new("future_active_days", DataType::Int32, false),
+            Field::new("eligible", DataType::Boolean, false),
+        ])),
+        vec![
+            Arc::new(StringArray::from(ids)),
+            Arc::new(Date32Array::from(dates)),
+            Arc::new(Int32Array::from(futures)),
+            Arc::new(BooleanArray::from(elig)),
+        ],
+    )
+    .unwrap();
+    let (fpath, lpath) = (dir.join("f.parquet"), dir.join("l.parquet"));
+    write_batches(&fpath, features.schema(), &[features]).unwrap();
+    write_batches(&lpath, labels.schema(), &[labels]).unwrap();
+    (fpath, lpath)
+}
+
+/// (user_id, x) of every row of a training set file.
+fn kept_rows(path: &std::path::Path) -> Vec<(String, i32)> {
+    use arrow::array::StringArray;
+    let (_, train) = read_all(path, None).unwrap();
+    let train = arrow::compute::concat_batches(&train[0].schema(), &train).unwrap();
+    let ids = train.column_by_name("user_id").unwrap();
+    let ids = ids.as_any().downcast_ref::<StringArray>().unwrap();
+    let xs = train.column_by_name("x").unwrap();
+    let xs = xs.as_any().downcast_ref::<Int32Array>().unwrap();
+    (0..train.num_rows())
+        .map(|i| (ids.value(i).to_string(), xs.value(i)))
+        .collect()
+}
+
+#[test]
+fn rows_without_a_full_look_back_are_left_out_of_the_training_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fpath, lpath) = hand_tables(
+        dir.path(),
+        &[
+            // Signed up before the data: look-back complete from offset 3 (4 days) on.
+            ("a", Some(D0 - 10), (0..10).collect(), Some(5)),
+            // Signed up inside the data: complete from the first row.
+            ("b", Some(D0 + 2), (2..10).collect(), None),
+            // Signup unknown: treated as signed up before the data.
+            ("c", None, (0..10).collect(), None),
+            // Gaps: the rule goes by date, not by row.
+            ("d", Some(D0 - 3), vec![0, 1, 6, 7], None),
+        ],
+    );
+    let out = dir.path().join("t.parquet");
+    let s = build_trainset(
+        &fpath,
+        &lpath,
+        &out,
+        &TrainsetParams {
+            min_history_days: 4,
+        },
+    )
+    .unwrap();
+    let expect: Vec<(String, i32)> = [
+        ("a", vec![3, 4, 6, 7, 8, 9]),
+        ("b", (2..10).collect()),
+        ("c", (3..10).collect()),
+        ("d", vec![6, 7]),
+    ]
+    .into_iter()
+    .flat_map(|(id, xs)| xs.into_iter().map(move |x| (id.to_string(), x)))
+    .collect();
+    assert_eq!(kept_rows(&out), expect);
+    assert_eq!(s.rows, 23);
+    assert_eq!(s.partial_history_rows, 3 + 3 + 2);
+    assert_eq!(s.min_history_days, 4);
+    assert_eq!(s.labelled_rows, 32);
+    assert!((s.eligible_share - 31.0 / 32.0).abs() < 1e-12);
+    assert_eq!(s.users, 4);
+    assert_eq!(s.first_date, chrono::NaiveDate::from_ymd_opt(2025, 1, 3));
+
+    // Without the rule every eligible row is kept.
+    let s = build_trainset(&fpath, &lpath, &out, &no_history_rule()).unwrap();
+    assert_eq!((s.rows, s.partial_history_rows), (31, 0));
+    assert_eq!(kept_rows(&out).len(), 31);
+}
+
+#[test]
+fn a_history_rule_no_row_meets_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fpath, lpath) = hand_tables(dir.path(), &[("a", Some(D0 - 1), (0..10).collect(), None)]);
+    let out = dir.path().join("t.parquet");
+    let e = build_trainset(
+        &fpath,
+        &lpath,
+        &out,
+        &TrainsetParams {
+            min_history_days: 20,
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("f.parquet") && e.contains("20 days of history") && e.contains("10 eligible"),
+        "{e}"
+    );
+    assert!(!out.exists(), "no partial training set");
 }
