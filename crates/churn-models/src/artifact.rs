@@ -170,9 +170,13 @@ impl ModelArtifact {
 
     /// Scores a design matrix made by [`ModelArtifact::design`].
     pub fn predict_design(&self, x: &Design, reasons: bool) -> Result<Predictions> {
-        let raw_logit = self.model.raw_logit(x)?;
+        let (raw_logit, contributions) = if reasons {
+            self.model.raw_logit_and_contributions(x)?
+        } else {
+            (self.model.raw_logit(x)?, None)
+        };
         let churn_risk = self.calibrator.apply_all(&raw_logit);
-        let reasons = match reasons.then(|| self.model.contributions(x)).flatten() {
+        let reasons = match contributions {
             Some(c) => (0..x.rows)
                 .into_par_iter()
                 .map(|i| {

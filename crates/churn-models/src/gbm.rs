@@ -241,6 +241,12 @@ impl GradientBoosting {
         self.flat.contributions(x)
     }
 
+    /// [`GradientBoosting::decision_function`] and the columns' contributions (`x.cols`
+    /// per row, no bias) in one pass over the trees.
+    pub fn decision_function_with_contributions(&self, x: &Design) -> (Vec<f64>, Vec<f64>) {
+        self.flat.predict_with_contributions(x)
+    }
+
     /// [`GradientBoosting::contributions`] through forust's own code (slower; for checks).
     pub fn forust_contributions(&self, x: &Design) -> Vec<f64> {
         self.booster.predict_contributions(
@@ -413,22 +419,44 @@ impl FlatForest {
     /// leaf value is credited to the split feature (forust's and XGBoost's "average"
     /// approximation), so a row's values add up to its log-odds.
     pub fn contributions(&self, x: &Design) -> Vec<f64> {
-        let (cols, width) = (x.cols, x.cols + 1);
+        let cols = x.cols;
         // The bias is the same for every row: the base score plus each tree's root mean.
         let bias = self.roots.iter().fold(self.base_score, |b, &(root, _)| {
             b + self.mean[root as usize]
         });
+        let (_, mut out) = self.walk(x, cols + 1);
+        for c in out.chunks_mut(cols + 1) {
+            c[cols] = bias;
+        }
+        out
+    }
+
+    /// [`FlatForest::predict`] and the columns' contributions (without the bias, `x.cols`
+    /// values per row) in one walk of the trees: scoring with reasons needs both, and the
+    /// walk, not the arithmetic, is the cost. The log-odds are bit-identical to `predict`'s
+    /// (the same sums in the same order).
+    pub fn predict_with_contributions(&self, x: &Design) -> (Vec<f64>, Vec<f64>) {
+        self.walk(x, x.cols)
+    }
+
+    /// Walks every tree in lockstep over blocks of rows (as `predict` does), summing each
+    /// row's log-odds and crediting the change of the mean leaf value at every step to the
+    /// split feature; contributions are written `width` (>= `x.cols`) values per row.
+    fn walk(&self, x: &Design, width: usize) -> (Vec<f64>, Vec<f64>) {
+        let cols = x.cols;
+        let mut logit = vec![self.base_score; x.rows];
         let mut out = vec![0.0; x.rows * width];
         out.par_chunks_mut(PREDICT_BLOCK * width)
+            .zip(logit.par_chunks_mut(PREDICT_BLOCK))
             .enumerate()
-            .for_each(|(b, block)| {
-                let rows = block.len() / width;
+            .for_each(|(b, (block, acc))| {
+                let rows = acc.len();
                 let values = row_major_block(x, b * PREDICT_BLOCK, rows);
                 let mut at = [0u32; PREDICT_BLOCK];
                 let at = &mut at[..rows];
                 for &(root, depth) in &self.roots {
                     at.fill(root);
-                    // In lockstep as in `predict`; at a leaf the change is 0.
+                    // At a leaf (which points at itself) the change is 0.
                     for _ in 0..depth {
                         for (r, a) in at.iter_mut().enumerate() {
                             let node = &self.nodes[*a as usize];
@@ -439,12 +467,12 @@ impl FlatForest {
                             *a = next;
                         }
                     }
-                }
-                for c in block.chunks_mut(width) {
-                    c[cols] = bias;
+                    for (sum, &a) in acc.iter_mut().zip(at.iter()) {
+                        *sum += self.values[a as usize];
+                    }
                 }
             });
-        out
+        (logit, out)
     }
 }
 

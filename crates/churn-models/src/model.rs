@@ -109,23 +109,33 @@ impl FittedModel {
     /// row), or `None` for a model without them (the forest).
     pub fn contributions(&self, x: &Design) -> Option<Vec<f64>> {
         match self {
-            FittedModel::Logistic(m) => {
-                let mut out = vec![0.0; x.rows * x.cols];
-                out.par_chunks_mut(x.cols.max(1))
-                    .enumerate()
-                    .for_each(|(i, row)| m.contributions_into(x, i, row));
-                Some(out)
-            }
-            FittedModel::Gbm(m) => {
-                let with_bias = m.contributions(x);
-                Some(
-                    with_bias
-                        .chunks(x.cols + 1)
-                        .flat_map(|row| row[..x.cols].iter().copied())
-                        .collect(),
-                )
-            }
+            FittedModel::Logistic(m) => Some(logistic_contributions(m, x)),
+            FittedModel::Gbm(m) => Some(m.decision_function_with_contributions(x).1),
             FittedModel::Forest(_) => None,
         }
     }
+
+    /// [`FittedModel::raw_logit`] and [`FittedModel::contributions`] together; for
+    /// gradient boosting in one walk of the trees (the log-odds are the same bits as
+    /// `raw_logit`'s).
+    pub fn raw_logit_and_contributions(&self, x: &Design) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
+        match self {
+            FittedModel::Gbm(m) => {
+                let (logit, c) = m.decision_function_with_contributions(x);
+                Ok((logit, Some(c)))
+            }
+            FittedModel::Logistic(_) | FittedModel::Forest(_) => {
+                Ok((self.raw_logit(x)?, self.contributions(x)))
+            }
+        }
+    }
+}
+
+/// The logistic regression's contributions, `x.cols` per row.
+fn logistic_contributions(m: &LogisticRegression, x: &Design) -> Vec<f64> {
+    let mut out = vec![0.0; x.rows * x.cols];
+    out.par_chunks_mut(x.cols.max(1))
+        .enumerate()
+        .for_each(|(i, row)| m.contributions_into(x, i, row));
+    out
 }

@@ -95,6 +95,27 @@ fn flat_contributions_equal_forusts_including_missing_values() {
 }
 
 #[test]
+fn one_walk_gives_the_same_log_odds_bits_and_contributions() {
+    let (mut x, y) = design();
+    let m = params(Sampling::None).fit(&x, &y, None, None).unwrap();
+    for i in (0..x.rows).step_by(7) {
+        x.data[i] = f64::NAN;
+    }
+    let (logit, c) = m.decision_function_with_contributions(&x);
+    // Bit for bit: scoring with and without reasons must rank alike.
+    assert_eq!(logit, m.decision_function(&x));
+    let with_bias = m.contributions(&x);
+    assert_eq!(c.len(), x.rows * x.cols);
+    for i in 0..x.rows {
+        assert_eq!(
+            &c[i * x.cols..(i + 1) * x.cols],
+            &with_bias[i * (x.cols + 1)..i * (x.cols + 1) + x.cols],
+            "row {i}"
+        );
+    }
+}
+
+#[test]
 fn invalid_parameters_are_rejected() {
     for p in [
         GbmParams {
