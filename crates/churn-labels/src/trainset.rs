@@ -13,12 +13,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, Date32Array, Int32Array, RecordBatch, UInt32Array,
+    Array, ArrayRef, BooleanArray, Date32Array, Int32Array, RecordBatch, StringArray, UInt32Array,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use churn_data::canonical::{coerce_columns, require_columns, require_parsed};
 use churn_data::groups::{UserChunk, UserGroups};
-use churn_data::io::{DEFAULT_BATCH_SIZE, TableReader, write_threaded};
+use churn_data::io::{DEFAULT_BATCH_SIZE, Format, TableReader, write_threaded};
 use churn_data::schema::{USER_DAILY_COLUMNS, labels as l, user_daily as ud};
 use serde::Serialize;
 
@@ -150,19 +150,69 @@ pub fn trainset_schema(features: &Schema) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// signup_date (when present) as a date, so the history rule can compare it with the dates.
-fn signup_as_date(b: RecordBatch, source: &str) -> churn_data::Result<RecordBatch> {
-    if b.column_by_name(ud::SIGNUP_DATE).is_none() {
-        return Ok(b);
-    }
+/// The features' columns with the types the join and the training set need: keys,
+/// is_active_day and signup_date canonical (the history rule compares signup dates with
+/// dates). A CSV table holds only text, so there every user-day column gets its canonical
+/// type and every other column must hold numbers (Float64; an empty cell is missing): the
+/// feature columns `churn features` writes are all numeric, and a model must not mistake a
+/// count for a category.
+fn conform_features(b: &RecordBatch, csv: bool, source: &str) -> churn_data::Result<RecordBatch> {
+    let b = canonical_keys(b, source)?;
     let spec: Vec<_> = USER_DAILY_COLUMNS
         .iter()
-        .filter(|c| c.name == ud::SIGNUP_DATE)
+        .filter(|c| csv || c.name == ud::SIGNUP_DATE)
         .cloned()
         .collect();
-    let (out, failures) = coerce_columns(&b, &spec, 5)?;
+    let (b, failures) = coerce_columns(&b, &spec, 5)?;
     require_parsed(source, &failures)?;
-    Ok(out)
+    if !csv {
+        return Ok(b);
+    }
+    let schema = b.schema();
+    let mut fields = Vec::with_capacity(b.num_columns());
+    let mut columns = Vec::with_capacity(b.num_columns());
+    for (field, column) in schema.fields().iter().zip(b.columns()) {
+        let text = USER_DAILY_COLUMNS.iter().all(|c| c.name != field.name())
+            && field.data_type() == &DataType::Utf8;
+        if !text {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+            continue;
+        }
+        fields.push(Field::new(field.name(), DataType::Float64, true));
+        columns.push(text_as_numbers(column, field.name(), source)?);
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .map_err(|e| churn_data::Error::arrow("reading the features", e))
+}
+
+/// A text column as Float64: trimmed, empty as missing, anything else that is not a number
+/// an error naming the column with examples.
+fn text_as_numbers(column: &ArrayRef, name: &str, source: &str) -> churn_data::Result<ArrayRef> {
+    let text = column
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("checked: a Utf8 column");
+    let trimmed: StringArray = text
+        .iter()
+        .map(|v| v.map(str::trim).filter(|s| !s.is_empty()))
+        .collect();
+    let numbers = arrow::compute::cast(&trimmed, &DataType::Float64)
+        .map_err(|e| churn_data::Error::arrow(format!("column `{name}`"), e))?;
+    let bad: Vec<String> = (0..trimmed.len())
+        .filter(|&i| trimmed.is_valid(i) && numbers.is_null(i))
+        .take(5)
+        .map(|i| format!("batch row {}: {:?}", i + 1, trimmed.value(i)))
+        .collect();
+    if !bad.is_empty() {
+        return Err(churn_data::Error::invalid(
+            source,
+            name,
+            "in a CSV features table every column other than the user-day columns must hold numbers (write the features as Parquet to keep other types)",
+            bad,
+        ));
+    }
+    Ok(numbers)
 }
 
 /// The first row of `dates` (one user's, ascending) whose look-back of `days` days lies
@@ -190,20 +240,15 @@ pub fn build_trainset(
     let fname = features_path.display().to_string();
     let lname = labels_path.display().to_string();
     let freader = TableReader::open(features_path, None, DEFAULT_BATCH_SIZE)?;
+    let csv = Format::from_path(features_path)? == Format::Csv;
+    // The schema the conformed batches have: that of an empty one.
     let fschema = {
         let probe = freader.schema();
         require_columns(features_path, &probe, &[ud::USER_ID, ud::AS_OF_DATE])?;
-        let fields: Vec<Field> = probe
-            .fields()
-            .iter()
-            .map(|f| match f.name().as_str() {
-                ud::USER_ID => Field::new(ud::USER_ID, DataType::Utf8, true),
-                ud::AS_OF_DATE => Field::new(ud::AS_OF_DATE, DataType::Date32, true),
-                ud::SIGNUP_DATE => Field::new(ud::SIGNUP_DATE, DataType::Date32, true),
-                _ => f.as_ref().clone(),
-            })
-            .collect();
-        Schema::new(fields)
+        conform_features(&RecordBatch::new_empty(probe), csv, &fname)?
+            .schema()
+            .as_ref()
+            .clone()
     };
     let lreader = TableReader::open(labels_path, None, DEFAULT_BATCH_SIZE)?;
     require_columns(
@@ -229,7 +274,7 @@ pub fn build_trainset(
     let fname2 = fname.clone();
     let features = UserGroups::new(
         &fname,
-        freader.map(move |b| signup_as_date(canonical_keys(&b?, &fname2)?, &fname2)),
+        freader.map(move |b| conform_features(&b?, csv, &fname2)),
         DEFAULT_BATCH_SIZE,
     );
     let out_schema = trainset_schema(&fschema);

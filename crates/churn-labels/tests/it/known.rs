@@ -379,3 +379,65 @@ fn a_history_rule_no_row_meets_is_an_error_naming_it() {
     );
     assert!(!out.exists(), "no partial training set");
 }
+
+#[test]
+fn csv_features_are_typed_numbers_and_a_word_among_them_is_an_error() {
+    use arrow::array::Float64Array;
+    use arrow::datatypes::DataType;
+
+    let dir = tempfile::tempdir().unwrap();
+    let users: [HandUser; 2] = [
+        ("a", Some(D0 - 10), (0..10).collect(), Some(5)),
+        ("b", Some(D0 + 2), (2..10).collect(), None),
+    ];
+    let (fpath, lpath) = hand_tables(dir.path(), &users);
+    // The same features as CSV: every column is text when read back.
+    let (_, batches) = read_all(&fpath, None).unwrap();
+    let csv = dir.path().join("f.csv");
+    write_batches(&csv, batches[0].schema(), &batches).unwrap();
+    let params = TrainsetParams {
+        min_history_days: 4,
+    };
+    let from_parquet = dir.path().join("p.parquet");
+    let from_csv = dir.path().join("c.parquet");
+    let a = build_trainset(&fpath, &lpath, &from_parquet, &params).unwrap();
+    let b = build_trainset(&csv, &lpath, &from_csv, &params).unwrap();
+    assert_eq!(a, b);
+    let (schema, train) = read_all(&from_csv, None).unwrap();
+    assert_eq!(
+        schema.field_with_name("x").unwrap().data_type(),
+        &DataType::Float64,
+        "a feature column of a CSV table is a number, not a category"
+    );
+    assert_eq!(
+        schema.field_with_name("signup_date").unwrap().data_type(),
+        &DataType::Date32
+    );
+    let train = arrow::compute::concat_batches(&schema, &train).unwrap();
+    let x = train.column_by_name("x").unwrap();
+    let x = x.as_any().downcast_ref::<Float64Array>().unwrap();
+    let expect: Vec<f64> = [3, 4, 6, 7, 8, 9, 2, 3, 4, 5, 6, 7, 8, 9]
+        .map(f64::from)
+        .to_vec();
+    assert_eq!(x.values().to_vec(), expect);
+
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let xi = header.iter().position(|h| *h == "x").unwrap();
+    let mut cells: Vec<String> = lines[3].split(',').map(String::from).collect();
+    cells[xi] = "many".into();
+    lines[3] = cells.join(",");
+    std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
+    let e = build_trainset(&csv, &lpath, &dir.path().join("bad.parquet"), &params)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("f.csv")
+            && e.contains("`x`")
+            && e.contains("must hold numbers")
+            && e.contains("many"),
+        "{e}"
+    );
+    assert!(!dir.path().join("bad.parquet").exists());
+}
