@@ -725,9 +725,17 @@ fn read_training_rows(
         }
     }
     let plan = RowPlan::from_date_counts(&counts, &params);
+    // A CSV training set is text; give its columns their types (numbers stay numbers).
+    let csv = churn_data::io::Format::from_path(input)? == churn_data::io::Format::Csv;
+    let source = input.display().to_string();
     let mut batches = Vec::new();
     for b in churn_data::io::TableReader::open(input, None, batch_rows)? {
         let b = b?;
+        let b = if csv {
+            churn_labels::conform_table(&b, true, &source)?
+        } else {
+            b
+        };
         batches.push(match &plan {
             Some(p) => p.filter(&b)?,
             None => b,

@@ -245,6 +245,41 @@ fn train_writes_artifacts_metrics_and_a_comparison() {
     assert_eq!(report["train_stride_days"], 2);
     assert!(report["test"]["rows"].as_u64().unwrap() > 0);
 
+    // A training set as CSV (text) trains the same model as the Parquet one: numbers are
+    // read as numbers, not as categories.
+    let lr_pr_auc = |input: &Path| {
+        let o = churn(
+            dir.path(),
+            &[
+                "--json",
+                "train",
+                "--model",
+                "lr",
+                "--input",
+                input.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let path = v[0]["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_string())
+            .find(|p| p.contains("train_lr_"))
+            .unwrap();
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        report["test"]["pr_auc"].as_f64().unwrap()
+    };
+    let csv = dir.path().join("t.csv");
+    let o = churn(dir.path(), &["trainset", "--out", csv.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        lr_pr_auc(&csv),
+        lr_pr_auc(&dir.path().join("data/features/training_dataset.parquet"))
+    );
+
     let o = churn(dir.path(), &["train", "--model", "svm"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let o = churn(dir.path(), &["train", "--input", "nowhere.parquet"]);

@@ -149,6 +149,9 @@ fn int64() -> DataType {
 fn float64() -> DataType {
     DataType::Float64
 }
+fn boolean() -> DataType {
+    DataType::Boolean
+}
 /// The canonical type of event timestamps.
 pub fn timestamp() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, None)
@@ -296,6 +299,13 @@ pub mod features {
         format!("{base}_{window}d")
     }
 }
+
+/// The columns the labels stage adds, with their canonical types.
+pub const LABEL_COLUMNS: [ColumnSpec; 3] = [
+    col(labels::FUTURE_ACTIVE_DAYS, int32, true),
+    col(labels::CHURN_LABEL, int32, false),
+    col(labels::ELIGIBLE, boolean, true),
+];
 
 /// Columns added by the labels stage.
 pub mod labels {

@@ -30,4 +30,6 @@ pub use label::{
     labels_schema, last_date,
 };
 pub use split::{Split, plan_split, test_mask};
-pub use trainset::{TrainsetParams, TrainsetSummary, build_trainset, trainset_schema};
+pub use trainset::{
+    TrainsetParams, TrainsetSummary, build_trainset, conform_table, trainset_schema,
+};

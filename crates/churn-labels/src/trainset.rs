@@ -19,7 +19,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use churn_data::canonical::{coerce_columns, require_columns, require_parsed};
 use churn_data::groups::{UserChunk, UserGroups};
 use churn_data::io::{DEFAULT_BATCH_SIZE, Format, TableReader, write_threaded};
-use churn_data::schema::{USER_DAILY_COLUMNS, labels as l, user_daily as ud};
+use churn_data::schema::{LABEL_COLUMNS, USER_DAILY_COLUMNS, labels as l, user_daily as ud};
 use serde::Serialize;
 
 use crate::Result;
@@ -78,6 +78,8 @@ struct LabelCursor<I: Iterator<Item = churn_data::Result<UserChunk>>> {
     chunks: I,
     current: Option<UserChunk>,
     user: usize,
+    /// The labels file, for errors.
+    source: String,
 }
 
 /// One user's labels.
@@ -114,18 +116,26 @@ impl<I: Iterator<Item = churn_data::Result<UserChunk>>> LabelCursor<I> {
         let (s, e) = (c.starts[self.user], c.starts[self.user + 1]);
         let col = |name: &str| {
             c.batch.column_by_name(name).cloned().ok_or_else(|| {
-                churn_data::Error::invalid("labels", name, "required column is missing", vec![])
+                churn_data::Error::invalid(&self.source, name, "required column is missing", vec![])
             })
         };
         let future = arrow::compute::cast(&col(l::FUTURE_ACTIVE_DAYS)?, &DataType::Int32)
-            .map_err(|e| churn_data::Error::arrow("labels", e))?;
+            .map_err(|e| churn_data::Error::arrow(&self.source, e))?;
         let future = future.as_any().downcast_ref::<Int32Array>().expect("cast");
+        if (s..e).any(|i| future.is_null(i)) {
+            return Err(churn_data::Error::invalid(
+                &self.source,
+                l::FUTURE_ACTIVE_DAYS,
+                "must not be missing",
+                vec![format!("user {id}")],
+            ));
+        }
         let elig = col(l::ELIGIBLE)?;
         let elig = elig
             .as_any()
             .downcast_ref::<BooleanArray>()
             .ok_or_else(|| {
-                churn_data::Error::invalid("labels", l::ELIGIBLE, "must be boolean", vec![])
+                churn_data::Error::invalid(&self.source, l::ELIGIBLE, "must be boolean", vec![])
             })?;
         let labels = UserLabels {
             id,
@@ -150,17 +160,21 @@ pub fn trainset_schema(features: &Schema) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// The features' columns with the types the join and the training set need: keys,
-/// is_active_day and signup_date canonical (the history rule compares signup dates with
-/// dates). A CSV table holds only text, so there every user-day column gets its canonical
-/// type and every other column must hold numbers (Float64; an empty cell is missing): the
-/// feature columns `churn features` writes are all numeric, and a model must not mistake a
-/// count for a category.
-fn conform_features(b: &RecordBatch, csv: bool, source: &str) -> churn_data::Result<RecordBatch> {
+/// A features, labels or training-set batch with the types the join and training need:
+/// keys, is_active_day, signup_date and the label columns canonical. A CSV table holds only
+/// text, so there every user-day and label column gets its canonical type and every other
+/// column must hold numbers (Float64; an empty cell is missing): the feature columns
+/// `churn features` writes are all numeric, and a model must not mistake a count for a
+/// category. A value that does not parse is an error naming `source`, the column and
+/// examples.
+pub fn conform_table(b: &RecordBatch, csv: bool, source: &str) -> churn_data::Result<RecordBatch> {
     let b = canonical_keys(b, source)?;
     let spec: Vec<_> = USER_DAILY_COLUMNS
         .iter()
-        .filter(|c| csv || c.name == ud::SIGNUP_DATE)
+        .chain(LABEL_COLUMNS.iter())
+        .filter(|c| {
+            csv || c.name == ud::SIGNUP_DATE || LABEL_COLUMNS.iter().any(|l| l.name == c.name)
+        })
         .cloned()
         .collect();
     let (b, failures) = coerce_columns(&b, &spec, 5)?;
@@ -172,8 +186,8 @@ fn conform_features(b: &RecordBatch, csv: bool, source: &str) -> churn_data::Res
     let mut fields = Vec::with_capacity(b.num_columns());
     let mut columns = Vec::with_capacity(b.num_columns());
     for (field, column) in schema.fields().iter().zip(b.columns()) {
-        let text = USER_DAILY_COLUMNS.iter().all(|c| c.name != field.name())
-            && field.data_type() == &DataType::Utf8;
+        let text =
+            spec.iter().all(|c| c.name != field.name()) && field.data_type() == &DataType::Utf8;
         if !text {
             fields.push(field.as_ref().clone());
             columns.push(column.clone());
@@ -183,7 +197,7 @@ fn conform_features(b: &RecordBatch, csv: bool, source: &str) -> churn_data::Res
         columns.push(text_as_numbers(column, field.name(), source)?);
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
-        .map_err(|e| churn_data::Error::arrow("reading the features", e))
+        .map_err(|e| churn_data::Error::arrow(format!("reading {source}"), e))
 }
 
 /// A text column as Float64: trimmed, empty as missing, anything else that is not a number
@@ -245,7 +259,7 @@ pub fn build_trainset(
     let fschema = {
         let probe = freader.schema();
         require_columns(features_path, &probe, &[ud::USER_ID, ud::AS_OF_DATE])?;
-        conform_features(&RecordBatch::new_empty(probe), csv, &fname)?
+        conform_table(&RecordBatch::new_empty(probe), csv, &fname)?
             .schema()
             .as_ref()
             .clone()
@@ -262,19 +276,21 @@ pub fn build_trainset(
         ],
     )?;
     let lname2 = lname.clone();
+    let lcsv = Format::from_path(labels_path)? == Format::Csv;
     let mut labels = LabelCursor {
         chunks: UserGroups::new(
             &lname,
-            lreader.map(move |b| canonical_keys(&b?, &lname2)),
+            lreader.map(move |b| conform_table(&b?, lcsv, &lname2)),
             DEFAULT_BATCH_SIZE,
         ),
         current: None,
         user: 0,
+        source: lname.clone(),
     };
     let fname2 = fname.clone();
     let features = UserGroups::new(
         &fname,
-        freader.map(move |b| conform_features(&b?, csv, &fname2)),
+        freader.map(move |b| conform_table(&b?, csv, &fname2)),
         DEFAULT_BATCH_SIZE,
     );
     let out_schema = trainset_schema(&fschema);

@@ -400,9 +400,22 @@ fn csv_features_are_typed_numbers_and_a_word_among_them_is_an_error() {
     };
     let from_parquet = dir.path().join("p.parquet");
     let from_csv = dir.path().join("c.parquet");
+    let (_, lbatches) = read_all(&lpath, None).unwrap();
+    let lcsv = dir.path().join("l.csv");
+    write_batches(&lcsv, lbatches[0].schema(), &lbatches).unwrap();
     let a = build_trainset(&fpath, &lpath, &from_parquet, &params).unwrap();
-    let b = build_trainset(&csv, &lpath, &from_csv, &params).unwrap();
+    let b = build_trainset(&csv, &lcsv, &from_csv, &params).unwrap();
     assert_eq!(a, b);
+    // A training set written as CSV reads back with the same types as the Parquet one.
+    let tcsv = dir.path().join("t.csv");
+    build_trainset(&csv, &lcsv, &tcsv, &params).unwrap();
+    let (_, t) = read_all(&tcsv, None).unwrap();
+    let typed = churn_labels::conform_table(&t[0], true, "t.csv").unwrap();
+    let (_, p) = read_all(&from_csv, None).unwrap();
+    assert_eq!(typed.schema().fields().len(), p[0].schema().fields().len());
+    for (a, b) in typed.schema().fields().iter().zip(p[0].schema().fields()) {
+        assert_eq!((a.name(), a.data_type()), (b.name(), b.data_type()));
+    }
     let (schema, train) = read_all(&from_csv, None).unwrap();
     assert_eq!(
         schema.field_with_name("x").unwrap().data_type(),
@@ -440,4 +453,24 @@ fn csv_features_are_typed_numbers_and_a_word_among_them_is_an_error() {
         "{e}"
     );
     assert!(!dir.path().join("bad.parquet").exists());
+
+    // A missing label in a CSV labels file is an error, not a churner.
+    let text = std::fs::read_to_string(&lcsv).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let fi = header
+        .iter()
+        .position(|h| *h == "future_active_days")
+        .unwrap();
+    let mut cells: Vec<String> = lines[2].split(',').map(String::from).collect();
+    cells[fi] = String::new();
+    lines[2] = cells.join(",");
+    std::fs::write(&lcsv, lines.join("\n") + "\n").unwrap();
+    let e = build_trainset(&fpath, &lcsv, &dir.path().join("bad.parquet"), &params)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("l.csv") && e.contains("future_active_days") && e.contains("missing"),
+        "{e}"
+    );
 }
