@@ -376,7 +376,7 @@ impl DecisionStore for PgStore {
         &mut self,
         batch: &[Candidate],
         redecide: bool,
-        decide: &mut dyn FnMut(&[Candidate], &mut Used) -> Vec<Decision>,
+        decide: &mut dyn FnMut(&[&Candidate], &mut Used) -> Vec<Decision>,
     ) -> Result<BatchOutcome> {
         let t = self.table.clone();
         let mut tx = self.client.transaction().map_err(Error::pg("begin"))?;
@@ -409,10 +409,9 @@ impl DecisionStore for PgStore {
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect();
-        let fresh: Vec<Candidate> = batch
+        let fresh: Vec<&Candidate> = batch
             .iter()
             .filter(|c| !decided.contains(&(c.user_id.clone(), c.as_of_date)))
-            .cloned()
             .collect();
         let mut dates: Vec<NaiveDate> = fresh.iter().map(|c| c.as_of_date).collect();
         dates.sort_unstable();

@@ -386,14 +386,14 @@ impl RuleSet {
 
     /// Decides for `candidates`, taken in the order given (call [`rank`] first), counting
     /// budgets in `used` (what earlier runs and batches used, per date and action).
-    pub fn decide(
+    pub fn decide<'a>(
         &self,
-        candidates: &[Candidate],
+        candidates: impl IntoIterator<Item = &'a Candidate>,
         used: &mut Used,
         decided_at: DateTime<Utc>,
     ) -> Vec<Decision> {
         candidates
-            .iter()
+            .into_iter()
             .map(|c| self.decide_one(c, used, decided_at))
             .collect()
     }

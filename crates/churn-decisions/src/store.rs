@@ -36,7 +36,7 @@ pub trait DecisionStore {
         &mut self,
         batch: &[Candidate],
         redecide: bool,
-        decide: &mut dyn FnMut(&[Candidate], &mut Used) -> Vec<Decision>,
+        decide: &mut dyn FnMut(&[&Candidate], &mut Used) -> Vec<Decision>,
     ) -> Result<BatchOutcome>;
 
     /// Makes everything durable (the Parquet sink writes its file here).
@@ -105,7 +105,7 @@ pub fn run(
         let mut examples = Vec::new();
         let room = 5usize.saturating_sub(summary.examples.len());
         let outcome = store.transact(batch, options.redecide, &mut |fresh, used| {
-            let d = rules.decide(fresh, used, now);
+            let d = rules.decide(fresh.iter().copied(), used, now);
             for x in &d {
                 *by_action.entry(x.action.clone()).or_default() += 1;
             }
@@ -131,7 +131,9 @@ pub fn run(
 pub struct ParquetStore {
     path: PathBuf,
     decisions: Vec<Decision>,
-    index: HashMap<(String, NaiveDate), usize>,
+    /// Where each decided (date, user) is in `decisions`; by date first, so a lookup
+    /// borrows the user id instead of building a key.
+    index: HashMap<NaiveDate, HashMap<String, usize>>,
     /// Decisions per (date, action), kept with `decisions`.
     used: Used,
     /// Positions in `decisions` replaced by this run (re-deciding), dropped on write.
@@ -197,12 +199,13 @@ impl ParquetStore {
     }
 
     fn reindex(&mut self) {
-        self.index = self
-            .decisions
-            .iter()
-            .enumerate()
-            .map(|(i, d)| ((d.user_id.clone(), d.as_of_date), i))
-            .collect();
+        self.index.clear();
+        for (i, d) in self.decisions.iter().enumerate() {
+            self.index
+                .entry(d.as_of_date)
+                .or_default()
+                .insert(d.user_id.clone(), i);
+        }
         self.used.clear();
         for d in &self.decisions {
             *self
@@ -218,13 +221,17 @@ impl DecisionStore for ParquetStore {
         &mut self,
         batch: &[Candidate],
         redecide: bool,
-        decide: &mut dyn FnMut(&[Candidate], &mut Used) -> Vec<Decision>,
+        decide: &mut dyn FnMut(&[&Candidate], &mut Used) -> Vec<Decision>,
     ) -> Result<BatchOutcome> {
         if redecide {
             // Old decisions of the batch's users are tombstoned (dropped when the file is
             // written) and their budget given back: O(batch), not O(file).
             for c in batch {
-                if let Some(i) = self.index.remove(&(c.user_id.clone(), c.as_of_date)) {
+                let removed = self
+                    .index
+                    .get_mut(&c.as_of_date)
+                    .and_then(|users| users.remove(c.user_id.as_str()));
+                if let Some(i) = removed {
                     let d = &self.decisions[i];
                     if let Some(n) = self.used.get_mut(&(d.as_of_date, d.action.clone())) {
                         *n = n.saturating_sub(1);
@@ -234,10 +241,14 @@ impl DecisionStore for ParquetStore {
                 }
             }
         }
-        let fresh: Vec<Candidate> = batch
+        let fresh: Vec<&Candidate> = batch
             .iter()
-            .filter(|c| !self.index.contains_key(&(c.user_id.clone(), c.as_of_date)))
-            .cloned()
+            .filter(|c| {
+                !self
+                    .index
+                    .get(&c.as_of_date)
+                    .is_some_and(|users| users.contains_key(c.user_id.as_str()))
+            })
             .collect();
         let already = (batch.len() - fresh.len()) as u64;
         let dates: HashSet<NaiveDate> = fresh.iter().map(|c| c.as_of_date).collect();
@@ -251,7 +262,9 @@ impl DecisionStore for ParquetStore {
         let written = new.len() as u64;
         for d in new {
             self.index
-                .insert((d.user_id.clone(), d.as_of_date), self.decisions.len());
+                .entry(d.as_of_date)
+                .or_default()
+                .insert(d.user_id.clone(), self.decisions.len());
             *self
                 .used
                 .entry((d.as_of_date, d.action.clone()))
