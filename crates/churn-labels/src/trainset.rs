@@ -222,7 +222,7 @@ fn text_as_numbers(column: &ArrayRef, name: &str, source: &str) -> churn_data::R
         return Err(churn_data::Error::invalid(
             source,
             name,
-            "in a CSV features table every column other than the user-day columns must hold numbers (write the features as Parquet to keep other types)",
+            "in a CSV table every column other than the user-day and label columns must hold numbers (write the table as Parquet to keep other types)",
             bad,
         ));
     }
