@@ -33,6 +33,11 @@ fn bench_predict(c: &mut Criterion) {
     group.bench_with_input(BenchmarkId::new("gbm_flat", x.rows), &x, |b, x| {
         b.iter(|| black_box(gbm.decision_function(x)))
     });
+    group.bench_with_input(
+        BenchmarkId::new("gbm_flat_contributions", x.rows),
+        &x,
+        |b, x| b.iter(|| black_box(gbm.decision_function_with_contributions(x))),
+    );
     group.bench_with_input(BenchmarkId::new("gbm_forust", x.rows), &x, |b, x| {
         b.iter(|| black_box(gbm.forust_decision_function(x)))
     });

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
 use chrono::{DateTime, NaiveDate, Utc};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::calibration::Calibrator;
@@ -170,27 +169,15 @@ impl ModelArtifact {
 
     /// Scores a design matrix made by [`ModelArtifact::design`].
     pub fn predict_design(&self, x: &Design, reasons: bool) -> Result<Predictions> {
-        let (raw_logit, contributions) = if reasons {
-            self.model.raw_logit_and_contributions(x)?
+        let (raw_logit, reasons) = if reasons {
+            self.model.raw_logit_with_each_contributions(x, |i, c| {
+                top_reasons(&self.preprocessing, x, i, c, REASONS)
+            })?
         } else {
             (self.model.raw_logit(x)?, None)
         };
         let churn_risk = self.calibrator.apply_all(&raw_logit);
-        let reasons = match contributions {
-            Some(c) => (0..x.rows)
-                .into_par_iter()
-                .map(|i| {
-                    top_reasons(
-                        &self.preprocessing,
-                        x,
-                        i,
-                        &c[i * x.cols..(i + 1) * x.cols],
-                        REASONS,
-                    )
-                })
-                .collect(),
-            None => Vec::new(),
-        };
+        let reasons = reasons.unwrap_or_default();
         Ok(Predictions {
             churn_risk,
             raw_logit,

@@ -247,6 +247,20 @@ impl GradientBoosting {
         self.flat.predict_with_contributions(x)
     }
 
+    /// Log-odds and `per_row(row, contributions)` of every row, without holding every row's
+    /// contributions at once (see [`FlatForest::predict_with_each_contributions`]).
+    pub fn decision_function_with_each_contributions<R, F>(
+        &self,
+        x: &Design,
+        per_row: F,
+    ) -> (Vec<f64>, Vec<R>)
+    where
+        R: Send,
+        F: Fn(usize, &[f64]) -> R + Sync,
+    {
+        self.flat.predict_with_each_contributions(x, per_row)
+    }
+
     /// [`GradientBoosting::contributions`] through forust's own code (slower; for checks).
     pub fn forust_contributions(&self, x: &Design) -> Vec<f64> {
         self.booster.predict_contributions(
@@ -310,6 +324,12 @@ pub struct FlatForest {
     mean: Vec<f64>,
     /// Each tree's root and depth (the most steps from the root to a leaf).
     roots: Vec<(u32, u32)>,
+    /// Every leaf's path from its root as (split feature, change of the mean leaf value),
+    /// one entry per feature: a row's contributions from a tree depend only on the leaf it
+    /// lands in.
+    paths: Vec<PathStep>,
+    /// Each node's range of `paths` (empty for a split).
+    path_at: Vec<(u32, u32)>,
 }
 
 /// Rows per block: the block's values of the features a tree reads stay in cache while
@@ -372,12 +392,15 @@ impl FlatForest {
         }
         mean.resize(nodes.len(), 0.0);
         values.resize(nodes.len(), 0.0);
+        let (paths, path_at) = leaf_paths(&nodes, &mean, &roots);
         Self {
             base_score: booster.base_score,
             nodes,
             values,
             mean,
             roots,
+            paths,
+            path_at,
         }
     }
 
@@ -439,41 +462,153 @@ impl FlatForest {
         self.walk(x, x.cols)
     }
 
-    /// Walks every tree in lockstep over blocks of rows (as `predict` does), summing each
-    /// row's log-odds and crediting the change of the mean leaf value at every step to the
-    /// split feature; contributions are written `width` (>= `x.cols`) values per row.
-    fn walk(&self, x: &Design, width: usize) -> (Vec<f64>, Vec<f64>) {
+    /// [`FlatForest::predict`] and, for each row, `per_row(row, contributions)` of that
+    /// row's columns' contributions (without the bias, `x.cols` values), in row order.
+    /// The contributions of a block of rows live only while the block is walked, so a
+    /// caller that needs a few numbers per row (the top reasons) never holds a rows × columns
+    /// matrix. The log-odds are bit-identical to `predict`'s.
+    pub fn predict_with_each_contributions<R, F>(
+        &self,
+        x: &Design,
+        per_row: F,
+    ) -> (Vec<f64>, Vec<R>)
+    where
+        R: Send,
+        F: Fn(usize, &[f64]) -> R + Sync,
+    {
         let cols = x.cols;
+        let mut logit = vec![self.base_score; x.rows];
+        let blocks: Vec<Vec<R>> = logit
+            .par_chunks_mut(PREDICT_BLOCK)
+            .enumerate()
+            .map_init(
+                || vec![0.0; PREDICT_BLOCK * cols],
+                |block, (b, acc)| {
+                    let block = &mut block[..acc.len() * cols];
+                    block.fill(0.0);
+                    let start = b * PREDICT_BLOCK;
+                    self.walk_block(x, start, acc, block, cols);
+                    block
+                        .chunks_exact(cols.max(1))
+                        .enumerate()
+                        .map(|(r, c)| per_row(start + r, c))
+                        .collect()
+                },
+            )
+            .collect();
+        (logit, blocks.into_iter().flatten().collect())
+    }
+
+    /// Walks every tree over blocks of rows (see [`FlatForest::walk_block`]), contributions
+    /// written `width` (>= `x.cols`) values per row.
+    fn walk(&self, x: &Design, width: usize) -> (Vec<f64>, Vec<f64>) {
         let mut logit = vec![self.base_score; x.rows];
         let mut out = vec![0.0; x.rows * width];
         out.par_chunks_mut(PREDICT_BLOCK * width)
             .zip(logit.par_chunks_mut(PREDICT_BLOCK))
             .enumerate()
-            .for_each(|(b, (block, acc))| {
-                let rows = acc.len();
-                let values = row_major_block(x, b * PREDICT_BLOCK, rows);
-                let mut at = [0u32; PREDICT_BLOCK];
-                let at = &mut at[..rows];
-                for &(root, depth) in &self.roots {
-                    at.fill(root);
-                    // At a leaf (which points at itself) the change is 0.
-                    for _ in 0..depth {
-                        for (r, a) in at.iter_mut().enumerate() {
-                            let node = &self.nodes[*a as usize];
-                            let f = node.feature as usize;
-                            let next = node.step(values[r * cols + f]);
-                            block[r * width + f] +=
-                                self.mean[next as usize] - self.mean[*a as usize];
-                            *a = next;
-                        }
-                    }
-                    for (sum, &a) in acc.iter_mut().zip(at.iter()) {
-                        *sum += self.values[a as usize];
-                    }
-                }
-            });
+            .for_each(|(b, (block, acc))| self.walk_block(x, b * PREDICT_BLOCK, acc, block, width));
         (logit, out)
     }
+
+    /// Walks every tree in lockstep over the rows `start..start + acc.len()` (as `predict`
+    /// does), adding each row's leaf values to `acc`; then credits the changes of the mean
+    /// leaf value along the path to the row's leaf (precomputed per leaf) to the split
+    /// features in `block`, `width` values per row.
+    fn walk_block(
+        &self,
+        x: &Design,
+        start: usize,
+        acc: &mut [f64],
+        block: &mut [f64],
+        width: usize,
+    ) {
+        let cols = x.cols;
+        let rows = acc.len();
+        let values = row_major_block(x, start, rows);
+        let mut at = [0u32; PREDICT_BLOCK];
+        let at = &mut at[..rows];
+        for &(root, depth) in &self.roots {
+            at.fill(root);
+            for _ in 0..depth {
+                for (r, a) in at.iter_mut().enumerate() {
+                    let node = &self.nodes[*a as usize];
+                    *a = node.step(values[r * cols + node.feature as usize]);
+                }
+            }
+            for ((sum, &a), row) in acc
+                .iter_mut()
+                .zip(at.iter())
+                .zip(block.chunks_exact_mut(width))
+            {
+                *sum += self.values[a as usize];
+                let (from, to) = self.path_at[a as usize];
+                for &(f, change) in &self.paths[from as usize..to as usize] {
+                    row[f as usize] += change;
+                }
+            }
+        }
+    }
+}
+
+/// One step of a leaf's path: the split feature and the change of the mean leaf value.
+type PathStep = (u32, f64);
+
+/// Every leaf's path from its tree's root: (split feature, mean leaf value of the child
+/// taken minus the node's), root first, and each node's range of the paths (empty for a
+/// split node).
+fn leaf_paths(
+    nodes: &[FlatNode],
+    mean: &[f64],
+    roots: &[(u32, u32)],
+) -> (Vec<PathStep>, Vec<(u32, u32)>) {
+    let mut paths = Vec::new();
+    let mut path_at = vec![(0u32, 0u32); nodes.len()];
+    let mut path: Vec<(u32, f64)> = Vec::new();
+    // Depth-first; an entry is a node, the length of its parent's path and the step from
+    // the parent to it.
+    let mut stack: Vec<(usize, usize, Option<PathStep>)> = Vec::new();
+    for &(root, _) in roots {
+        stack.push((root as usize, 0, None));
+        while let Some((at, len, step)) = stack.pop() {
+            path.truncate(len);
+            path.extend(step);
+            let node = nodes[at];
+            if node.left as usize == at {
+                // A leaf points at itself.
+                // A feature split on twice along the path is credited once, with the
+                // changes summed root first.
+                let start = paths.len();
+                for &(feature, change) in &path {
+                    match paths[start..].iter_mut().find(|(f, _)| *f == feature) {
+                        Some((_, sum)) => *sum += change,
+                        None => paths.push((feature, change)),
+                    }
+                }
+                path_at[at] = (start as u32, paths.len() as u32);
+                continue;
+            }
+            let (left, right, missing) = (
+                node.left as usize,
+                node.left as usize + 1,
+                node.missing as usize,
+            );
+            let mut push = |child: usize| {
+                stack.push((
+                    child,
+                    path.len(),
+                    Some((node.feature, mean[child] - mean[at])),
+                ))
+            };
+            push(left);
+            push(right);
+            // The missing-value child is usually one of the other two.
+            if missing != left && missing != right {
+                push(missing);
+            }
+        }
+    }
+    (paths, path_at)
 }
 
 /// Rows `start..start + len` of a column-major matrix in row-major order, so one row's

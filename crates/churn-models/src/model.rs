@@ -131,6 +131,43 @@ impl FittedModel {
     }
 }
 
+impl FittedModel {
+    /// [`FittedModel::raw_logit`] and `per_row(row, contributions)` for every row, in row
+    /// order (`None` for a model without contributions, the forest). Each row's
+    /// contributions (`x.cols` values) exist only while `per_row` reads them, so scoring
+    /// with reasons holds a few values per row, not a rows × columns matrix.
+    pub fn raw_logit_with_each_contributions<R, F>(
+        &self,
+        x: &Design,
+        per_row: F,
+    ) -> Result<(Vec<f64>, Option<Vec<R>>)>
+    where
+        R: Send,
+        F: Fn(usize, &[f64]) -> R + Sync,
+    {
+        match self {
+            FittedModel::Gbm(m) => {
+                let (logit, each) = m.decision_function_with_each_contributions(x, per_row);
+                Ok((logit, Some(each)))
+            }
+            FittedModel::Logistic(m) => {
+                let each = (0..x.rows)
+                    .into_par_iter()
+                    .map_init(
+                        || vec![0.0; x.cols],
+                        |row, i| {
+                            m.contributions_into(x, i, row);
+                            per_row(i, row)
+                        },
+                    )
+                    .collect();
+                Ok((self.raw_logit(x)?, Some(each)))
+            }
+            FittedModel::Forest(_) => Ok((self.raw_logit(x)?, None)),
+        }
+    }
+}
+
 /// The logistic regression's contributions, `x.cols` per row.
 fn logistic_contributions(m: &LogisticRegression, x: &Design) -> Vec<f64> {
     let mut out = vec![0.0; x.rows * x.cols];

@@ -387,17 +387,17 @@ impl<'a> Scorer<'a> {
             });
         }
         columns.push(Arc::new(Float64Array::from(predictions.churn_risk)));
+        // Formatting the labels is a good part of scoring with reasons: in parallel.
+        let labels: Vec<[Option<String>; REASONS]> = predictions
+            .reasons
+            .par_iter()
+            .map(|rs| std::array::from_fn(|r| rs.get(r).map(|x| x.label())))
+            .collect();
         for r in 0..REASONS {
-            let labels: StringArray = (0..batch.num_rows())
-                .map(|i| {
-                    predictions
-                        .reasons
-                        .get(i)
-                        .and_then(|rs| rs.get(r))
-                        .map(|x| x.label())
-                })
+            let column: StringArray = (0..batch.num_rows())
+                .map(|i| labels.get(i).and_then(|l| l[r].as_deref()))
                 .collect();
-            columns.push(Arc::new(labels));
+            columns.push(Arc::new(column));
         }
         acc.raw.extend(predictions.raw_logit);
         acc.parts.push(

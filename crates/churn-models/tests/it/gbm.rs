@@ -116,6 +116,28 @@ fn one_walk_gives_the_same_log_odds_bits_and_contributions() {
 }
 
 #[test]
+fn each_rows_contributions_equal_the_whole_matrix() {
+    let (mut x, y) = design();
+    let m = params(Sampling::None).fit(&x, &y, None, None).unwrap();
+    for i in (0..x.rows).step_by(11) {
+        x.data[i] = f64::NAN;
+    }
+    let (logit, whole) = m.decision_function_with_contributions(&x);
+    let (each_logit, rows) =
+        m.decision_function_with_each_contributions(&x, |i, c| (i, c.to_vec()));
+    assert_eq!(each_logit, logit);
+    assert_eq!(rows.len(), x.rows);
+    for (i, (row, c)) in rows.iter().enumerate() {
+        assert_eq!(*row, i, "rows come back in order");
+        assert_eq!(
+            c.as_slice(),
+            &whole[i * x.cols..(i + 1) * x.cols],
+            "row {i}"
+        );
+    }
+}
+
+#[test]
 fn invalid_parameters_are_rejected() {
     for p in [
         GbmParams {
