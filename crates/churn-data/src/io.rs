@@ -13,7 +13,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
@@ -513,8 +513,11 @@ const ROW_GROUP_ROWS: usize = 1 << 20;
 const ENCODE_ROWS: usize = 1 << 16;
 
 /// Writer properties of every Parquet output: zstd level 1 (fast, still several times
-/// smaller than plain), 1M-row row groups, and dictionary encoding only for text columns
-/// (ids, timestamps, counts and measures gain little from it and cost a hash per value).
+/// smaller than plain), 1M-row row groups, dictionary encoding only for text columns
+/// (ids, timestamps, counts and measures gain little from it and cost a hash per value),
+/// and delta bit-packing for integer, date and timestamp columns: counts and window sums
+/// are small, so each takes a few bits before zstd sees it, which makes files smaller and
+/// decoding them markedly faster than plain 4- or 8-byte values.
 pub fn parquet_properties(schema: &Schema) -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
@@ -526,9 +529,26 @@ pub fn parquet_properties(schema: &Schema) -> WriterProperties {
             field.data_type(),
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(..)
         );
+        let path = ColumnPath::from(field.name().as_str());
         if !text {
-            builder = builder
-                .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
+            builder = builder.set_column_dictionary_enabled(path.clone(), false);
+        }
+        let integer = matches!(
+            field.data_type(),
+            DataType::Int8
+                | DataType::Int16
+                | DataType::Int32
+                | DataType::Int64
+                | DataType::UInt8
+                | DataType::UInt16
+                | DataType::UInt32
+                | DataType::UInt64
+                | DataType::Date32
+                | DataType::Date64
+                | DataType::Timestamp(..)
+        );
+        if integer {
+            builder = builder.set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
         }
     }
     builder.build()
@@ -687,9 +707,83 @@ impl ParallelParquet {
     }
 }
 
+/// Rows of one CSV piece encoded by one task.
+const CSV_PIECE_ROWS: usize = 8192;
+
+/// A CSV writer that formats pieces of the pending rows in parallel (number and date
+/// formatting is the cost of a CSV output) and writes them in order. Each piece is
+/// formatted by arrow's CSV writer with the same options, the first with the header, so
+/// the bytes are those of one writer given every row.
+struct ParallelCsv {
+    out: BufWriter<File>,
+    header_written: bool,
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
+}
+
+impl ParallelCsv {
+    fn new(file: File) -> Self {
+        Self {
+            out: BufWriter::with_capacity(1 << 20, file),
+            header_written: false,
+            pending: Vec::new(),
+            pending_rows: 0,
+        }
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> std::result::Result<(), ArrowError> {
+        self.pending_rows += batch.num_rows();
+        self.pending.push(batch.clone());
+        if self.pending_rows >= ENCODE_ROWS {
+            self.encode_pending()?;
+        }
+        Ok(())
+    }
+
+    fn encode_pending(&mut self) -> std::result::Result<(), ArrowError> {
+        let mut pieces: Vec<RecordBatch> = Vec::new();
+        for batch in std::mem::take(&mut self.pending) {
+            if batch.num_rows() == 0 {
+                // Still written: the first write of a CSV writes the header.
+                pieces.push(batch);
+                continue;
+            }
+            let mut start = 0;
+            while start < batch.num_rows() {
+                let len = CSV_PIECE_ROWS.min(batch.num_rows() - start);
+                pieces.push(batch.slice(start, len));
+                start += len;
+            }
+        }
+        self.pending_rows = 0;
+        let header = !self.header_written;
+        let encoded: Vec<Vec<u8>> = pieces
+            .par_iter()
+            .enumerate()
+            .map(|(i, piece)| {
+                let mut w = arrow::csv::WriterBuilder::new()
+                    .with_header(header && i == 0)
+                    .build(Vec::new());
+                w.write(piece)?;
+                Ok(w.into_inner())
+            })
+            .collect::<std::result::Result<_, ArrowError>>()?;
+        self.header_written |= !pieces.is_empty();
+        for bytes in encoded {
+            self.out.write_all(&bytes)?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> std::result::Result<BufWriter<File>, ArrowError> {
+        self.encode_pending()?;
+        Ok(self.out)
+    }
+}
+
 enum SinkWriter {
     Parquet(Box<ParallelParquet>),
-    Csv(Box<arrow::csv::Writer<BufWriter<File>>>),
+    Csv(Box<ParallelCsv>),
 }
 
 /// An atomic table writer; the format follows the target's extension.
@@ -723,11 +817,7 @@ impl TableWriter {
                     })?;
                 SinkWriter::Parquet(Box::new(w))
             }
-            Format::Csv => SinkWriter::Csv(Box::new(
-                arrow::csv::WriterBuilder::new()
-                    .with_header(true)
-                    .build(BufWriter::with_capacity(1 << 20, file)),
-            )),
+            Format::Csv => SinkWriter::Csv(Box::new(ParallelCsv::new(file))),
         };
         Ok(Self {
             atomic,
@@ -768,7 +858,9 @@ impl TableWriter {
                 })?;
             }
             SinkWriter::Csv(w) => {
-                let mut inner = w.into_inner();
+                let mut inner = w
+                    .finish()
+                    .map_err(|e| Error::arrow(format!("{}: writing csv", target.display()), e))?;
                 inner.flush().map_err(|e| Error::io(&target, "write", e))?;
             }
         }

@@ -262,3 +262,91 @@ fn a_batch_that_does_not_fit_the_file_is_an_error_and_leaves_no_file() {
     drop(w);
     assert!(!p.exists());
 }
+
+/// Rows of varied types, `n` of them, in batches of `per_batch` (an empty batch first).
+fn many(n: usize, per_batch: usize) -> Vec<RecordBatch> {
+    use arrow::array::{Date32Array, Float64Array};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("user_id", DataType::Utf8, true),
+        Field::new("day", DataType::Date32, true),
+        Field::new("risk", DataType::Float64, true),
+        Field::new("reason", DataType::Utf8, true),
+    ]));
+    let mut out = vec![RecordBatch::new_empty(schema.clone())];
+    let mut start = 0;
+    while start < n {
+        let rows = per_batch.min(n - start);
+        let ids = start..start + rows;
+        out.push(
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(StringArray::from_iter(
+                        ids.clone()
+                            .map(|i| (i % 13 != 0).then(|| format!("u{i:07}"))),
+                    )),
+                    Arc::new(Date32Array::from_iter(
+                        ids.clone()
+                            .map(|i| (i % 7 != 0).then_some(20_000 + i as i32 % 90)),
+                    )),
+                    Arc::new(Float64Array::from_iter(
+                        ids.clone().map(|i| Some(1.0 / (i as f64 + 3.0))),
+                    )),
+                    Arc::new(StringArray::from_iter(ids.map(|i| {
+                        (i % 3 == 0).then(|| format!("events_7d={} (+0.{i:03}), \"q\"", i % 9))
+                    }))),
+                ],
+            )
+            .unwrap(),
+        );
+        start += rows;
+    }
+    out
+}
+
+#[test]
+fn csv_written_in_parallel_pieces_is_byte_for_byte_one_writers_output() {
+    let dir = tempfile::tempdir().unwrap();
+    // Enough rows for several parallel rounds and pieces, in uneven batches.
+    for (n, per_batch) in [(0, 1), (5, 2), (150_000, 7_001)] {
+        let batches = many(n, per_batch);
+        let p = dir.path().join(format!("t{n}.csv"));
+        write_batches(&p, batches[0].schema(), &batches).unwrap();
+        let mut one = arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(Vec::new());
+        for b in &batches {
+            one.write(b).unwrap();
+        }
+        let expected = one.into_inner();
+        let got = std::fs::read(&p).unwrap();
+        assert!(got == expected, "{n} rows: the files differ");
+        if n == 0 {
+            assert_eq!(String::from_utf8(got).unwrap(), "user_id,day,risk,reason\n");
+        }
+    }
+}
+
+#[test]
+fn parquet_outputs_delta_pack_integers_and_dictionary_encode_text() {
+    use parquet::basic::Encoding;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.parquet");
+    let batches = many(10_000, 4_000);
+    write_batches(&p, batches[0].schema(), &batches).unwrap();
+    let reader = SerializedFileReader::new(std::fs::File::open(&p).unwrap()).unwrap();
+    let group = reader.metadata().row_group(0);
+    let encodings = |name: &str| {
+        let c = (0..group.num_columns())
+            .map(|i| group.column(i))
+            .find(|c| c.column_path().string() == name)
+            .unwrap();
+        c.encodings().collect::<Vec<_>>()
+    };
+    assert!(encodings("day").contains(&Encoding::DELTA_BINARY_PACKED));
+    assert!(!encodings("risk").contains(&Encoding::DELTA_BINARY_PACKED));
+    assert!(encodings("user_id").contains(&Encoding::RLE_DICTIONARY));
+    let (_, back) = read_all(&p, None).unwrap();
+    assert_eq!(pretty(&back), pretty(&batches));
+}
