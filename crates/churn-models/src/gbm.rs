@@ -488,10 +488,8 @@ impl FlatForest {
                     block.fill(0.0);
                     let start = b * PREDICT_BLOCK;
                     self.walk_block(x, start, acc, block, cols);
-                    block
-                        .chunks_exact(cols.max(1))
-                        .enumerate()
-                        .map(|(r, c)| per_row(start + r, c))
+                    (0..acc.len())
+                        .map(|r| per_row(start + r, &block[r * cols..(r + 1) * cols]))
                         .collect()
                 },
             )
@@ -536,12 +534,9 @@ impl FlatForest {
                     *a = node.step(values[r * cols + node.feature as usize]);
                 }
             }
-            for ((sum, &a), row) in acc
-                .iter_mut()
-                .zip(at.iter())
-                .zip(block.chunks_exact_mut(width))
-            {
+            for (r, (sum, &a)) in acc.iter_mut().zip(at.iter()).enumerate() {
                 *sum += self.values[a as usize];
+                let row = &mut block[r * width..(r + 1) * width];
                 let (from, to) = self.path_at[a as usize];
                 for &(f, change) in &self.paths[from as usize..to as usize] {
                     row[f as usize] += change;
