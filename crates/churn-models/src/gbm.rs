@@ -421,20 +421,27 @@ impl FlatForest {
                 let mut at = [0u32; PREDICT_BLOCK];
                 let at = &mut at[..acc.len()];
                 for &(root, depth) in &self.roots {
-                    at.fill(root);
-                    // Every row takes `depth` steps; one that reached its leaf stays there.
-                    for _ in 0..depth {
-                        for (r, a) in at.iter_mut().enumerate() {
-                            let node = &self.nodes[*a as usize];
-                            *a = node.step(rows[r * cols + node.feature as usize]);
-                        }
-                    }
+                    self.descend(&rows, cols, root, depth, at);
                     for (sum, &a) in acc.iter_mut().zip(at.iter()) {
                         *sum += self.values[a as usize];
                     }
                 }
             });
         out
+    }
+
+    /// Walks a block of rows (row-major `values`, `cols` per row) down one tree in
+    /// lockstep, leaving each row's leaf in `at`: every row takes `depth` steps; one that
+    /// reached its leaf stays there.
+    #[inline(always)]
+    fn descend(&self, values: &[f64], cols: usize, root: u32, depth: u32, at: &mut [u32]) {
+        at.fill(root);
+        for _ in 0..depth {
+            for (r, a) in at.iter_mut().enumerate() {
+                let node = &self.nodes[*a as usize];
+                *a = node.step(values[r * cols + node.feature as usize]);
+            }
+        }
     }
 
     /// Each column's contribution to each row's log-odds, row-major with `cols + 1` values
@@ -527,13 +534,7 @@ impl FlatForest {
         let mut at = [0u32; PREDICT_BLOCK];
         let at = &mut at[..rows];
         for &(root, depth) in &self.roots {
-            at.fill(root);
-            for _ in 0..depth {
-                for (r, a) in at.iter_mut().enumerate() {
-                    let node = &self.nodes[*a as usize];
-                    *a = node.step(values[r * cols + node.feature as usize]);
-                }
-            }
+            self.descend(&values, cols, root, depth, at);
             for (r, (sum, &a)) in acc.iter_mut().zip(at.iter()).enumerate() {
                 *sum += self.values[a as usize];
                 let row = &mut block[r * width..(r + 1) * width];

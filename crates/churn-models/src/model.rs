@@ -114,21 +114,6 @@ impl FittedModel {
             FittedModel::Forest(_) => None,
         }
     }
-
-    /// [`FittedModel::raw_logit`] and [`FittedModel::contributions`] together; for
-    /// gradient boosting in one walk of the trees (the log-odds are the same bits as
-    /// `raw_logit`'s).
-    pub fn raw_logit_and_contributions(&self, x: &Design) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
-        match self {
-            FittedModel::Gbm(m) => {
-                let (logit, c) = m.decision_function_with_contributions(x);
-                Ok((logit, Some(c)))
-            }
-            FittedModel::Logistic(_) | FittedModel::Forest(_) => {
-                Ok((self.raw_logit(x)?, self.contributions(x)))
-            }
-        }
-    }
 }
 
 impl FittedModel {
