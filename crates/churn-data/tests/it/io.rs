@@ -328,7 +328,7 @@ fn csv_written_in_parallel_pieces_is_byte_for_byte_one_writers_output() {
 }
 
 #[test]
-fn parquet_outputs_delta_pack_integers_and_dictionary_encode_text() {
+fn parquet_outputs_delta_pack_integers_dictionary_encode_text_and_keep_key_statistics() {
     use parquet::basic::Encoding;
     use parquet::file::reader::{FileReader, SerializedFileReader};
     let dir = tempfile::tempdir().unwrap();
@@ -347,6 +347,17 @@ fn parquet_outputs_delta_pack_integers_and_dictionary_encode_text() {
     assert!(encodings("day").contains(&Encoding::DELTA_BINARY_PACKED));
     assert!(!encodings("risk").contains(&Encoding::DELTA_BINARY_PACKED));
     assert!(encodings("user_id").contains(&Encoding::RLE_DICTIONARY));
+    // Keys and dates keep min/max for row-group pruning; measures carry none.
+    let stats = |name: &str| {
+        (0..group.num_columns())
+            .map(|i| group.column(i))
+            .find(|c| c.column_path().string() == name)
+            .unwrap()
+            .statistics()
+            .is_some_and(|s| s.min_bytes_opt().is_some())
+    };
+    assert!(stats("day") && stats("user_id"));
+    assert!(!stats("risk"));
     let (_, back) = read_all(&p, None).unwrap();
     assert_eq!(pretty(&back), pretty(&batches));
 }
