@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Float64Array, Int32Array, RecordBatch};
+use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use churn_data::canonical::{canonicalize, missing_required, require_columns, require_parsed};
 use churn_data::groups::{UserChunk, UserGroups};
@@ -137,63 +138,48 @@ impl Features {
     ) -> Result<RecordBatch> {
         let n = chunk.batch.num_rows();
         let dates = chunk.dates().values();
-        let inputs: Vec<Vec<f64>> = SUMMED
+        // Prefix sums over the chunk; a window sum is a difference inside one user. Counts
+        // sum in i64 (exact), measures in f64.
+        let sums: Vec<Prefix> = SUMMED
             .iter()
-            .map(|(col, _, _)| non_negative(&chunk.batch, col, source, first_row))
+            .map(|(col, _, _)| prefix_sums(&chunk.batch, col, source, first_row))
             .collect::<Result<_>>()?;
-        let quiz = chunk
-            .batch
-            .column_by_name(ud::QUIZ_AVG_SCORE)
-            .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
-            .expect("canonical user_daily has quiz_avg_score");
-        let since_signup = chunk
-            .batch
-            .column_by_name(ud::DAYS_SINCE_SIGNUP)
-            .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
-            .expect("canonical user_daily has days_since_signup");
-
-        // Prefix sums over the chunk; a window sum is a difference inside one user.
-        let prefix = |v: &[f64]| {
-            let mut p = Vec::with_capacity(v.len() + 1);
-            p.push(0.0);
-            let mut acc = 0.0;
-            for x in v {
-                acc += x;
-                p.push(acc);
+        let quiz = typed::<Float64Array>(&chunk.batch, ud::QUIZ_AVG_SCORE, source)?;
+        let since_signup = typed::<Int32Array>(&chunk.batch, ud::DAYS_SINCE_SIGNUP, source)?;
+        let (quiz_sum, quiz_n) = {
+            let (mut sum, mut count) = (Vec::with_capacity(n + 1), Vec::with_capacity(n + 1));
+            let (mut s, mut k) = (0.0f64, 0u32);
+            sum.push(s);
+            count.push(k);
+            for i in 0..n {
+                if quiz.is_valid(i) {
+                    s += quiz.value(i);
+                    k += 1;
+                }
+                sum.push(s);
+                count.push(k);
             }
-            p
+            (sum, count)
         };
-        let sums: Vec<Vec<f64>> = inputs.iter().map(|v| prefix(v)).collect();
-        let quiz_sum = prefix(
-            &(0..n)
-                .map(|i| if quiz.is_valid(i) { quiz.value(i) } else { 0.0 })
-                .collect::<Vec<_>>(),
-        );
-        let quiz_n = prefix(
-            &(0..n)
-                .map(|i| f64::from(u8::from(quiz.is_valid(i))))
-                .collect::<Vec<_>>(),
-        );
 
         // left[w][i]: first row of i's user dated within (date_i - w, date_i].
-        let mut lefts: Vec<Vec<usize>> = vec![vec![0; n]; self.windows.len()];
+        let mut lefts: Vec<Vec<u32>> = vec![vec![0; n]; self.windows.len()];
         let mut dsla = vec![0i32; n];
-        let active = &inputs[0];
         for u in 0..chunk.users() {
             let (s, e) = (chunk.starts[u], chunk.starts[u + 1]);
             for (wi, &w) in self.windows.iter().enumerate() {
-                let left = &mut lefts[wi];
+                let left = &mut lefts[wi][s..e];
                 let mut l = s;
-                for i in s..e {
+                for (i, out) in (s..e).zip(left) {
                     while dates[l] <= dates[i] - w as i32 {
                         l += 1;
                     }
-                    left[i] = l;
+                    *out = l as u32;
                 }
             }
             let mut last_active: Option<i32> = None;
             for i in s..e {
-                if active[i] > 0.0 {
+                if sums[0].at(i) > 0.0 {
                     last_active = Some(dates[i]);
                 }
                 dsla[i] = match last_active {
@@ -206,28 +192,28 @@ impl Features {
 
         let mut columns: Vec<ArrayRef> = chunk.batch.columns().to_vec();
         columns.push(Arc::new(Int32Array::from(dsla)));
-        let window_sum = |p: &[f64], left: &[usize], i: usize| p[i + 1] - p[left[i]];
-        for (wi, _) in self.windows.iter().enumerate() {
-            let left = &lefts[wi];
-            for (ci, (_, _, float)) in SUMMED.iter().enumerate() {
-                let p = &sums[ci];
-                let col: ArrayRef = if *float {
-                    Arc::new(Float64Array::from_iter_values(
-                        (0..n).map(|i| window_sum(p, left, i)),
-                    ))
-                } else {
-                    // Prefix sums of integer counts are exact in f64 (far below 2^53), so
-                    // their differences are exact integers too.
-                    Arc::new(Int32Array::from_iter_values(
-                        (0..n).map(|i| window_sum(p, left, i) as i32),
-                    ))
-                };
-                columns.push(col);
+        for left in &lefts {
+            for (sum, (_, _, float)) in sums.iter().zip(SUMMED) {
+                columns.push(sum.window(left, float));
             }
-            columns.push(Arc::new(Float64Array::from_iter((0..n).map(|i| {
-                let k = window_sum(&quiz_n, left, i);
-                (k > 0.0).then(|| window_sum(&quiz_sum, left, i) / k)
-            }))));
+            let mut valid = Vec::with_capacity(n);
+            let avg: Vec<f64> = left
+                .iter()
+                .enumerate()
+                .map(|(i, &l)| {
+                    let k = quiz_n[i + 1] - quiz_n[l as usize];
+                    valid.push(k > 0);
+                    if k > 0 {
+                        (quiz_sum[i + 1] - quiz_sum[l as usize]) / f64::from(k)
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            columns.push(Arc::new(Float64Array::new(
+                avg.into(),
+                Some(NullBuffer::from(valid)),
+            )));
         }
         let rate_left = &lefts[self
             .windows
@@ -235,61 +221,153 @@ impl Features {
             .position(|&w| w == self.rate_window)
             .expect("rate window is one of the windows")];
         let (succ, fail) = (&sums[6], &sums[7]);
-        columns.push(Arc::new(Float64Array::from_iter_values((0..n).map(|i| {
-            let (s, fl) = (
-                window_sum(succ, rate_left, i),
-                window_sum(fail, rate_left, i),
-            );
-            if s + fl > 0.0 { fl / (s + fl) } else { 0.0 }
-        }))));
+        let rate: Vec<f64> = rate_left
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| {
+                let (s, fl) = (succ.sum(l as usize, i), fail.sum(l as usize, i));
+                if s + fl > 0.0 { fl / (s + fl) } else { 0.0 }
+            })
+            .collect();
+        columns.push(Arc::new(Float64Array::from(rate)));
         RecordBatch::try_new(self.output_schema(), columns)
             .map_err(|e| churn_data::Error::arrow("building feature batch", e).into())
     }
 }
 
-/// A count or measure column as f64, rejecting nulls, NaN and negative values.
-fn non_negative(batch: &RecordBatch, name: &str, source: &str, first_row: u64) -> Result<Vec<f64>> {
-    let col = batch
+/// Prefix sums of one summed column: `p[i]` is the sum of rows `0..i`.
+enum Prefix {
+    /// Of an integer count: exact.
+    Int(Vec<i64>),
+    /// Of a measure.
+    Float(Vec<f64>),
+}
+
+impl Prefix {
+    /// The sum of rows `from..=to`, as f64 (exact for counts far below 2^53).
+    fn sum(&self, from: usize, to: usize) -> f64 {
+        match self {
+            Prefix::Int(p) => (p[to + 1] - p[from]) as f64,
+            Prefix::Float(p) => p[to + 1] - p[from],
+        }
+    }
+
+    /// Row `i`'s own value.
+    fn at(&self, i: usize) -> f64 {
+        self.sum(i, i)
+    }
+
+    /// The window sum of every row (`left[i]..=i`), as Int32 or Float64.
+    fn window(&self, left: &[u32], float: bool) -> ArrayRef {
+        match (self, float) {
+            (Prefix::Int(p), false) => Arc::new(Int32Array::from(
+                left.iter()
+                    .zip(&p[1..])
+                    // A window sum beyond i32 saturates, as the f64 path does.
+                    .map(|(&l, &hi)| (hi - p[l as usize]).min(i64::from(i32::MAX)) as i32)
+                    .collect::<Vec<_>>(),
+            )),
+            (Prefix::Float(p), true) => Arc::new(Float64Array::from(
+                left.iter()
+                    .zip(&p[1..])
+                    .map(|(&l, &hi)| hi - p[l as usize])
+                    .collect::<Vec<_>>(),
+            )),
+            (_, true) => Arc::new(Float64Array::from(
+                (0..left.len())
+                    .map(|i| self.sum(left[i] as usize, i))
+                    .collect::<Vec<_>>(),
+            )),
+            (_, false) => Arc::new(Int32Array::from(
+                (0..left.len())
+                    .map(|i| self.sum(left[i] as usize, i) as i32)
+                    .collect::<Vec<_>>(),
+            )),
+        }
+    }
+}
+
+/// Column `name` of a canonical user-day batch as array type `A`.
+fn typed<'a, A: Array + 'static>(
+    batch: &'a RecordBatch,
+    name: &str,
+    source: &str,
+) -> Result<&'a A> {
+    batch
         .column_by_name(name)
-        .expect("canonical user_daily has every column");
-    let values: Vec<Option<f64>> = match col.data_type() {
-        DataType::Int32 => col
-            .as_any()
-            .downcast_ref::<Int32Array>()
-            .expect("Int32")
-            .iter()
-            .map(|v| v.map(f64::from))
-            .collect(),
-        _ => col
-            .as_any()
-            .downcast_ref::<Float64Array>()
-            .expect("Float64")
-            .iter()
-            .collect(),
-    };
-    let bad: Vec<String> = values
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| !matches!(v, Some(x) if *x >= 0.0 && x.is_finite()))
-        .take(5)
-        .map(|(i, v)| {
-            format!(
-                "row {}: {}",
-                first_row + i as u64 + 1,
-                v.map_or("null".to_string(), |x| x.to_string())
+        .and_then(|c| c.as_any().downcast_ref::<A>())
+        .ok_or_else(|| {
+            churn_data::Error::invalid(
+                source,
+                name,
+                "missing or not of its canonical type (read through canonicalize)",
+                vec![],
             )
+            .into()
         })
-        .collect();
-    if !bad.is_empty() {
-        return Err(churn_data::Error::invalid(
+}
+
+/// Prefix sums of a count (Int32) or measure (Float64) column, rejecting nulls, NaN, infinite
+/// and negative values with up to five examples.
+fn prefix_sums(batch: &RecordBatch, name: &str, source: &str, first_row: u64) -> Result<Prefix> {
+    let col = batch.column_by_name(name).ok_or_else(|| {
+        churn_data::Error::invalid(source, name, "required column is missing", vec![])
+    })?;
+    let bad = |value: &dyn Fn(usize) -> Option<f64>| -> Error {
+        let examples = (0..col.len())
+            .filter_map(|i| {
+                let v = value(i);
+                (!matches!(v, Some(x) if x >= 0.0 && x.is_finite())).then(|| {
+                    format!(
+                        "row {}: {}",
+                        first_row + i as u64 + 1,
+                        v.map_or("null".to_string(), |x| x.to_string())
+                    )
+                })
+            })
+            .take(5)
+            .collect();
+        churn_data::Error::invalid(
             source,
             name,
             "must be a non-negative number (not null)",
-            bad,
+            examples,
         )
-        .into());
+        .into()
+    };
+    if let Some(a) = col.as_any().downcast_ref::<Int32Array>() {
+        if a.null_count() > 0 || a.values().iter().any(|&v| v < 0) {
+            return Err(bad(&|i| a.is_valid(i).then(|| f64::from(a.value(i)))));
+        }
+        let mut p = Vec::with_capacity(a.len() + 1);
+        let mut acc = 0i64;
+        p.push(acc);
+        p.extend(a.values().iter().map(|&v| {
+            acc += i64::from(v);
+            acc
+        }));
+        return Ok(Prefix::Int(p));
     }
-    Ok(values.into_iter().map(|v| v.unwrap_or(0.0)).collect())
+    if let Some(a) = col.as_any().downcast_ref::<Float64Array>() {
+        if a.null_count() > 0 || !a.values().iter().all(|&v| v >= 0.0 && v.is_finite()) {
+            return Err(bad(&|i| a.is_valid(i).then(|| a.value(i))));
+        }
+        let mut p = Vec::with_capacity(a.len() + 1);
+        let mut acc = 0.0f64;
+        p.push(acc);
+        p.extend(a.values().iter().map(|&v| {
+            acc += v;
+            acc
+        }));
+        return Ok(Prefix::Float(p));
+    }
+    Err(churn_data::Error::invalid(
+        source,
+        name,
+        "must be a number (Int32 or Float64)",
+        vec![format!("type {}", col.data_type())],
+    )
+    .into())
 }
 
 /// Counts of a features run.
