@@ -27,10 +27,19 @@ pub struct Reason {
 impl Reason {
     /// `feature=value (+0.42)`, as written in reason columns.
     pub fn label(&self) -> String {
-        format!(
-            "{}={} (+{:.3})",
-            self.feature, self.value, self.contribution
-        )
+        let mut out = String::with_capacity(self.feature.len() + self.value.len() + 12);
+        self.push_label(&mut out);
+        out
+    }
+
+    /// Appends [`Reason::label`] to `out` (scoring writes millions: no allocation here).
+    pub fn push_label(&self, out: &mut String) {
+        out.push_str(&self.feature);
+        out.push('=');
+        out.push_str(&self.value);
+        out.push_str(" (+");
+        push_fixed(out, self.contribution, 3);
+        out.push(')');
     }
 }
 
@@ -41,8 +50,38 @@ fn format_number(v: f64) -> String {
         // Exact as an integer; integer formatting is far cheaper than `{:.0}`.
         (v as i64).to_string()
     } else {
-        format!("{v:.4}")
+        let mut out = String::with_capacity(12);
+        push_fixed(&mut out, v, 4);
+        out
     }
+}
+
+/// Appends `v` with `decimals` digits after the point, exactly as `format!("{v:.decimals$}")`
+/// (round half to even on the exact binary value) but without its arbitrary-precision path
+/// for the usual case: `|v| · 10^decimals < 2^32`, where the scaled value is off by at most
+/// 2.4e-7, so unless it lies within 1e-6 of a rounding tie, rounding it rounds `v`. Other
+/// values take `format!`.
+fn push_fixed(out: &mut String, v: f64, decimals: usize) {
+    use std::fmt::Write;
+    const SCALE: [f64; 5] = [1.0, 10.0, 100.0, 1e3, 1e4];
+    if decimals < SCALE.len() && v.is_finite() {
+        let scaled = v.abs() * SCALE[decimals];
+        let whole = scaled.floor();
+        let frac = scaled - whole;
+        if scaled < 4_294_967_296.0 && (frac - 0.5).abs() > 1e-6 {
+            let n = whole as u64 + u64::from(frac > 0.5);
+            let unit = SCALE[decimals] as u64;
+            if v.is_sign_negative() {
+                out.push('-');
+            }
+            let _ = write!(out, "{}", n / unit);
+            if decimals > 0 {
+                let _ = write!(out, ".{:0width$}", n % unit, width = decimals);
+            }
+            return;
+        }
+    }
+    let _ = write!(out, "{v:.decimals$}");
 }
 
 /// The top reasons of row `i`, from that row's per-column contributions. Only the chosen
@@ -217,6 +256,54 @@ mod tests {
                 prop_assert_eq!(&r.value, &expected);
             }
         }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn fixed_decimals_equal_format(
+            mantissa in -2_000_000_000i64..2_000_000_000,
+            exponent in -9i32..7,
+            decimals in 0usize..5,
+            nudge in -2i64..3,
+        ) {
+            // Decimal-looking values (many exact ties such as 0.125 or 2.5) and their
+            // neighbouring doubles.
+            let v = mantissa as f64 * 10f64.powi(exponent);
+            let v = f64::from_bits((v.to_bits() as i64 + nudge) as u64);
+            let mut got = String::new();
+            push_fixed(&mut got, v, decimals);
+            prop_assert_eq!(got, format!("{v:.decimals$}"));
+        }
+    }
+
+    #[test]
+    fn fixed_decimals_known_cases() {
+        for (v, d) in [
+            (0.125, 2),
+            (0.375, 2),
+            (2.5, 0),
+            (3.5, 0),
+            (-0.00001, 4),
+            (-0.0, 3),
+            (0.00005, 4),
+            (1.00005, 4),
+            (429_496.729_55, 4),
+            (1e20, 4),
+            (f64::INFINITY, 3),
+            (f64::NAN, 3),
+            (123.456_789, 3),
+        ] {
+            let mut got = String::new();
+            push_fixed(&mut got, v, d);
+            assert_eq!(got, format!("{v:.d$}"), "{v} with {d} decimals");
+        }
+        let r = Reason {
+            feature: "events_7d".into(),
+            value: "3".into(),
+            contribution: 0.41949,
+        };
+        assert_eq!(r.label(), "events_7d=3 (+0.419)");
     }
 
     #[test]

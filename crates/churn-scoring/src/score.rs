@@ -11,9 +11,9 @@ use std::time::Instant;
 
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Array, RecordBatch, StringArray,
-    TimestampMicrosecondArray, UInt32Array, new_null_array,
+    StringBuilder, TimestampMicrosecondArray, UInt32Array, new_null_array,
 };
-use arrow::compute::{cast, concat_batches, take_record_batch};
+use arrow::compute::{cast, concat, concat_batches, take_record_batch};
 use arrow::datatypes::{DataType, Date32Type, Field, Int32Type, Schema, SchemaRef, TimeUnit};
 use chrono::NaiveDate;
 use churn_data::clock::Clock;
@@ -23,7 +23,7 @@ use churn_data::schema::user_daily as ud;
 use churn_labels::eligible_from_recency;
 use churn_models::ModelArtifact;
 use churn_models::preprocess::FeatureKind;
-use churn_models::reasons::REASONS;
+use churn_models::reasons::{REASONS, Reason};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -387,18 +387,7 @@ impl<'a> Scorer<'a> {
             });
         }
         columns.push(Arc::new(Float64Array::from(predictions.churn_risk)));
-        // Formatting the labels is a good part of scoring with reasons: in parallel.
-        let labels: Vec<[Option<String>; REASONS]> = predictions
-            .reasons
-            .par_iter()
-            .map(|rs| std::array::from_fn(|r| rs.get(r).map(|x| x.label())))
-            .collect();
-        for r in 0..REASONS {
-            let column: StringArray = (0..batch.num_rows())
-                .map(|i| labels.get(i).and_then(|l| l[r].as_deref()))
-                .collect();
-            columns.push(Arc::new(column));
-        }
+        columns.extend(reason_columns(&predictions.reasons, batch.num_rows())?);
         acc.raw.extend(predictions.raw_logit);
         acc.parts.push(
             RecordBatch::try_new(gathered_schema(), columns)
@@ -629,4 +618,44 @@ pub fn select_date(
         return Ok(batch.clone());
     }
     keep(batch, &mask)
+}
+
+/// The reason_1..reason_N label columns of `rows` rows (null where a row has fewer reasons,
+/// or none were computed). Formatting millions of labels is a good part of scoring with
+/// reasons: pieces of rows are formatted in parallel straight into Arrow buffers, with no
+/// string per label.
+fn reason_columns(reasons: &[Vec<Reason>], rows: usize) -> Result<Vec<ArrayRef>> {
+    const PIECE: usize = 8192;
+    let pieces: Vec<Vec<StringArray>> = (0..rows.div_ceil(PIECE))
+        .into_par_iter()
+        .map(|p| {
+            let range = p * PIECE..((p + 1) * PIECE).min(rows);
+            let mut label = String::new();
+            (0..REASONS)
+                .map(|r| {
+                    let mut b = StringBuilder::with_capacity(range.len(), range.len() * 32);
+                    for i in range.clone() {
+                        match reasons.get(i).and_then(|rs| rs.get(r)) {
+                            Some(reason) => {
+                                label.clear();
+                                reason.push_label(&mut label);
+                                b.append_value(&label);
+                            }
+                            None => b.append_null(),
+                        }
+                    }
+                    b.finish()
+                })
+                .collect()
+        })
+        .collect();
+    (0..REASONS)
+        .map(|r| {
+            let parts: Vec<&dyn Array> = pieces.iter().map(|p| &p[r] as &dyn Array).collect();
+            if parts.is_empty() {
+                return Ok(Arc::new(StringArray::from(Vec::<Option<&str>>::new())) as ArrayRef);
+            }
+            concat(&parts).map_err(|e| Error::arrow("assembling reason columns", e))
+        })
+        .collect()
 }
