@@ -395,14 +395,20 @@ fn all(config: &mut Config, args: &AllArgs, ui: &Ui) -> Result<u8> {
     if runs(Stage::Prepare) {
         reports.push(prepare(config, &PrepareArgs::default(), ui)?);
     }
-    if runs(Stage::Features) {
-        reports.push(features(config, &StageIo::default(), ui)?);
-    }
-    if runs(Stage::Labels) {
-        reports.push(labels(config, &StageIo::default(), ui)?);
-    }
-    if runs(Stage::Trainset) {
-        reports.push(trainset(config, &TrainsetArgs::default(), ui)?);
+    if from <= Stage::Features && Stage::Trainset <= to {
+        // All three: one pass over the user-day table.
+        runs(Stage::Features);
+        reports.push(data_pass(config, ui)?);
+    } else {
+        if runs(Stage::Features) {
+            reports.push(features(config, &StageIo::default(), ui)?);
+        }
+        if runs(Stage::Labels) {
+            reports.push(labels(config, &StageIo::default(), ui)?);
+        }
+        if runs(Stage::Trainset) {
+            reports.push(trainset(config, &TrainsetArgs::default(), ui)?);
+        }
     }
     if runs(Stage::Train) {
         reports.push(train(config, &TrainArgs::default(), ui)?);
@@ -551,14 +557,7 @@ fn features(config: &Config, args: &StageIo, ui: &Ui) -> Result<StageReport> {
     let summary = churn_features::compute_file(&set, &input, &out)
         .with_context(|| format!("features failed; {} was left untouched", display(&out)))?;
     spinner.finish_and_clear();
-    let seconds = started.elapsed().as_secs_f64();
-    ui.say(format!(
-        "features: {} user-days of {} users, windows {:?}, in {seconds:.2}s ({:.1}M user-days/s)",
-        summary.rows,
-        summary.users,
-        summary.windows,
-        summary.rows as f64 / seconds.max(1e-9) / 1e6
-    ));
+    ui.say(features_line(&summary, started.elapsed().as_secs_f64()));
     StageReport::new(
         "features",
         (summary.rows, summary.rows),
@@ -591,15 +590,10 @@ fn labels(config: &Config, args: &StageIo, ui: &Ui) -> Result<StageReport> {
         .label_file(&input, &out)
         .with_context(|| format!("labels failed; {} was left untouched", display(&out)))?;
     spinner.finish_and_clear();
-    let seconds = started.elapsed().as_secs_f64();
-    ui.say(format!(
-        "labels: {} of {} user-days labelled (window {} days, data ends {}), {} eligible, churn rate among eligible {:.3}, in {seconds:.2}s",
-        summary.rows_labelled,
-        summary.rows_in,
+    ui.say(labels_line(
+        &summary,
         config.labels.window,
-        summary.last_date.map(|d| d.to_string()).unwrap_or_default(),
-        summary.rows_eligible,
-        summary.churned_eligible as f64 / summary.rows_eligible.max(1) as f64,
+        started.elapsed().as_secs_f64(),
     ));
     StageReport::new(
         "labels",
@@ -631,12 +625,101 @@ fn trainset(config: &Config, args: &TrainsetArgs, ui: &Ui) -> Result<StageReport
     spinner.finish_and_clear();
     let json = out.with_extension("json");
     churn_data::io::write_json(&json, &summary)?;
+    ui.say(trainset_line(&summary, started.elapsed().as_secs_f64()));
+    StageReport::new(
+        "trainset",
+        (
+            summary.labelled_rows + summary.unlabelled_rows,
+            summary.rows,
+        ),
+        started,
+        vec![out, json],
+        &summary,
+    )
+}
+
+/// Features, labels and the training set in one pass over the user-day table (what `churn
+/// all` runs when it runs all three): the same tables as the three stages, without reading
+/// the user-day table twice or the features table back.
+fn data_pass(config: &Config, ui: &Ui) -> Result<StageReport> {
+    let started = Instant::now();
+    let input = config.paths.user_daily_path();
+    let outputs = [
+        config.paths.features_path(),
+        config.paths.labels_path(),
+        config.paths.trainset_path(),
+    ];
+    let features = churn_features::FeatureParams {
+        windows: config.features.windows.clone(),
+    }
+    .check()?;
+    let labeler = label_params(config).check()?;
+    let spinner = ui.spinner("features+labels+trainset");
+    let summary = churn_labels::features_labels_trainset(
+        &features,
+        &labeler,
+        &trainset_params(config),
+        &input,
+        &outputs[0],
+        &outputs[1],
+        &outputs[2],
+    )
+    .with_context(|| {
+        format!(
+            "features, labels and trainset failed; {}, {} and {} were left untouched",
+            display(&outputs[0]),
+            display(&outputs[1]),
+            display(&outputs[2])
+        )
+    })?;
+    spinner.finish_and_clear();
+    let json = outputs[2].with_extension("json");
+    churn_data::io::write_json(&json, &summary.trainset)?;
     let seconds = started.elapsed().as_secs_f64();
-    ui.say(format!(
+    ui.say(features_line(&summary.features, seconds));
+    ui.say(labels_line(&summary.labels, config.labels.window, seconds));
+    ui.say(trainset_line(&summary.trainset, seconds));
+    let mut files = outputs.to_vec();
+    files.push(json);
+    StageReport::new(
+        "features+labels+trainset",
+        (summary.features.rows, summary.trainset.rows),
+        started,
+        files,
+        &summary,
+    )
+}
+
+fn features_line(summary: &churn_features::FeatureSummary, seconds: f64) -> String {
+    format!(
+        "features: {} user-days of {} users, windows {:?}, in {seconds:.2}s ({:.1}M user-days/s)",
+        summary.rows,
+        summary.users,
+        summary.windows,
+        summary.rows as f64 / seconds.max(1e-9) / 1e6
+    )
+}
+
+fn labels_line(summary: &churn_labels::LabelSummary, window: u32, seconds: f64) -> String {
+    format!(
+        "labels: {} of {} user-days labelled (window {window} days, data ends {}), {} eligible, churn rate among eligible {:.3}, in {seconds:.2}s",
+        summary.rows_labelled,
+        summary.rows_in,
+        summary.last_date.map(|d| d.to_string()).unwrap_or_default(),
+        summary.rows_eligible,
+        summary.churned_eligible as f64 / summary.rows_eligible.max(1) as f64,
+    )
+}
+
+fn trainset_line(summary: &churn_labels::TrainsetSummary, seconds: f64) -> String {
+    format!(
         "trainset: {} rows of {} users ({} .. {}), churn rate {:.3}, eligible share {:.3}, {}, in {seconds:.2}s",
         summary.rows,
         summary.users,
-        summary.first_date.map(|d| d.to_string()).unwrap_or_default(),
+        summary
+            .first_date
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
         summary.last_date.map(|d| d.to_string()).unwrap_or_default(),
         summary.churn_rate,
         summary.eligible_share,
@@ -647,16 +730,6 @@ fn trainset(config: &Config, args: &TrainsetArgs, ui: &Ui) -> Result<StageReport
                 summary.partial_history_rows
             ),
         },
-    ));
-    StageReport::new(
-        "trainset",
-        (
-            summary.labelled_rows + summary.unlabelled_rows,
-            summary.rows,
-        ),
-        started,
-        vec![out, json],
-        &summary,
     )
 }
 

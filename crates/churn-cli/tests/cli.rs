@@ -145,12 +145,16 @@ fn all_from_and_to_run_only_that_part() {
         .iter()
         .map(|r| r["stage"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(stages, ["features", "labels", "trainset"]);
-    assert!(
-        dir.path()
-            .join("data/features/training_dataset.parquet")
-            .is_file()
-    );
+    // The three run as one pass over the user-day table.
+    assert_eq!(stages, ["features+labels+trainset"]);
+    for table in [
+        "user_features_daily.parquet",
+        "labels.parquet",
+        "training_dataset.parquet",
+        "training_dataset.json",
+    ] {
+        assert!(dir.path().join("data/features").join(table).is_file());
+    }
     assert!(
         !dir.path().join("artifacts/models").exists(),
         "--to trainset trains nothing"
@@ -160,6 +164,21 @@ fn all_from_and_to_run_only_that_part() {
         raw,
         "--from features leaves the raw data alone"
     );
+
+    // A part of them runs stage by stage.
+    let o = churn(
+        dir.path(),
+        &["--json", "all", "--from", "labels", "--to", "trainset"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let stages: Vec<String> = serde_json::from_slice::<serde_json::Value>(&o.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["stage"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(stages, ["labels", "trainset"]);
 
     for (args, rule) in [
         (

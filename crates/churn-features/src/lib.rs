@@ -35,5 +35,6 @@ pub mod rolling;
 
 pub use error::{Error, Result};
 pub use rolling::{
-    FeatureParams, FeatureSummary, Features, compute_batches, compute_file, feature_names,
+    FeatureParams, FeatureSummary, Features, compute_batches, compute_file, compute_file_with,
+    compute_stream, compute_user_stream, feature_names,
 };

@@ -407,6 +407,18 @@ pub fn compute_stream(
     input: impl Iterator<Item = churn_data::Result<RecordBatch>> + Send,
     sink: &mut dyn FnMut(RecordBatch) -> churn_data::Result<()>,
 ) -> Result<FeatureSummary> {
+    compute_user_stream(features, source, input, &mut |_, b| sink(b))
+}
+
+/// [`compute_stream`], with each output batch handed over together with the chunk of whole
+/// users it was computed from (same rows, same order; `starts` delimit the users), so that
+/// per-user work downstream (labels, the training set) needs no second grouping pass.
+pub fn compute_user_stream(
+    features: &Features,
+    source: &str,
+    input: impl Iterator<Item = churn_data::Result<RecordBatch>> + Send,
+    sink: &mut dyn FnMut(&UserChunk, RecordBatch) -> churn_data::Result<()>,
+) -> Result<FeatureSummary> {
     let mut summary = FeatureSummary {
         windows: features.windows.clone(),
         ..FeatureSummary::default()
@@ -425,7 +437,7 @@ pub fn compute_stream(
                 let b = b?;
                 summary.rows += b.num_rows() as u64;
                 summary.users += c.users() as u64;
-                sink(b)?;
+                sink(c, b)?;
             }
             round.clear();
             Ok(())
@@ -462,6 +474,19 @@ pub fn compute_batches(
 /// Reads the user-day table at `input` (CSV or Parquet) and writes the features to `output`
 /// atomically.
 pub fn compute_file(features: &Features, input: &Path, output: &Path) -> Result<FeatureSummary> {
+    compute_file_with(features, input, output, &mut |_, _| Ok(()))
+}
+
+/// [`compute_file`], also handing every output batch, with the users it holds (`starts` of
+/// the batch's rows), to `also` in input order before it is written: stages that work on
+/// whole users (labels, the training set) can ride along instead of reading the table back.
+/// An error from `also` fails the run and leaves `output` untouched.
+pub fn compute_file_with(
+    features: &Features,
+    input: &Path,
+    output: &Path,
+    also: &mut dyn FnMut(&UserChunk, &RecordBatch) -> churn_data::Result<()>,
+) -> Result<FeatureSummary> {
     let reader = TableReader::open(input, None, DEFAULT_BATCH_SIZE)?;
     let name = input.display().to_string();
     // The last date's rows also go to the latest-date snapshot (see
@@ -480,7 +505,8 @@ pub fn compute_file(features: &Features, input: &Path, output: &Path) -> Result<
         None => None,
     };
     let (summary, _) = write_threaded(output, features.output_schema(), |sink| {
-        let mut both = |b: RecordBatch| -> churn_data::Result<()> {
+        let mut both = |c: &UserChunk, b: RecordBatch| -> churn_data::Result<()> {
+            also(c, &b)?;
             if let Some((w, day)) = snapshot.as_mut() {
                 let on_day = rows_on(&b, *day)?;
                 if on_day.num_rows() > 0 {
@@ -489,10 +515,11 @@ pub fn compute_file(features: &Features, input: &Path, output: &Path) -> Result<
             }
             sink(b)
         };
-        let summary = compute_stream(features, &name, reader, &mut both).map_err(|e| match e {
-            Error::Data(d) => d,
-            other => churn_data::Error::invalid(&name, "*", other.to_string(), vec![]),
-        })?;
+        let summary =
+            compute_user_stream(features, &name, reader, &mut both).map_err(|e| match e {
+                Error::Data(d) => d,
+                other => churn_data::Error::invalid(&name, "*", other.to_string(), vec![]),
+            })?;
         if summary.rows == 0 {
             // Failing here keeps a previous good output in place.
             return Err(churn_data::Error::invalid(

@@ -178,6 +178,17 @@ impl Labeler {
         summary: &mut LabelSummary,
     ) -> Result<RecordBatch> {
         let cl = self.chunk_labels(chunk)?;
+        self.labels_from(chunk, &cl, last_date, summary)
+    }
+
+    /// [`Labeler::labels_batch`] from labels already computed for `chunk`.
+    pub fn labels_from(
+        &self,
+        chunk: &UserChunk,
+        cl: &ChunkLabels,
+        last_date: i32,
+        summary: &mut LabelSummary,
+    ) -> Result<RecordBatch> {
         let dates = chunk.dates();
         let ids = chunk.user_ids();
         let keep: Vec<usize> = (0..dates.len())

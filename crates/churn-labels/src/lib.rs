@@ -31,5 +31,6 @@ pub use label::{
 };
 pub use split::{Split, plan_split, test_mask};
 pub use trainset::{
-    TrainsetParams, TrainsetSummary, build_trainset, conform_table, trainset_schema,
+    PipelineSummary, TrainsetParams, TrainsetSummary, build_trainset, conform_table,
+    features_labels_trainset, trainset_schema,
 };

@@ -22,8 +22,10 @@ use churn_data::io::{DEFAULT_BATCH_SIZE, Format, TableReader, write_threaded};
 use churn_data::schema::{LABEL_COLUMNS, USER_DAILY_COLUMNS, labels as l, user_daily as ud};
 use serde::Serialize;
 
+use churn_features::{FeatureSummary, Features};
+
 use crate::Result;
-use crate::label::{canonical_keys, date_of};
+use crate::label::{LabelSummary, Labeler, canonical_keys, date_of, into_data, labels_schema};
 
 /// How the training set is built.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -294,38 +296,23 @@ pub fn build_trainset(
         DEFAULT_BATCH_SIZE,
     );
     let out_schema = trainset_schema(&fschema);
-    let mut s = TrainsetSummary {
-        min_history_days: params.min_history_days,
-        ..TrainsetSummary::default()
-    };
-    let (mut first, mut last, mut churned, mut eligible_labelled) =
-        (i32::MAX, i32::MIN, 0u64, 0u64);
+    let mut rows = TrainsetRows::new(params);
     let (_, _) = write_threaded(output, out_schema.clone(), |sink| {
         // The features are read and cut into users on a thread of their own.
         churn_data::io::prefetched(features, 2, |features| {
             for chunk in features {
                 let chunk = chunk?;
-                let dates = chunk.dates().values().to_vec();
-                let signup = chunk
-                    .batch
-                    .column_by_name(ud::SIGNUP_DATE)
-                    .and_then(|c| c.as_any().downcast_ref::<Date32Array>().cloned());
-                let (mut take, mut future) = (Vec::new(), Vec::new());
+                let dates = chunk.dates().values();
+                // Each feature row's label, when the labels have its (user_id, as_of_date).
+                let mut labels_of = vec![None; dates.len()];
                 for u in 0..chunk.users() {
                     let (a, b) = (chunk.starts[u], chunk.starts[u + 1]);
                     let id = chunk.user_ids().value(a);
                     if labels.peek_id()?.as_deref() != Some(id) {
-                        s.unlabelled_rows += (b - a) as u64;
                         continue;
                     }
                     let lab = labels.take()?.expect("peeked");
-                    let user_signup = signup
-                        .as_ref()
-                        .and_then(|c| c.is_valid(a).then(|| c.value(a)));
-                    let complete_from =
-                        a + first_complete_row(&dates[a..b], user_signup, params.min_history_days);
                     let mut j = 0;
-                    let mut kept_any = false;
                     let mut matched = 0;
                     for (i, &d) in dates.iter().enumerate().take(b).skip(a) {
                         while j < lab.dates.len() && lab.dates[j] < d {
@@ -333,22 +320,7 @@ pub fn build_trainset(
                         }
                         if j < lab.dates.len() && lab.dates[j] == d {
                             matched += 1;
-                            s.labelled_rows += 1;
-                            if lab.eligible[j] {
-                                eligible_labelled += 1;
-                                if i < complete_from {
-                                    s.partial_history_rows += 1;
-                                } else {
-                                    take.push(i as u32);
-                                    future.push(lab.future[j]);
-                                    churned += u64::from(lab.future[j] == 0);
-                                    first = first.min(d);
-                                    last = last.max(d);
-                                    kept_any = true;
-                                }
-                            }
-                        } else {
-                            s.unlabelled_rows += 1;
+                            labels_of[i] = Some((lab.future[j], lab.eligible[j]));
                         }
                     }
                     if matched != lab.dates.len() {
@@ -359,48 +331,12 @@ pub fn build_trainset(
                             vec![format!("user {}", lab.id)],
                         ));
                     }
-                    s.users += u64::from(kept_any);
                 }
-                let idx = UInt32Array::from(take);
-                let mut cols: Vec<ArrayRef> = Vec::with_capacity(out_schema.fields().len());
-                for c in chunk.batch.columns() {
-                    cols.push(
-                        arrow::compute::take(c, &idx, None)
-                            .map_err(|e| churn_data::Error::arrow("selecting training rows", e))?,
-                    );
-                }
-                let labels_col: Vec<i32> = future.iter().map(|&f| i32::from(f == 0)).collect();
-                cols.push(Arc::new(Int32Array::from(future)));
-                cols.push(Arc::new(Int32Array::from(labels_col)));
-                let out = RecordBatch::try_new(out_schema.clone(), cols)
-                    .map_err(|e| churn_data::Error::arrow("building training batch", e))?;
-                s.rows += out.num_rows() as u64;
-                sink(out)?;
+                sink(rows.select(&chunk, &labels_of, &out_schema)?)?;
             }
             Ok::<(), churn_data::Error>(())
         })?;
-        if s.rows == 0 && s.partial_history_rows > 0 {
-            return Err(churn_data::Error::invalid(
-                &fname,
-                ud::AS_OF_DATE,
-                format!(
-                    "the training set would be empty: every eligible labelled row has less than {} days of history (more days of data, or labels.require_full_history = false?)",
-                    params.min_history_days
-                ),
-                vec![format!(
-                    "{} eligible rows with partial history",
-                    s.partial_history_rows
-                )],
-            ));
-        }
-        if s.rows == 0 {
-            return Err(churn_data::Error::invalid(
-                &lname,
-                l::ELIGIBLE,
-                "the training set would be empty: no labelled row is eligible (more days of data, a shorter labels.window or a larger labels.active_within_days?)",
-                vec![format!("{} labelled rows", s.labelled_rows)],
-            ));
-        }
+        rows.check_not_empty(&fname, &lname)?;
         if let Some(id) = labels.peek_id()? {
             return Err(churn_data::Error::invalid(
                 &lname,
@@ -411,13 +347,223 @@ pub fn build_trainset(
         }
         Ok(())
     })?;
-    if s.rows > 0 {
-        s.first_date = date_of(first);
-        s.last_date = date_of(last);
-        s.churn_rate = churned as f64 / s.rows as f64;
+    Ok(rows.finish())
+}
+
+/// The training rows of chunks of whole users, and the running counts of the summary.
+struct TrainsetRows {
+    s: TrainsetSummary,
+    min_history_days: u32,
+    first: i32,
+    last: i32,
+    churned: u64,
+    eligible_labelled: u64,
+}
+
+impl TrainsetRows {
+    fn new(params: &TrainsetParams) -> Self {
+        Self {
+            s: TrainsetSummary {
+                min_history_days: params.min_history_days,
+                ..TrainsetSummary::default()
+            },
+            min_history_days: params.min_history_days,
+            first: i32::MAX,
+            last: i32::MIN,
+            churned: 0,
+            eligible_labelled: 0,
+        }
     }
-    if s.labelled_rows > 0 {
-        s.eligible_share = eligible_labelled as f64 / s.labelled_rows as f64;
+
+    /// The training rows of `chunk` (features of whole users): `labels[i]` is row i's
+    /// (future_active_days, eligible) when the row is labelled. Eligible labelled rows are
+    /// kept from each user's first row with complete history on, with future_active_days
+    /// and churn_label appended.
+    fn select(
+        &mut self,
+        chunk: &UserChunk,
+        labels: &[Option<(i32, bool)>],
+        schema: &SchemaRef,
+    ) -> churn_data::Result<RecordBatch> {
+        let dates = chunk.dates().values();
+        let signup = chunk
+            .batch
+            .column_by_name(ud::SIGNUP_DATE)
+            .and_then(|c| c.as_any().downcast_ref::<Date32Array>());
+        let (mut take, mut future) = (Vec::new(), Vec::new());
+        for u in 0..chunk.users() {
+            let (a, b) = (chunk.starts[u], chunk.starts[u + 1]);
+            let user_signup = signup.and_then(|c| c.is_valid(a).then(|| c.value(a)));
+            let complete_from =
+                a + first_complete_row(&dates[a..b], user_signup, self.min_history_days);
+            let mut kept_any = false;
+            for i in a..b {
+                let Some((f, eligible)) = labels[i] else {
+                    self.s.unlabelled_rows += 1;
+                    continue;
+                };
+                self.s.labelled_rows += 1;
+                if !eligible {
+                    continue;
+                }
+                self.eligible_labelled += 1;
+                if i < complete_from {
+                    self.s.partial_history_rows += 1;
+                    continue;
+                }
+                take.push(i as u32);
+                future.push(f);
+                self.churned += u64::from(f == 0);
+                self.first = self.first.min(dates[i]);
+                self.last = self.last.max(dates[i]);
+                kept_any = true;
+            }
+            self.s.users += u64::from(kept_any);
+        }
+        let idx = UInt32Array::from(take);
+        let mut cols: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+        for c in chunk.batch.columns() {
+            cols.push(
+                arrow::compute::take(c, &idx, None)
+                    .map_err(|e| churn_data::Error::arrow("selecting training rows", e))?,
+            );
+        }
+        let labels_col: Vec<i32> = future.iter().map(|&f| i32::from(f == 0)).collect();
+        cols.push(Arc::new(Int32Array::from(future)));
+        cols.push(Arc::new(Int32Array::from(labels_col)));
+        let out = RecordBatch::try_new(schema.clone(), cols)
+            .map_err(|e| churn_data::Error::arrow("building training batch", e))?;
+        self.s.rows += out.num_rows() as u64;
+        Ok(out)
     }
-    Ok(s)
+
+    /// An empty training set is an error saying why (history rule or eligibility).
+    fn check_not_empty(&self, features: &str, labels: &str) -> churn_data::Result<()> {
+        let s = &self.s;
+        if s.rows == 0 && s.partial_history_rows > 0 {
+            return Err(churn_data::Error::invalid(
+                features,
+                ud::AS_OF_DATE,
+                format!(
+                    "the training set would be empty: every eligible labelled row has less than {} days of history (more days of data, or labels.require_full_history = false?)",
+                    self.min_history_days
+                ),
+                vec![format!(
+                    "{} eligible rows with partial history",
+                    s.partial_history_rows
+                )],
+            ));
+        }
+        if s.rows == 0 {
+            return Err(churn_data::Error::invalid(
+                labels,
+                l::ELIGIBLE,
+                "the training set would be empty: no labelled row is eligible (more days of data, a shorter labels.window or a larger labels.active_within_days?)",
+                vec![format!("{} labelled rows", s.labelled_rows)],
+            ));
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> TrainsetSummary {
+        let mut s = self.s;
+        if s.rows > 0 {
+            s.first_date = date_of(self.first);
+            s.last_date = date_of(self.last);
+            s.churn_rate = self.churned as f64 / s.rows as f64;
+        }
+        if s.labelled_rows > 0 {
+            s.eligible_share = self.eligible_labelled as f64 / s.labelled_rows as f64;
+        }
+        s
+    }
+}
+
+/// What [`features_labels_trainset`] wrote.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PipelineSummary {
+    /// The features table.
+    pub features: FeatureSummary,
+    /// The labels table.
+    pub labels: LabelSummary,
+    /// The training set.
+    pub trainset: TrainsetSummary,
+}
+
+/// Features, labels and the training set in one pass over the user-day table: the same
+/// three tables as [`churn_features::compute_file`], [`Labeler::label_file`] and
+/// [`build_trainset`] run one after the other, without reading the user-day table twice or
+/// decoding the features table back (which is most of the training set's cost). Each output
+/// is written atomically; a failure while computing leaves all three untouched. The tables
+/// are committed training set first, then labels, then features, so an interrupted commit
+/// leaves at worst an older features table beside newer derived ones, which the next run
+/// rewrites.
+pub fn features_labels_trainset(
+    features: &Features,
+    labeler: &Labeler,
+    params: &TrainsetParams,
+    user_daily: &Path,
+    features_out: &Path,
+    labels_out: &Path,
+    trainset_out: &Path,
+) -> Result<PipelineSummary> {
+    let name = user_daily.display().to_string();
+    let Some(last) = crate::label::last_date(user_daily)? else {
+        return Err(churn_data::Error::invalid(
+            user_daily,
+            ud::AS_OF_DATE,
+            "the table has no rows to label",
+            vec![],
+        )
+        .into());
+    };
+    let mut labels = LabelSummary {
+        last_date: date_of(last),
+        ..LabelSummary::default()
+    };
+    let mut rows = TrainsetRows::new(params);
+    let schema = trainset_schema(&features.output_schema());
+    let (feature_summary, _) = write_threaded(labels_out, labels_schema(), |labels_sink| {
+        let (summary, _) = write_threaded(trainset_out, schema.clone(), |trainset_sink| {
+            let summary = churn_features::compute_file_with(
+                features,
+                user_daily,
+                features_out,
+                &mut |users, batch| {
+                    // The features batch holds the user-day columns the labels read.
+                    let chunk = UserChunk {
+                        batch: batch.clone(),
+                        starts: users.starts.clone(),
+                    };
+                    let cl = labeler.chunk_labels(&chunk).map_err(into_data)?;
+                    let dates = chunk.dates().values();
+                    let labels_of: Vec<Option<(i32, bool)>> = (0..dates.len())
+                        .map(|i| {
+                            labeler
+                                .labelled(dates[i], last)
+                                .then(|| (cl.future[i], cl.eligible[i]))
+                        })
+                        .collect();
+                    labels_sink(
+                        labeler
+                            .labels_from(&chunk, &cl, last, &mut labels)
+                            .map_err(into_data)?,
+                    )?;
+                    trainset_sink(rows.select(&chunk, &labels_of, &schema)?)
+                },
+            )
+            .map_err(|e| match e {
+                churn_features::Error::Data(d) => d,
+                other => churn_data::Error::invalid(&name, "*", other.to_string(), vec![]),
+            })?;
+            rows.check_not_empty(&name, &name)?;
+            Ok(summary)
+        })?;
+        Ok(summary)
+    })?;
+    Ok(PipelineSummary {
+        features: feature_summary,
+        labels,
+        trainset: rows.finish(),
+    })
 }
