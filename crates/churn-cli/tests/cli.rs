@@ -137,16 +137,8 @@ fn all_from_and_to_run_only_that_part() {
         dir.path(),
         &["--json", "all", "--from", "features", "--to", "trainset"],
     );
-    assert!(o.status.success(), "{}", text(&o));
-    let stages: Vec<String> = serde_json::from_slice::<serde_json::Value>(&o.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["stage"].as_str().unwrap().to_string())
-        .collect();
     // The three run as one pass over the user-day table.
-    assert_eq!(stages, ["features+labels+trainset"]);
+    assert_eq!(stages_run(&o), ["features+labels+trainset"]);
     for table in [
         "user_features_daily.parquet",
         "labels.parquet",
@@ -170,15 +162,7 @@ fn all_from_and_to_run_only_that_part() {
         dir.path(),
         &["--json", "all", "--from", "labels", "--to", "trainset"],
     );
-    assert!(o.status.success(), "{}", text(&o));
-    let stages: Vec<String> = serde_json::from_slice::<serde_json::Value>(&o.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["stage"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(stages, ["labels", "trainset"]);
+    assert_eq!(stages_run(&o), ["labels", "trainset"]);
 
     for (args, rule) in [
         (
@@ -637,6 +621,18 @@ fn a_plan_with_a_missing_and_a_broken_model_exits_3() {
         .unwrap()
         .collect();
     assert_eq!(runs.len(), 1);
+}
+
+/// The stages a successful `churn --json all` reported, in order.
+fn stages_run(o: &std::process::Output) -> Vec<String> {
+    assert!(o.status.success(), "{}", text(o));
+    serde_json::from_slice::<serde_json::Value>(&o.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["stage"].as_str().unwrap().to_string())
+        .collect()
 }
 
 fn lr_only(root: &Path) -> String {

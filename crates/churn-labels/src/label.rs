@@ -226,19 +226,7 @@ impl Labeler {
     /// Reads a user-day (or features) table and writes the labels table atomically.
     pub fn label_file(&self, input: &Path, output: &Path) -> Result<LabelSummary> {
         let name = input.display().to_string();
-        let Some(last) = last_date(input)? else {
-            return Err(churn_data::Error::invalid(
-                input,
-                ud::AS_OF_DATE,
-                "the table has no rows to label",
-                vec![],
-            )
-            .into());
-        };
-        let mut summary = LabelSummary {
-            last_date: date_of(last),
-            ..LabelSummary::default()
-        };
+        let (last, mut summary) = start_labels(input)?;
         let reader = key_stream(input)?;
         let (_, _) = write_threaded(output, labels_schema(), |sink| {
             for chunk in UserGroups::new(&name, reader, DEFAULT_BATCH_SIZE) {
@@ -251,6 +239,24 @@ impl Labeler {
         })?;
         Ok(summary)
     }
+}
+
+/// The last date of `input` (an error when it has no rows) and an empty summary for it.
+pub(crate) fn start_labels(input: &Path) -> Result<(i32, LabelSummary)> {
+    let Some(last) = last_date(input)? else {
+        return Err(churn_data::Error::invalid(
+            input,
+            ud::AS_OF_DATE,
+            "the table has no rows to label",
+            vec![],
+        )
+        .into());
+    };
+    let summary = LabelSummary {
+        last_date: date_of(last),
+        ..LabelSummary::default()
+    };
+    Ok((last, summary))
 }
 
 /// Labels of every row of a chunk.

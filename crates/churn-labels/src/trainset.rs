@@ -508,19 +508,7 @@ pub fn features_labels_trainset(
     trainset_out: &Path,
 ) -> Result<PipelineSummary> {
     let name = user_daily.display().to_string();
-    let Some(last) = crate::label::last_date(user_daily)? else {
-        return Err(churn_data::Error::invalid(
-            user_daily,
-            ud::AS_OF_DATE,
-            "the table has no rows to label",
-            vec![],
-        )
-        .into());
-    };
-    let mut labels = LabelSummary {
-        last_date: date_of(last),
-        ..LabelSummary::default()
-    };
+    let (last, mut labels) = crate::label::start_labels(user_daily)?;
     let mut rows = TrainsetRows::new(params);
     let schema = trainset_schema(&features.output_schema());
     let (feature_summary, _) = write_threaded(labels_out, labels_schema(), |labels_sink| {
