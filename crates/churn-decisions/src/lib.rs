@@ -54,4 +54,4 @@ pub mod table;
 pub use error::{Error, Result};
 pub use rules::{Candidate, Decision, RuleSet, Used, rank};
 pub use scorecard::Scorecard;
-pub use store::{DecisionStore, ParquetStore, RunOptions, RunSummary, run};
+pub use store::{DecisionStore, ParquetStore, RunOptions, RunSummary, read_decisions, run};

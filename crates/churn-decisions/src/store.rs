@@ -14,9 +14,12 @@ use chrono::NaiveDate;
 use churn_data::clock::Clock;
 use serde::Serialize;
 
+use arrow::array::{AsArray, BooleanArray, RecordBatch};
+use churn_data::io::{DEFAULT_BATCH_SIZE, TableReader, TableWriter};
+
 use crate::error::{Error, Result};
 use crate::rules::{Candidate, Decision, RuleSet, Used, rank};
-use crate::table::{decisions_schema, from_batches, to_batch};
+use crate::table::{conform, date, decisions_schema, from_batches, to_batch};
 
 /// What one batch did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -125,12 +128,20 @@ pub fn run(
 }
 
 /// Decisions appended to a Parquet file (and a CSV copy beside it), keyed by
-/// (user_id, as_of_date). The file is rewritten atomically (temp + rename) by
-/// [`DecisionStore::finish`]; an exclusive lock beside it serialises concurrent runs.
+/// (user_id, as_of_date). Only the dates a run decides are held in memory: budgets and
+/// "decided already" are per date, so the file's decisions of a date are read when a batch
+/// first touches it. [`DecisionStore::finish`] writes the file anew (temp + rename),
+/// streaming the other dates' rows through unchanged, so memory does not grow with the
+/// history the file holds. An exclusive lock beside it serialises concurrent runs.
 #[derive(Debug)]
 pub struct ParquetStore {
     path: PathBuf,
+    /// Whether the file existed when the store was opened.
+    existing: bool,
+    /// The decisions of the dates in `loaded`: the file's, then this run's.
     decisions: Vec<Decision>,
+    /// Dates whose decisions in the file are in `decisions`.
+    loaded: HashSet<NaiveDate>,
     /// Where each decided (date, user) is in `decisions`; by date first, so a lookup
     /// borrows the user id instead of building a key.
     index: HashMap<NaiveDate, HashMap<String, usize>>,
@@ -143,7 +154,8 @@ pub struct ParquetStore {
 }
 
 impl ParquetStore {
-    /// Opens (or starts) the decisions file, waiting for other runs to finish.
+    /// Opens (or starts) the decisions file, waiting for other runs to finish. Only the
+    /// file's columns are checked here; rows are read per date as batches need them.
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
@@ -158,14 +170,22 @@ impl ParquetStore {
             .map_err(|e| churn_data::Error::io(&lock_path, "open the lock", e))?;
         lock.lock()
             .map_err(|e| churn_data::Error::io(&lock_path, "lock", e))?;
-        let decisions = if path.exists() {
-            let (schema, batches) = churn_data::io::read_all(path, None)?;
-            if schema.field_with_name("action").is_err() {
+        let existing = path.exists();
+        if existing {
+            let schema = TableReader::open(path, None, DEFAULT_BATCH_SIZE)?.schema();
+            let wanted = decisions_schema();
+            let missing: Vec<&str> = wanted
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .filter(|name| schema.field_with_name(name).is_err())
+                .collect();
+            if !missing.is_empty() {
                 return Err(Error::Input {
                     path: path.to_path_buf(),
-                    column: "action".into(),
+                    column: missing.join(", "),
                     rule: format!(
-                        "not a decisions file (columns: {})",
+                        "not a decisions file: required column missing (columns: {})",
                         schema
                             .fields()
                             .iter()
@@ -176,44 +196,88 @@ impl ParquetStore {
                     examples: vec![],
                 });
             }
-            from_batches(path, &batches)?
-        } else {
-            Vec::new()
-        };
-        let mut store = Self {
+        }
+        Ok(Self {
             path: path.to_path_buf(),
-            decisions,
+            existing,
+            decisions: Vec::new(),
+            loaded: HashSet::new(),
             index: HashMap::new(),
             used: Used::new(),
             removed: HashSet::new(),
             dirty: false,
             _lock: lock,
-        };
-        store.reindex();
-        Ok(store)
+        })
     }
 
-    /// Every decision in the file (with this run's once [`DecisionStore::finish`] ran).
+    /// The decisions of the dates this store has touched (read from the file or decided),
+    /// with this run's once [`DecisionStore::finish`] ran. [`read_decisions`] reads a
+    /// whole file.
     pub fn decisions(&self) -> &[Decision] {
         &self.decisions
     }
 
-    fn reindex(&mut self) {
-        self.index.clear();
-        for (i, d) in self.decisions.iter().enumerate() {
-            self.index
-                .entry(d.as_of_date)
-                .or_default()
-                .insert(d.user_id.clone(), i);
+    /// Reads the file's decisions of `dates` not read yet: one streaming pass over the
+    /// file, keeping only their rows.
+    fn load(&mut self, dates: &HashSet<NaiveDate>) -> Result<()> {
+        let new: HashSet<NaiveDate> = dates
+            .iter()
+            .copied()
+            .filter(|d| !self.loaded.contains(d))
+            .collect();
+        if new.is_empty() {
+            return Ok(());
         }
-        self.used.clear();
-        for d in &self.decisions {
-            *self
-                .used
-                .entry((d.as_of_date, d.action.clone()))
-                .or_default() += 1;
+        if self.existing {
+            for b in TableReader::open(&self.path, None, DEFAULT_BATCH_SIZE)? {
+                let b = select_dates(&self.path, &b?, |d| new.contains(&d))?;
+                for d in from_batches(&self.path, std::slice::from_ref(&b))? {
+                    self.add(d);
+                }
+            }
         }
+        self.loaded.extend(new);
+        Ok(())
     }
+
+    /// Appends a decision and indexes it.
+    fn add(&mut self, d: Decision) {
+        self.index
+            .entry(d.as_of_date)
+            .or_default()
+            .insert(d.user_id.clone(), self.decisions.len());
+        *self
+            .used
+            .entry((d.as_of_date, d.action.clone()))
+            .or_default() += 1;
+        self.decisions.push(d);
+    }
+}
+
+/// Every decision in a decisions file (as [`ParquetStore`] writes it).
+pub fn read_decisions(path: &Path) -> Result<Vec<Decision>> {
+    let mut out = Vec::new();
+    for b in TableReader::open(path, None, DEFAULT_BATCH_SIZE)? {
+        out.extend(from_batches(path, &[b?])?);
+    }
+    Ok(out)
+}
+
+/// The rows of a decisions batch whose as_of_date satisfies `keep`, with the columns and
+/// types of [`decisions_schema`].
+fn select_dates(
+    path: &Path,
+    b: &RecordBatch,
+    keep: impl Fn(NaiveDate) -> bool,
+) -> Result<RecordBatch> {
+    let b = conform(path, b)?;
+    let dates = b
+        .column(1)
+        .as_primitive::<arrow::datatypes::Date32Type>()
+        .values();
+    let mask: BooleanArray = dates.iter().map(|&d| Some(keep(date(d)))).collect();
+    arrow::compute::filter_record_batch(&b, &mask)
+        .map_err(|e| churn_data::Error::arrow("selecting decisions by date", e).into())
 }
 
 impl DecisionStore for ParquetStore {
@@ -223,6 +287,8 @@ impl DecisionStore for ParquetStore {
         redecide: bool,
         decide: &mut dyn FnMut(&[&Candidate], &mut Used) -> Vec<Decision>,
     ) -> Result<BatchOutcome> {
+        let dates: HashSet<NaiveDate> = batch.iter().map(|c| c.as_of_date).collect();
+        self.load(&dates)?;
         if redecide {
             // Old decisions of the batch's users are tombstoned (dropped when the file is
             // written) and their budget given back: O(batch), not O(file).
@@ -251,7 +317,6 @@ impl DecisionStore for ParquetStore {
             })
             .collect();
         let already = (batch.len() - fresh.len()) as u64;
-        let dates: HashSet<NaiveDate> = fresh.iter().map(|c| c.as_of_date).collect();
         let mut used: Used = self
             .used
             .iter()
@@ -261,15 +326,7 @@ impl DecisionStore for ParquetStore {
         let new = decide(&fresh, &mut used);
         let written = new.len() as u64;
         for d in new {
-            self.index
-                .entry(d.as_of_date)
-                .or_default()
-                .insert(d.user_id.clone(), self.decisions.len());
-            *self
-                .used
-                .entry((d.as_of_date, d.action.clone()))
-                .or_default() += 1;
-            self.decisions.push(d);
+            self.add(d);
             self.dirty = true;
         }
         Ok(BatchOutcome {
@@ -284,24 +341,37 @@ impl DecisionStore for ParquetStore {
         }
         if !self.removed.is_empty() {
             let removed = std::mem::take(&mut self.removed);
-            let mut i = 0;
-            self.decisions.retain(|_| {
-                i += 1;
-                !removed.contains(&(i - 1))
-            });
-            self.reindex();
+            let kept: Vec<Decision> = std::mem::take(&mut self.decisions)
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !removed.contains(i))
+                .map(|(_, d)| d)
+                .collect();
+            self.index.clear();
+            self.used.clear();
+            for d in kept {
+                self.add(d);
+            }
+        }
+        // Both files are committed only when everything was written; until then the old
+        // ones stay (and the old Parquet file is what the other dates are read from).
+        let mut parquet = TableWriter::create(&self.path, decisions_schema())?;
+        let mut csv = TableWriter::create(&self.path.with_extension("csv"), decisions_schema())?;
+        if self.existing {
+            for b in TableReader::open(&self.path, None, DEFAULT_BATCH_SIZE)? {
+                let b = select_dates(&self.path, &b?, |d| !self.loaded.contains(&d))?;
+                if b.num_rows() > 0 {
+                    parquet.write(&b)?;
+                    csv.write(&b)?;
+                }
+            }
         }
         let batch = to_batch(&self.decisions)?;
-        churn_data::io::write_batches(
-            &self.path,
-            decisions_schema(),
-            std::slice::from_ref(&batch),
-        )?;
-        churn_data::io::write_batches(
-            &self.path.with_extension("csv"),
-            decisions_schema(),
-            std::slice::from_ref(&batch),
-        )?;
+        parquet.write(&batch)?;
+        csv.write(&batch)?;
+        parquet.finish()?;
+        csv.finish()?;
+        self.existing = true;
         self.dirty = false;
         Ok(())
     }

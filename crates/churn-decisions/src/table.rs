@@ -21,7 +21,8 @@ fn day(d: NaiveDate) -> i32 {
     (d - EPOCH).num_days() as i32
 }
 
-fn date(day: i32) -> NaiveDate {
+/// Days since 1970-01-01 as a date.
+pub(crate) fn date(day: i32) -> NaiveDate {
     EPOCH + chrono::Duration::days(i64::from(day))
 }
 
@@ -96,6 +97,23 @@ fn column(path: &Path, b: &RecordBatch, name: &str, to: &DataType) -> Result<Arr
         path: path.to_path_buf(),
         column: name.to_string(),
         rule: format!("must be {to}: {e}"),
+        examples: vec![],
+    })
+}
+
+/// A decisions batch with exactly the columns and types of [`decisions_schema`] (cast by
+/// name), or an error naming the file and the column.
+pub(crate) fn conform(path: &Path, b: &RecordBatch) -> Result<RecordBatch> {
+    let schema = decisions_schema();
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| column(path, b, f.name(), f.data_type()))
+        .collect::<Result<Vec<_>>>()?;
+    RecordBatch::try_new(schema, columns).map_err(|e| Error::Input {
+        path: path.to_path_buf(),
+        column: "*".into(),
+        rule: format!("not a decisions table: {e}"),
         examples: vec![],
     })
 }

@@ -8,7 +8,8 @@ use std::path::Path;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use churn_data::clock::FixedClock;
 use churn_decisions::{
-    Candidate, ParquetStore, RuleSet, RunOptions, Used, rank, rules::compute_param, run,
+    Candidate, ParquetStore, RuleSet, RunOptions, Used, rank, read_decisions, rules::compute_param,
+    run,
 };
 use proptest::prelude::*;
 
@@ -363,15 +364,13 @@ fn the_parquet_sink_decides_nobody_twice_and_keeps_budgets_across_runs() {
     )
     .unwrap();
     assert_eq!(s.by_action.get("call"), None);
-    let store = ParquetStore::open(&out).unwrap();
-    assert_eq!(store.decisions().len(), 6);
+    assert_eq!(read_decisions(&out).unwrap().len(), 6);
     assert!(out.with_extension("csv").is_file());
     // Re-deciding replaces, never duplicates.
     let redo = RunOptions {
         redecide: true,
         ..opts
     };
-    drop(store);
     let s = run(
         &mut ParquetStore::open(&out).unwrap(),
         &r,
@@ -381,7 +380,71 @@ fn the_parquet_sink_decides_nobody_twice_and_keeps_budgets_across_runs() {
     )
     .unwrap();
     assert_eq!(s.written, 5);
-    assert_eq!(ParquetStore::open(&out).unwrap().decisions().len(), 6);
+    assert_eq!(read_decisions(&out).unwrap().len(), 6);
+}
+
+#[test]
+fn the_parquet_sink_holds_only_the_dates_it_decides_and_keeps_the_others_as_they_were() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("decisions.parquet");
+    let r = rules(
+        "[actions.call]\ndaily_budget = 2\n[[rule]]\nname = \"c\"\naction = \"call\"\nwhen = { churn_risk = { min = 0.5 } }\n",
+    );
+    let on = |d: NaiveDate, ids: &[&str]| -> Vec<Candidate> {
+        ids.iter()
+            .enumerate()
+            .map(|(i, id)| Candidate {
+                as_of_date: d,
+                ..user(id, 0.9 - i as f64 * 0.1)
+            })
+            .collect()
+    };
+    let (d1, d2) = (day(), day().succ_opt().unwrap());
+    let opts = RunOptions::default();
+    let decide = |candidates: Vec<Candidate>, redecide: bool| {
+        let mut store = ParquetStore::open(&out).unwrap();
+        let options = RunOptions {
+            redecide,
+            ..opts.clone()
+        };
+        let s = run(&mut store, &r, candidates, &options, &FixedClock(now())).unwrap();
+        (s, store.decisions().to_vec())
+    };
+    decide(on(d1, &["a", "b", "c"]), false);
+    let day_one = read_decisions(&out).unwrap();
+    assert_eq!(day_one.len(), 3);
+
+    // A run on the next day reads and holds only that day; the first day's rows are
+    // carried through unchanged, and its budget is its own.
+    let (s, held) = decide(on(d2, &["a", "d"]), false);
+    assert_eq!(s.by_action["call"], 2, "day two has its own budget");
+    assert!(held.iter().all(|d| d.as_of_date == d2), "{held:?}");
+    let all = read_decisions(&out).unwrap();
+    assert_eq!(all.len(), 5);
+    assert_eq!(
+        all.iter()
+            .filter(|d| d.as_of_date == d1)
+            .cloned()
+            .collect::<Vec<_>>(),
+        day_one
+    );
+
+    // Re-deciding the first day touches only it: still one decision per user and day.
+    let (s, held) = decide(on(d1, &["c", "e"]), true);
+    assert_eq!((s.written, s.already_decided), (2, 0));
+    assert!(held.iter().all(|d| d.as_of_date == d1));
+    assert_eq!(held.len(), 4, "a, b, c (re-decided) and e");
+    let all = read_decisions(&out).unwrap();
+    assert_eq!(all.len(), 6);
+    let mut keys: Vec<(NaiveDate, String)> = all
+        .iter()
+        .map(|d| (d.as_of_date, d.user_id.clone()))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 6, "no (user, date) twice");
+    let csv = std::fs::read_to_string(out.with_extension("csv")).unwrap();
+    assert_eq!(csv.lines().count(), 7, "the CSV copy has the same rows");
 }
 
 #[test]
