@@ -563,6 +563,29 @@ pub fn parquet_properties(schema: &Schema) -> WriterProperties {
     builder.build()
 }
 
+/// Batches written but not encoded yet: the parallel writers encode `ENCODE_ROWS` rows at a
+/// time.
+#[derive(Default)]
+struct Pending {
+    batches: Vec<RecordBatch>,
+    rows: usize,
+}
+
+impl Pending {
+    /// Keeps `batch`; true once enough rows are pending to encode them.
+    fn push(&mut self, batch: &RecordBatch) -> bool {
+        self.rows += batch.num_rows();
+        self.batches.push(batch.clone());
+        self.rows >= ENCODE_ROWS
+    }
+
+    /// The pending batches, in order, leaving none.
+    fn take(&mut self) -> Vec<RecordBatch> {
+        self.rows = 0;
+        std::mem::take(&mut self.batches)
+    }
+}
+
 /// A Parquet writer that encodes and compresses the columns of each block of rows in
 /// parallel (one rayon task per column), where `ArrowWriter` encodes every column on the
 /// calling thread. Encoding is a large part of a stage's work (zstd alone is about a third
@@ -579,8 +602,7 @@ struct ParallelParquet {
     columns: Vec<ArrowColumnWriter>,
     group: usize,
     group_rows: usize,
-    pending: Vec<RecordBatch>,
-    pending_rows: usize,
+    pending: Pending,
 }
 
 impl ParallelParquet {
@@ -607,8 +629,7 @@ impl ParallelParquet {
             columns,
             group: 0,
             group_rows: 0,
-            pending: Vec::new(),
-            pending_rows: 0,
+            pending: Pending::default(),
         })
     }
 
@@ -633,9 +654,7 @@ impl ParallelParquet {
                     .collect::<Vec<_>>()
             )));
         }
-        self.pending_rows += batch.num_rows();
-        self.pending.push(batch.clone());
-        if self.pending_rows >= ENCODE_ROWS {
+        if self.pending.push(batch) {
             self.encode_pending()?;
         }
         Ok(())
@@ -643,8 +662,7 @@ impl ParallelParquet {
 
     /// Encodes the pending rows, closing each row group as it fills.
     fn encode_pending(&mut self) -> std::result::Result<(), ParquetError> {
-        let pending = std::mem::take(&mut self.pending);
-        self.pending_rows = 0;
+        let pending = self.pending.take();
         let mut block: Vec<RecordBatch> = Vec::new();
         for mut batch in pending {
             while batch.num_rows() > 0 {
@@ -726,8 +744,7 @@ const CSV_PIECE_ROWS: usize = 8192;
 struct ParallelCsv {
     out: BufWriter<File>,
     header_written: bool,
-    pending: Vec<RecordBatch>,
-    pending_rows: usize,
+    pending: Pending,
 }
 
 impl ParallelCsv {
@@ -735,15 +752,12 @@ impl ParallelCsv {
         Self {
             out: BufWriter::with_capacity(1 << 20, file),
             header_written: false,
-            pending: Vec::new(),
-            pending_rows: 0,
+            pending: Pending::default(),
         }
     }
 
     fn write(&mut self, batch: &RecordBatch) -> std::result::Result<(), ArrowError> {
-        self.pending_rows += batch.num_rows();
-        self.pending.push(batch.clone());
-        if self.pending_rows >= ENCODE_ROWS {
+        if self.pending.push(batch) {
             self.encode_pending()?;
         }
         Ok(())
@@ -751,7 +765,7 @@ impl ParallelCsv {
 
     fn encode_pending(&mut self) -> std::result::Result<(), ArrowError> {
         let mut pieces: Vec<RecordBatch> = Vec::new();
-        for batch in std::mem::take(&mut self.pending) {
+        for batch in self.pending.take() {
             if batch.num_rows() == 0 {
                 // Still written: the first write of a CSV writes the header.
                 pieces.push(batch);
@@ -764,7 +778,6 @@ impl ParallelCsv {
                 start += len;
             }
         }
-        self.pending_rows = 0;
         let header = !self.header_written;
         let encoded: Vec<Vec<u8>> = pieces
             .par_iter()

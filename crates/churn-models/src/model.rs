@@ -114,9 +114,7 @@ impl FittedModel {
             FittedModel::Forest(_) => None,
         }
     }
-}
 
-impl FittedModel {
     /// [`FittedModel::raw_logit`] and `per_row(row, contributions)` for every row, in row
     /// order (`None` for a model without contributions, the forest). Each row's
     /// contributions (`x.cols` values) exist only while `per_row` reads them, so scoring
