@@ -14,6 +14,7 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Schema};
 use churn_data::schema::{labels, user_daily as ud, users};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -398,6 +399,11 @@ impl Preprocessor {
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         let cols = self.columns.len();
         let mut data = vec![0.0; rows * cols];
+        // Each feature fills its own run of design columns; the features are filled in
+        // parallel, each from every batch in order.
+        let mut parts: Vec<(&FeatureSpec, usize, &mut [f64])> =
+            Vec::with_capacity(self.features.len());
+        let mut rest: &mut [f64] = &mut data;
         let mut first = 0;
         for (f, spec) in self.features.iter().enumerate() {
             while first < cols && self.columns[first].feature < f {
@@ -407,39 +413,62 @@ impl Preprocessor {
                 .iter()
                 .take_while(|c| c.feature == f)
                 .count();
-            let mut offset = 0;
-            let lookup: HashMap<&str, usize> = self.columns[first..first + span]
-                .iter()
-                .enumerate()
-                .filter_map(|(k, c)| c.category.as_deref().map(|cat| (cat, first + k)))
-                .collect();
-            for batch in batches {
-                let array = column(batch, spec)?;
-                match spec.kind {
-                    FeatureKind::Numeric => {
-                        let out = &mut data[first * rows + offset..][..batch.num_rows()];
-                        for (o, v) in out.iter_mut().zip(as_f64(&array, spec)?.iter()) {
-                            *o = v.filter(|v| v.is_finite()).unwrap_or(f64::NAN);
-                        }
+            let (part, tail) = std::mem::take(&mut rest).split_at_mut(span * rows);
+            rest = tail;
+            parts.push((spec, first, part));
+            first += span;
+        }
+        let filled: Vec<Result<()>> = parts
+            .into_par_iter()
+            .map(|(spec, first, part)| self.fill(batches, spec, first, rows, part))
+            .collect();
+        filled.into_iter().collect::<Result<()>>()?;
+        Ok(Design { rows, cols, data })
+    }
+
+    /// Fills the design columns `first..` of one feature (`part`: column-major, `rows` per
+    /// column) from every batch.
+    fn fill(
+        &self,
+        batches: &[RecordBatch],
+        spec: &FeatureSpec,
+        first: usize,
+        rows: usize,
+        part: &mut [f64],
+    ) -> Result<()> {
+        let span = part.len() / rows.max(1);
+        let lookup: HashMap<&str, usize> = self.columns[first..first + span]
+            .iter()
+            .enumerate()
+            .filter_map(|(k, c)| c.category.as_deref().map(|cat| (cat, k)))
+            .collect();
+        let mut offset = 0;
+        for batch in batches {
+            let array = column(batch, spec)?;
+            match spec.kind {
+                FeatureKind::Numeric => {
+                    let out = &mut part[offset..][..batch.num_rows()];
+                    for (o, v) in out.iter_mut().zip(as_f64(&array, spec)?.iter()) {
+                        *o = v.filter(|v| v.is_finite()).unwrap_or(f64::NAN);
                     }
-                    FeatureKind::Categorical => {
-                        let values = as_utf8(&array, spec)?;
-                        let strings = values.as_string::<i32>();
-                        for i in 0..strings.len() {
-                            let v = if strings.is_null(i) {
-                                self.missing_category.as_str()
-                            } else {
-                                strings.value(i)
-                            };
-                            if let Some(&j) = lookup.get(v) {
-                                data[j * rows + offset + i] = 1.0;
-                            }
+                }
+                FeatureKind::Categorical => {
+                    let values = as_utf8(&array, spec)?;
+                    let strings = values.as_string::<i32>();
+                    for i in 0..strings.len() {
+                        let v = if strings.is_null(i) {
+                            self.missing_category.as_str()
+                        } else {
+                            strings.value(i)
+                        };
+                        if let Some(&j) = lookup.get(v) {
+                            part[j * rows + offset + i] = 1.0;
                         }
                     }
                 }
-                offset += batch.num_rows();
             }
+            offset += batch.num_rows();
         }
-        Ok(Design { rows, cols, data })
+        Ok(())
     }
 }

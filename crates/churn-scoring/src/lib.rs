@@ -31,6 +31,7 @@ pub mod keys;
 pub mod output;
 pub mod run;
 pub mod score;
+mod seen;
 pub mod table;
 
 pub use error::{Error, Result};

@@ -5,7 +5,7 @@
 //! of those only the output columns (keys, context, risk, reasons), so memory grows with
 //! the users of one date, never with the table's history.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -28,6 +28,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::seen::{Rejected, SeenUsers};
 use crate::table::{FeatureTable, days, keep};
 
 /// What a scoring run's output means, and the columns it adds.
@@ -194,7 +195,7 @@ pub struct Scorer<'a> {
 struct Gathered {
     parts: Vec<RecordBatch>,
     raw: Vec<f64>,
-    seen: HashSet<String>,
+    seen: SeenUsers,
     summary: ScoreSummary,
 }
 
@@ -256,7 +257,7 @@ impl<'a> Scorer<'a> {
         let mut acc = Gathered {
             parts: Vec::new(),
             raw: Vec::new(),
-            seen: HashSet::new(),
+            seen: SeenUsers::new(),
             summary: ScoreSummary {
                 keys_requested: keys.map(|k| k.len() as u64),
                 ..ScoreSummary::new(date)
@@ -293,7 +294,7 @@ impl<'a> Scorer<'a> {
             acc.summary.keys_missing = Some(keys.len() as u64 - found);
             let mut missing: Vec<(&usize, &String)> = keys
                 .iter()
-                .filter(|(u, _)| !acc.seen.contains(*u))
+                .filter(|(u, _)| !acc.seen.contains(u))
                 .map(|(u, r)| (r, u))
                 .collect();
             missing.sort_unstable();
@@ -332,28 +333,30 @@ impl<'a> Scorer<'a> {
             .expect("the key column was read")
             .as_string::<i32>()
             .clone();
-        for (i, u) in users.iter().enumerate() {
-            let u = u.ok_or_else(|| Error::Input {
-                path: table.path().to_path_buf(),
-                column: ud::USER_ID.into(),
-                rule: "missing user id".into(),
-                examples: vec![format!(
-                    "row {} of the date",
-                    acc.summary.rows_on_date as usize - batch.num_rows() + i + 1
-                )],
-            })?;
-            if !acc.seen.insert(u.trim().to_string()) {
-                return Err(Error::Input {
-                    path: table.path().to_path_buf(),
-                    column: ud::USER_ID.into(),
-                    rule: format!(
+        acc.seen.extend(&users).map_err(|rejected| {
+            let (rule, example) = match rejected {
+                Rejected::Missing(i) => (
+                    "missing user id".to_string(),
+                    format!(
+                        "row {} of the date",
+                        acc.summary.rows_on_date as usize - batch.num_rows() + i + 1
+                    ),
+                ),
+                Rejected::Repeated(u) => (
+                    format!(
                         "duplicate (user_id, as_of_date) rows: a key must have one row of features on {}",
                         acc.summary.as_of_date
                     ),
-                    examples: vec![u.to_string()],
-                });
+                    u,
+                ),
+            };
+            Error::Input {
+                path: table.path().to_path_buf(),
+                column: ud::USER_ID.into(),
+                rule,
+                examples: vec![example],
             }
-        }
+        })?;
         let batch = match eligibility {
             Some(column) => {
                 let mask = eligible_rows(&batch, column, self.params.active_within_days)?;
