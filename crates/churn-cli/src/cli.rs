@@ -81,10 +81,11 @@ pub enum Command {
     Trainset(TrainsetArgs),
     /// Train models on the training set, calibrate and evaluate them on later dates.
     ///
-    /// Splits on as_of_date (the last `train.test_size` of dates are the test set, the last
-    /// `train.calibration_size` of the remaining dates fit the calibration), fits each model,
-    /// writes one self-describing artifact per model to artifacts/models and its metrics to
-    /// artifacts/metrics, and prints a comparison table.
+    /// Splits on as_of_date (the last `train.test_size` of dates are the test set, training
+    /// ends `train.gap_days` before them, the last `train.calibration_size` of the training
+    /// dates fit the calibration), fits each model, writes one self-describing artifact per
+    /// model to artifacts/models and its metrics to artifacts/metrics, and prints a
+    /// comparison table.
     Train(TrainArgs),
     /// Inspect the model registry and set aliases.
     ///

@@ -778,11 +778,16 @@ fn opt(v: Option<f64>) -> String {
 
 /// Reads the rows training keeps: a first pass counts rows per date (one column), the
 /// [`RowPlan`] picks the split, stride and evaluation sample, and the second pass keeps only
-/// those rows, so memory follows the plan's caps rather than the table's size.
+/// those rows, so memory follows the plan's caps rather than the table's size. Training
+/// then follows the same plan ([`Trainer::with_plan`]).
 fn read_training_rows(
     input: &Path,
     params: TrainParams,
-) -> Result<(Vec<arrow::record_batch::RecordBatch>, TrainParams)> {
+) -> Result<(
+    Vec<arrow::record_batch::RecordBatch>,
+    TrainParams,
+    Option<RowPlan>,
+)> {
     use churn_data::schema::user_daily as ud;
     let batch_rows = 1 << 16;
     let mut counts = std::collections::BTreeMap::new();
@@ -826,7 +831,7 @@ fn read_training_rows(
     let params = plan
         .as_ref()
         .map_or(params.clone(), |p| p.params_after(&params));
-    Ok((batches, params))
+    Ok((batches, params, plan))
 }
 
 fn train(config: &Config, args: &TrainArgs, ui: &Ui) -> Result<StageReport> {
@@ -842,12 +847,12 @@ fn train(config: &Config, args: &TrainArgs, ui: &Ui) -> Result<StageReport> {
     let params = TrainParams::from_config(&train_config)?;
     let kinds = model_kinds(&args.models, &train_config.models)?;
     let spinner = ui.spinner("train: reading the training set");
-    let (batches, params) = read_training_rows(&input, params)
+    let (batches, params, plan) = read_training_rows(&input, params)
         .with_context(|| format!("train: cannot read the training set {}", display(&input)))?;
     let data = TrainingData::from_batches(batches)
         .with_context(|| format!("train: the training set {}", display(&input)))?;
-    let trainer =
-        Trainer::new(&data, params).with_context(|| format!("train: {}", display(&input)))?;
+    let trainer = Trainer::with_plan(&data, params, plan.as_ref())
+        .with_context(|| format!("train: {}", display(&input)))?;
     let clock = SystemClock;
     let stamp = clock.now().format("%Y%m%dT%H%M%SZ").to_string();
     let (models_dir, metrics_dir) = (config.paths.models_dir(), config.paths.metrics_dir());

@@ -311,6 +311,10 @@ impl Default for LabelsConfig {
 pub struct TrainConfig {
     /// Share of the latest dates held out as the test set.
     pub test_size: f64,
+    /// Training dates within this many days of the test dates are left out of fitting and
+    /// calibration (0 = none; the label window, 30 by default, makes the test period
+    /// unseen by every training label).
+    pub gap_days: u32,
     /// Columns never used as features.
     pub exclude_features: Vec<String>,
     /// Inverse L2 strength of the logistic regression.
@@ -363,6 +367,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             test_size: 0.2,
+            gap_days: 0,
             exclude_features: vec!["engagement_score".into()],
             logreg_c: 1.0,
             balanced_class_weight: true,

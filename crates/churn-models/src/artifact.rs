@@ -46,6 +46,10 @@ pub struct TrainingWindow {
     pub cutoff: Option<NaiveDate>,
     /// Last date the model itself was fitted on (the calibration rows are after it).
     pub fit_last_date: Option<NaiveDate>,
+    /// Days of training dates left out before the test dates (`train.gap_days`): the last
+    /// date fitted or calibrated on is at least this many days before the cutoff's next date.
+    #[serde(default)]
+    pub gap_days: u32,
     /// Every k-th day per user was kept for fitting.
     pub train_stride_days: u32,
     /// Share of users whose calibration and test rows were kept (1: all).

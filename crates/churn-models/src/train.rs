@@ -41,6 +41,12 @@ use crate::preprocess::{Design, PreprocessParams, Preprocessor};
 pub struct TrainParams {
     /// Share of the latest dates held out as the test set.
     pub test_size: f64,
+    /// Training dates within this many days of the cutoff are left out of fitting and
+    /// calibration (0 = none). A training row's label looks `labels.window` days ahead, so
+    /// without a gap the last training rows' labels are read from the test period; a gap of
+    /// the label window makes the test score what the model would have scored at the time.
+    /// Ignored by the row split of tables with fewer than 5 dates.
+    pub gap_days: u32,
     /// How raw scores become probabilities.
     pub calibration: CalibrationMethod,
     /// Share of the latest training dates the calibration is fitted on.
@@ -70,6 +76,7 @@ impl Default for TrainParams {
     fn default() -> Self {
         Self {
             test_size: 0.2,
+            gap_days: 0,
             calibration: CalibrationMethod::Platt,
             calibration_size: 0.2,
             train_stride_days: 1,
@@ -110,6 +117,7 @@ impl TrainParams {
         let d = TrainParams::default();
         let params = TrainParams {
             test_size: c.test_size,
+            gap_days: c.gap_days,
             calibration,
             calibration_size: c.calibration_size,
             train_stride_days: c.train_stride_days,
@@ -187,6 +195,7 @@ impl TrainParams {
         serde_json::json!({
             "model": model,
             "test_size": self.test_size,
+            "gap_days": self.gap_days,
             "calibration": self.calibration,
             "calibration_size": self.calibration_size,
             "train_stride_days": self.train_stride_days,
@@ -342,6 +351,11 @@ pub struct Trainer<'a> {
     test: (Design, Vec<f64>),
 }
 
+/// The last date fitted or calibrated on, `gap_days` before the cutoff.
+fn train_last(cutoff: i32, gap_days: u32) -> i32 {
+    cutoff.saturating_sub_unsigned(gap_days)
+}
+
 fn to_date(days: i32) -> NaiveDate {
     NaiveDate::default() + chrono::Duration::days(i64::from(days))
 }
@@ -368,6 +382,9 @@ fn stride_keep(user: &str, date: i32, k: u32, seed: u64) -> bool {
 pub struct RowPlan {
     /// Last training date (the test rows are after it).
     pub cutoff: i32,
+    /// Last date fitted or calibrated on: `cutoff - gap_days` (rows after it and up to the
+    /// cutoff are left out).
+    pub train_last: i32,
     /// Last fitting date (calibration rows are after it, up to the cutoff).
     pub fit_last: i32,
     /// Every k-th day of each user among the fitting rows.
@@ -379,6 +396,19 @@ pub struct RowPlan {
     /// Calibration and test rows before sampling.
     pub eval_rows: u64,
     seed: u64,
+}
+
+/// The part of the data a row belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// Fitted on (the stride applies).
+    Fit,
+    /// Fits the calibration.
+    Calibration,
+    /// Left out between training and test (`gap_days`).
+    Gap,
+    /// Held out.
+    Test,
 }
 
 /// The splitmix64 finaliser: FNV-1a leaves the top bits of short, similar strings alike,
@@ -399,17 +429,22 @@ impl RowPlan {
         let Split::ByDate { cutoff } = churn_labels::plan_split(&dates, params.test_size) else {
             return None;
         };
+        let train_last = train_last(cutoff, params.gap_days);
         let fit_last = if params.calibration == CalibrationMethod::None {
-            cutoff
+            train_last
         } else {
-            let train: Vec<i32> = dates.iter().copied().filter(|&d| d <= cutoff).collect();
+            let train: Vec<i32> = dates.iter().copied().filter(|&d| d <= train_last).collect();
             match churn_labels::plan_split(&train, params.calibration_size) {
                 Split::ByDate { cutoff } => cutoff,
                 Split::ByRow { .. } => return None,
             }
         };
         let fit_rows: u64 = counts.range(..=fit_last).map(|(_, n)| n).sum();
-        let eval_rows: u64 = counts.range(fit_last + 1..).map(|(_, n)| n).sum();
+        let eval_rows: u64 = counts
+            .iter()
+            .filter(|&(&d, _)| (d > fit_last && d <= train_last) || d > cutoff)
+            .map(|(_, n)| n)
+            .sum();
         let mut stride = params.train_stride_days.max(1);
         if params.max_fit_rows > 0 {
             stride = stride.max(fit_rows.div_ceil(params.max_fit_rows).max(1) as u32);
@@ -421,6 +456,7 @@ impl RowPlan {
         };
         Some(Self {
             cutoff,
+            train_last,
             fit_last,
             stride,
             eval_share,
@@ -439,14 +475,29 @@ impl RowPlan {
         Self::from_date_counts(&counts, params)
     }
 
+    /// Which part of the data a date belongs to.
+    fn part(&self, date: i32) -> Part {
+        if date > self.cutoff {
+            Part::Test
+        } else if date > self.train_last {
+            Part::Gap
+        } else if date > self.fit_last {
+            Part::Calibration
+        } else {
+            Part::Fit
+        }
+    }
+
     /// Whether the row of `user` on `date` is kept.
     pub fn keep(&self, user: &str, date: i32) -> bool {
-        if date <= self.fit_last {
-            stride_keep(user, date, self.stride, self.seed)
-        } else {
-            self.eval_share >= 1.0
-                || (mix64(Fingerprint::of_str(self.seed ^ EVAL_SALT, user)) as f64)
-                    < self.eval_share * u64::MAX as f64
+        match self.part(date) {
+            Part::Fit => stride_keep(user, date, self.stride, self.seed),
+            Part::Gap => false,
+            Part::Calibration | Part::Test => {
+                self.eval_share >= 1.0
+                    || (mix64(Fingerprint::of_str(self.seed ^ EVAL_SALT, user)) as f64)
+                        < self.eval_share * u64::MAX as f64
+            }
         }
     }
 
@@ -492,37 +543,85 @@ impl<'a> Trainer<'a> {
     /// Splits the rows, fits the preprocessing on the fitting rows and builds the design
     /// matrices.
     pub fn new(data: &'a TrainingData, params: TrainParams) -> Result<Self> {
+        let plan = RowPlan::from_dates(&data.dates, &params);
+        Self::with_plan(data, params, plan.as_ref())
+    }
+
+    /// [`Trainer::new`] on rows that `plan`, made from the whole table's rows per date
+    /// ([`RowPlan::from_date_counts`]), may already have filtered while reading: the test
+    /// cutoff, the gap, the calibration period, the stride and the evaluation sample are the
+    /// plan's, not recomputed from these rows (whose dates lack what the plan dropped).
+    /// `None`: no plan (a table of fewer than 5 dates, or whose training part has fewer),
+    /// the split is made from these rows.
+    pub fn with_plan(
+        data: &'a TrainingData,
+        params: TrainParams,
+        plan: Option<&RowPlan>,
+    ) -> Result<Self> {
         params.check()?;
         let ids: Vec<&str> = data.user_ids.iter().map(String::as_str).collect();
-        let (split, test_mask) = churn_labels::test_mask(&data.dates, &ids, params.test_size);
-        let train_rows: Vec<usize> = (0..data.rows()).filter(|&i| !test_mask[i]).collect();
-        let test_rows: Vec<usize> = (0..data.rows()).filter(|&i| test_mask[i]).collect();
-        let train_dates: Vec<i32> = train_rows.iter().map(|&i| data.dates[i]).collect();
-        let train_ids: Vec<&str> = train_rows.iter().map(|&i| ids[i]).collect();
-        let (calib_split, calib_mask) = if params.calibration == CalibrationMethod::None {
-            (None, vec![false; train_rows.len()])
-        } else {
-            let (s, m) = churn_labels::test_mask(&train_dates, &train_ids, params.calibration_size);
-            (Some(s), m)
+        let rows = data.rows();
+        let (cutoff, fit_last, parts) = match plan {
+            Some(p) => {
+                let parts = data.dates.iter().map(|&d| p.part(d)).collect();
+                let calibrated = params.calibration != CalibrationMethod::None;
+                (Some(p.cutoff), calibrated.then_some(p.fit_last), parts)
+            }
+            None => {
+                let (split, test_mask) =
+                    churn_labels::test_mask(&data.dates, &ids, params.test_size);
+                let cutoff = match split {
+                    Split::ByDate { cutoff } => Some(cutoff),
+                    Split::ByRow { .. } => None,
+                };
+                let in_gap = |i: usize| {
+                    cutoff.is_some_and(|c| data.dates[i] > train_last(c, params.gap_days))
+                };
+                let mut parts: Vec<Part> = (0..rows)
+                    .map(|i| match (test_mask[i], in_gap(i)) {
+                        (true, _) => Part::Test,
+                        (false, true) => Part::Gap,
+                        (false, false) => Part::Fit,
+                    })
+                    .collect();
+                let train_rows: Vec<usize> = (0..rows).filter(|&i| parts[i] == Part::Fit).collect();
+                let mut fit_last = None;
+                if params.calibration != CalibrationMethod::None {
+                    let dates: Vec<i32> = train_rows.iter().map(|&i| data.dates[i]).collect();
+                    let train_ids: Vec<&str> = train_rows.iter().map(|&i| ids[i]).collect();
+                    let (s, calib_mask) =
+                        churn_labels::test_mask(&dates, &train_ids, params.calibration_size);
+                    if let Split::ByDate { cutoff } = s {
+                        fit_last = Some(cutoff);
+                    }
+                    for (k, &i) in train_rows.iter().enumerate() {
+                        if calib_mask[k] {
+                            parts[i] = Part::Calibration;
+                        }
+                    }
+                }
+                (cutoff, fit_last, parts)
+            }
         };
-        let plan = RowPlan::from_dates(&data.dates, &params);
-        let stride = plan.as_ref().map_or(params.train_stride_days, |p| p.stride);
-        let kept = |i: usize| plan.as_ref().is_none_or(|p| p.keep(ids[i], data.dates[i]));
+        let stride = plan.map_or(params.train_stride_days, |p| p.stride);
+        let kept = |i: usize| plan.is_none_or(|p| p.keep(ids[i], data.dates[i]));
         let mut fit_rows = Vec::new();
         let mut calib_rows = Vec::new();
-        for (k, &i) in train_rows.iter().enumerate() {
-            if calib_mask[k] {
-                if kept(i) {
-                    calib_rows.push(i);
+        let mut test_rows = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            match part {
+                Part::Fit if stride_keep(ids[i], data.dates[i], stride, params.seed) => {
+                    fit_rows.push(i)
                 }
-            } else if stride_keep(ids[i], data.dates[i], stride, params.seed) {
-                fit_rows.push(i);
+                Part::Calibration if kept(i) => calib_rows.push(i),
+                Part::Test if kept(i) => test_rows.push(i),
+                _ => {}
             }
         }
-        let test_rows: Vec<usize> = test_rows.into_iter().filter(|&i| kept(i)).collect();
         if fit_rows.is_empty() || test_rows.is_empty() {
             return Err(Error::Input(format!(
-                "{} rows over {} dates leave {} rows to fit and {} to test; use more days",
+                "{} rows over {} dates leave {} rows to fit and {} to test (with train.gap_days \
+                 = {}); use more days or a smaller gap",
                 data.rows(),
                 {
                     let mut d = data.dates.clone();
@@ -531,7 +630,8 @@ impl<'a> Trainer<'a> {
                     d.len()
                 },
                 fit_rows.len(),
-                test_rows.len()
+                test_rows.len(),
+                params.gap_days,
             )));
         }
         let mut fit_mask = vec![false; data.rows()];
@@ -548,16 +648,11 @@ impl<'a> Trainer<'a> {
         let window = TrainingWindow {
             first_date: to_date(first),
             last_date: to_date(last),
-            cutoff: match split {
-                Split::ByDate { cutoff } => Some(to_date(cutoff)),
-                Split::ByRow { .. } => None,
-            },
-            fit_last_date: match calib_split {
-                Some(Split::ByDate { cutoff }) => Some(to_date(cutoff)),
-                _ => None,
-            },
+            cutoff: cutoff.map(to_date),
+            fit_last_date: fit_last.map(to_date),
+            gap_days: if cutoff.is_some() { params.gap_days } else { 0 },
             train_stride_days: stride,
-            eval_share: plan.as_ref().map_or(1.0, |p| p.eval_share),
+            eval_share: plan.map_or(1.0, |p| p.eval_share),
             rows: RowCounts {
                 fit: fit_rows.len(),
                 calibration: calib_rows.len(),

@@ -67,8 +67,12 @@ fn row_caps_grow_the_stride_and_sample_evaluation_users_whole() {
         .map(|b| plan.filter(b).unwrap())
         .collect();
     let small = TrainingData::from_batches(filtered).unwrap();
-    let again = Trainer::new(&small, plan.params_after(&params)).unwrap();
-    assert_eq!(again.window().rows, w.rows);
+    let again = Trainer::with_plan(&small, plan.params_after(&params), Some(&plan)).unwrap();
+    assert_eq!(
+        again.window(),
+        w,
+        "the same parts, stride and evaluation share"
+    );
     assert_eq!(again.window().train_stride_days, 4);
     assert!(small.rows() < data.rows());
 }
@@ -153,5 +157,72 @@ fn unusable_training_sets_are_clear_errors() {
             .unwrap()
             .fingerprint(),
         fingerprint
+    );
+}
+
+#[test]
+fn a_gap_leaves_the_last_training_dates_out_of_fitting_and_calibration() {
+    let data = TrainingData::from_batches(table(100, 25, 1)).unwrap();
+    let day = |k: i64| chrono::NaiveDate::default() + chrono::Duration::days(20_000 + k);
+    let config = churn_data::config::TrainConfig {
+        gap_days: 5,
+        ..Default::default()
+    };
+    let params = TrainParams::from_config(&config).unwrap();
+    assert_eq!(params.gap_days, 5);
+    let trainer = Trainer::new(&data, params.clone()).unwrap();
+    let w = trainer.window();
+    // The test set is unchanged (the 5 dates after the 20th); training ends 5 days before
+    // the cutoff (day 14), its last 3 of 15 dates calibrate, days 15..=19 are left out.
+    assert_eq!(w.cutoff, Some(day(19)));
+    assert_eq!(w.fit_last_date, Some(day(11)));
+    assert_eq!(w.gap_days, 5);
+    assert_eq!(
+        (w.rows.fit, w.rows.calibration, w.rows.test),
+        (1200, 300, 500)
+    );
+
+    // The plan made while reading drops the same dates, and training on what it kept
+    // gives the same parts.
+    let plan = churn_models::RowPlan::from_dates(&data_dates(&data), &params).unwrap();
+    assert_eq!((plan.cutoff, plan.train_last), (20_019, 20_014));
+    for (date, kept) in [
+        (20_011, true),
+        (20_014, true),
+        (20_015, false),
+        (20_019, false),
+        (20_020, true),
+    ] {
+        assert_eq!(plan.keep("u00007", date), kept, "day {date}");
+    }
+    let filtered: Vec<_> = table(100, 25, 1)
+        .iter()
+        .map(|b| plan.filter(b).unwrap())
+        .collect();
+    let small = TrainingData::from_batches(filtered).unwrap();
+    assert_eq!(small.rows(), 2000);
+    let again = Trainer::with_plan(&small, plan.params_after(&params), Some(&plan)).unwrap();
+    assert_eq!(again.window(), w);
+
+    // Without calibration every date up to the gap is fitted on.
+    let no_calibration = TrainParams {
+        calibration: churn_models::calibration::CalibrationMethod::None,
+        ..params.clone()
+    };
+    let w = Trainer::new(&data, no_calibration)
+        .unwrap()
+        .window()
+        .clone();
+    assert_eq!((w.rows.fit, w.rows.calibration), (1500, 0));
+
+    // A gap as long as the training dates leaves nothing to fit: a clear error.
+    let too_long = TrainParams {
+        gap_days: 20,
+        ..params
+    };
+    let err = Trainer::new(&data, too_long).err().unwrap().to_string();
+    assert!(
+        err.contains("gap_days = 20") && err.contains("0 rows to fit"),
+        "{err}"
     );
 }
