@@ -457,6 +457,10 @@ pub struct TrainArgs {
     /// Keep every k-th day per user for fitting [train.train_stride_days, default 1].
     #[arg(long, value_name = "K")]
     pub stride_days: Option<u32>,
+    /// Leave the last N training days before the test dates out of fitting and calibration
+    /// [train.gap_days, default 0; the label window makes the test period unseen].
+    #[arg(long, value_name = "N")]
+    pub gap_days: Option<u32>,
 }
 
 /// `churn all` arguments.

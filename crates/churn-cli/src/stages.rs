@@ -844,6 +844,9 @@ fn train(config: &Config, args: &TrainArgs, ui: &Ui) -> Result<StageReport> {
     if let Some(k) = args.stride_days {
         train_config.train_stride_days = k;
     }
+    if let Some(n) = args.gap_days {
+        train_config.gap_days = n;
+    }
     let params = TrainParams::from_config(&train_config)?;
     let kinds = model_kinds(&args.models, &train_config.models)?;
     let spinner = ui.spinner("train: reading the training set");
@@ -909,13 +912,21 @@ fn train(config: &Config, args: &TrainArgs, ui: &Ui) -> Result<StageReport> {
     }
     spinner.finish_and_clear();
     let w = trainer.window();
+    // Fitting ends at the calibration period, else at the gap before the cutoff.
+    let train_last = w
+        .cutoff
+        .map(|c| c - chrono::Duration::days(i64::from(w.gap_days)));
+    let gap = match (w.gap_days, train_last) {
+        (0, _) | (_, None) => String::new(),
+        (n, Some(d)) => format!(" (dates after {d} left out: gap of {n} days)"),
+    };
     ui.say(format!(
-        "train: {} rows ({} .. {}), fitted on {} rows up to {}, calibrated on {}, tested on {} after {}, {} design columns",
+        "train: {} rows ({} .. {}), fitted on {} rows up to {}, calibrated on {}, tested on {} after {}{gap}, {} design columns",
         data.rows(),
         w.first_date,
         w.last_date,
         w.rows.fit,
-        w.fit_last_date.or(w.cutoff).map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
+        w.fit_last_date.or(train_last).map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
         w.rows.calibration,
         w.rows.test,
         w.cutoff.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),

@@ -224,7 +224,15 @@ fn train_writes_artifacts_metrics_and_a_comparison() {
     assert!(o.status.success(), "{}", text(&o));
     let o = churn(
         dir.path(),
-        &["train", "--model", "rf,lr", "--stride-days", "2"],
+        &[
+            "train",
+            "--model",
+            "rf,lr",
+            "--stride-days",
+            "2",
+            "--gap-days",
+            "3",
+        ],
     );
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
@@ -232,6 +240,7 @@ fn train_writes_artifacts_metrics_and_a_comparison() {
         out.contains("PR-AUC") && out.contains("\nrf ") && out.contains("\nlr "),
         "{out}"
     );
+    assert!(out.contains("gap of 3 days"), "{out}");
     let metrics: Vec<_> = std::fs::read_dir(dir.path().join("artifacts/metrics"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -247,6 +256,18 @@ fn train_writes_artifacts_metrics_and_a_comparison() {
     assert_eq!(report["kind"], "rf");
     assert_eq!(report["train_stride_days"], 2);
     assert!(report["test"]["rows"].as_u64().unwrap() > 0);
+    let artifact = metrics[0]
+        .to_string_lossy()
+        .replace("artifacts/metrics/train_", "artifacts/models/churn_");
+    let artifact: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&artifact).unwrap()).unwrap();
+    let window = &artifact["training"];
+    assert_eq!(window["gap_days"], 3);
+    let day = |v: &serde_json::Value| v.as_str().unwrap().parse::<chrono::NaiveDate>().unwrap();
+    assert!(
+        day(&window["cutoff"]) - day(&window["fit_last_date"]) > chrono::Duration::days(3),
+        "{window}"
+    );
 
     // A training set as CSV (text) trains the same model as the Parquet one: numbers are
     // read as numbers, not as categories.
