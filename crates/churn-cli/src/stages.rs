@@ -856,6 +856,9 @@ fn train(config: &Config, args: &TrainArgs, ui: &Ui) -> Result<StageReport> {
         .with_context(|| format!("train: the training set {}", display(&input)))?;
     let trainer = Trainer::with_plan(&data, params, plan.as_ref())
         .with_context(|| format!("train: {}", display(&input)))?;
+    // The trainer holds the design matrices; the table's batches are no longer needed.
+    let rows_read = data.rows();
+    drop(data);
     let clock = SystemClock;
     let stamp = clock.now().format("%Y%m%dT%H%M%SZ").to_string();
     let (models_dir, metrics_dir) = (config.paths.models_dir(), config.paths.metrics_dir());
@@ -922,7 +925,7 @@ fn train(config: &Config, args: &TrainArgs, ui: &Ui) -> Result<StageReport> {
     };
     ui.say(format!(
         "train: {} rows ({} .. {}), fitted on {} rows up to {}, calibrated on {}, tested on {} after {}{gap}, {} design columns",
-        data.rows(),
+        rows_read,
         w.first_date,
         w.last_date,
         w.rows.fit,
@@ -949,7 +952,7 @@ fn train(config: &Config, args: &TrainArgs, ui: &Ui) -> Result<StageReport> {
     ));
     StageReport::new(
         "train",
-        (data.rows() as u64, w.rows.fit as u64),
+        (rows_read as u64, w.rows.fit as u64),
         started,
         outputs,
         &reports,
