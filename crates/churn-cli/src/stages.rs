@@ -854,11 +854,10 @@ fn train(config: &Config, args: &TrainArgs, ui: &Ui) -> Result<StageReport> {
         .with_context(|| format!("train: cannot read the training set {}", display(&input)))?;
     let data = TrainingData::from_batches(batches)
         .with_context(|| format!("train: the training set {}", display(&input)))?;
-    let trainer = Trainer::with_plan(&data, params, plan.as_ref())
-        .with_context(|| format!("train: {}", display(&input)))?;
-    // The trainer holds the design matrices; the table's batches are no longer needed.
     let rows_read = data.rows();
-    drop(data);
+    // The trainer consumes the table, batch by batch, into its design matrices.
+    let trainer = Trainer::with_plan(data, params, plan.as_ref())
+        .with_context(|| format!("train: {}", display(&input)))?;
     let clock = SystemClock;
     let stamp = clock.now().format("%Y%m%dT%H%M%SZ").to_string();
     let (models_dir, metrics_dir) = (config.paths.models_dir(), config.paths.metrics_dir());

@@ -397,13 +397,41 @@ impl Preprocessor {
     /// missing (NaN).
     pub fn transform(&self, batches: &[RecordBatch]) -> Result<Design> {
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        let mut design = Design {
+            rows,
+            cols: self.columns.len(),
+            data: vec![0.0; rows * self.columns.len()],
+        };
+        self.transform_into(batches, &mut design, 0)?;
+        Ok(design)
+    }
+
+    /// Writes the rows of `batches` into rows `start..` of `out`, a matrix of this
+    /// preprocessor's columns whose other rows are left as they are: a matrix can be built
+    /// batch by batch, each batch dropped once written. `out` must have the preprocessor's
+    /// columns, and room for the rows.
+    pub fn transform_into(
+        &self,
+        batches: &[RecordBatch],
+        out: &mut Design,
+        start: usize,
+    ) -> Result<()> {
+        let n: usize = batches.iter().map(RecordBatch::num_rows).sum();
         let cols = self.columns.len();
-        let mut data = vec![0.0; rows * cols];
+        if out.cols != cols || start + n > out.rows || out.data.len() != out.rows * cols {
+            return Err(Error::Params(format!(
+                "a {} x {} matrix cannot take rows {start}..{} of {cols} columns",
+                out.rows,
+                out.cols,
+                start + n
+            )));
+        }
+        let rows = out.rows;
         // Each feature fills its own run of design columns; the features are filled in
         // parallel, each from every batch in order.
         let mut parts: Vec<(&FeatureSpec, usize, &mut [f64])> =
             Vec::with_capacity(self.features.len());
-        let mut rest: &mut [f64] = &mut data;
+        let mut rest: &mut [f64] = &mut out.data;
         let mut first = 0;
         for (f, spec) in self.features.iter().enumerate() {
             while first < cols && self.columns[first].feature < f {
@@ -420,20 +448,20 @@ impl Preprocessor {
         }
         let filled: Vec<Result<()>> = parts
             .into_par_iter()
-            .map(|(spec, first, part)| self.fill(batches, spec, first, rows, part))
+            .map(|(spec, first, part)| self.fill(batches, spec, first, rows, start, part))
             .collect();
-        filled.into_iter().collect::<Result<()>>()?;
-        Ok(Design { rows, cols, data })
+        filled.into_iter().collect()
     }
 
     /// Fills the design columns `first..` of one feature (`part`: column-major, `rows` per
-    /// column) from every batch.
+    /// column) from every batch, from row `start` on.
     fn fill(
         &self,
         batches: &[RecordBatch],
         spec: &FeatureSpec,
         first: usize,
         rows: usize,
+        start: usize,
         part: &mut [f64],
     ) -> Result<()> {
         let span = part.len() / rows.max(1);
@@ -442,7 +470,7 @@ impl Preprocessor {
             .enumerate()
             .filter_map(|(k, c)| c.category.as_deref().map(|cat| (cat, k)))
             .collect();
-        let mut offset = 0;
+        let mut offset = start;
         for batch in batches {
             let array = column(batch, spec)?;
             match spec.kind {
@@ -455,6 +483,10 @@ impl Preprocessor {
                 FeatureKind::Categorical => {
                     let values = as_utf8(&array, spec)?;
                     let strings = values.as_string::<i32>();
+                    // The rows may hold an earlier write: clear every category's column.
+                    for j in 0..span {
+                        part[j * rows + offset..][..strings.len()].fill(0.0);
+                    }
                     for i in 0..strings.len() {
                         let v = if strings.is_null(i) {
                             self.missing_category.as_str()

@@ -67,14 +67,80 @@ fn row_caps_grow_the_stride_and_sample_evaluation_users_whole() {
         .map(|b| plan.filter(b).unwrap())
         .collect();
     let small = TrainingData::from_batches(filtered).unwrap();
-    let again = Trainer::with_plan(&small, plan.params_after(&params), Some(&plan)).unwrap();
+    assert!(small.rows() < data.rows());
+    let again = Trainer::with_plan(small, plan.params_after(&params), Some(&plan)).unwrap();
     assert_eq!(
         again.window(),
         w,
         "the same parts, stride and evaluation share"
     );
     assert_eq!(again.window().train_stride_days, 4);
-    assert!(small.rows() < data.rows());
+    assert!(same_rows(again.fit_rows(), trainer.fit_rows()));
+    assert!(same_rows(again.test_rows(), trainer.test_rows()));
+}
+
+#[test]
+fn matrices_built_batch_by_batch_equal_the_rows_transformed_at_once() {
+    // One batch per date: the test rows (the last 5 dates) span five batches.
+    let batches = table(100, 25, 1);
+    let data = TrainingData::from_batches(batches.clone()).unwrap();
+    let params = TrainParams {
+        calibration: churn_models::calibration::CalibrationMethod::None,
+        ..TrainParams::default()
+    };
+    let trainer = Trainer::new(&data, params.clone()).unwrap();
+    let pre = trainer.preprocessor();
+    assert!(same(
+        trainer.test_rows().0,
+        &pre.transform(&batches[20..]).unwrap()
+    ));
+    assert!(same(
+        trainer.fit_rows().0,
+        &pre.transform(&batches[..20]).unwrap()
+    ));
+    // Consuming the table gives the same matrices.
+    let owned = Trainer::with_plan(data, params.clone(), None).unwrap();
+    assert!(same_rows(owned.fit_rows(), trainer.fit_rows()));
+    assert!(same_rows(owned.test_rows(), trainer.test_rows()));
+
+    // transform_into fills only the rows it is given, and refuses a matrix without room.
+    let mut m = pre.transform(&batches[..2]).unwrap();
+    let first = pre.transform(&batches[..1]).unwrap();
+    let before = m.clone();
+    pre.transform_into(&batches[1..2], &mut m, 100).unwrap();
+    assert!(same(&m, &before));
+    pre.transform_into(&batches[..1], &mut m, 100).unwrap();
+    for j in 0..m.cols {
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(&m.column(j)[100..]),
+            bits(first.column(j)),
+            "column {j}"
+        );
+        assert_eq!(
+            bits(&m.column(j)[..100]),
+            bits(first.column(j)),
+            "column {j}"
+        );
+    }
+    assert!(pre.transform_into(&batches[..1], &mut m, 101).is_err());
+}
+
+/// Bit-for-bit equal matrices (missing values are NaN, which `==` never matches).
+fn same(a: &churn_models::preprocess::Design, b: &churn_models::preprocess::Design) -> bool {
+    a.rows == b.rows
+        && a.cols == b.cols
+        && a.data
+            .iter()
+            .map(|v| v.to_bits())
+            .eq(b.data.iter().map(|v| v.to_bits()))
+}
+
+fn same_rows(
+    a: (&churn_models::preprocess::Design, &[f64]),
+    b: (&churn_models::preprocess::Design, &[f64]),
+) -> bool {
+    same(a.0, b.0) && a.1 == b.1
 }
 
 fn data_dates(data: &TrainingData) -> Vec<i32> {
@@ -201,7 +267,7 @@ fn a_gap_leaves_the_last_training_dates_out_of_fitting_and_calibration() {
         .collect();
     let small = TrainingData::from_batches(filtered).unwrap();
     assert_eq!(small.rows(), 2000);
-    let again = Trainer::with_plan(&small, plan.params_after(&params), Some(&plan)).unwrap();
+    let again = Trainer::with_plan(small, plan.params_after(&params), Some(&plan)).unwrap();
     assert_eq!(again.window(), w);
 
     // Without calibration every date up to the gap is fitted on.
