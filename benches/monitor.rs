@@ -25,12 +25,15 @@ fn numeric(rows: usize, j: usize, shift: f64, rng: &mut rand_chacha::ChaCha8Rng)
 }
 
 fn categorical(rows: usize, shift: f64, rng: &mut rand_chacha::ChaCha8Rng) -> Column {
-    const CATS: [&str; 6] = ["US", "DE", "IN", "BR", "UK", "FR"];
+    let cats: Vec<std::sync::Arc<str>> = ["US", "DE", "IN", "BR", "UK", "FR"]
+        .into_iter()
+        .map(Into::into)
+        .collect();
     Column::Categorical(
         (0..rows)
             .map(|_| {
                 let r: f64 = rng.random_range(0.0..1.0) * shift;
-                (r < 0.98).then(|| CATS[((r * 6.0) as usize).min(5)].to_string())
+                (r < 0.98).then(|| cats[((r * 6.0) as usize).min(5)].clone())
             })
             .collect(),
     )

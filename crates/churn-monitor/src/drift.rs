@@ -1,7 +1,9 @@
 //! Drift of a model's features between its training set (the baseline) and the eligible
 //! users of a scored day (the current sample): PSI per feature, worst first.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::cast;
@@ -22,8 +24,9 @@ use crate::psi::{FeaturePsi, PsiParams, Status, psi_categorical, psi_numeric};
 pub enum Column {
     /// A numeric feature.
     Numeric(Vec<f64>),
-    /// A categorical feature.
-    Categorical(Vec<Option<String>>),
+    /// A categorical feature. Equal values share one allocation: a baseline of millions of
+    /// rows holds a pointer per row, not a string per row.
+    Categorical(Vec<Option<Arc<str>>>),
 }
 
 impl Column {
@@ -64,7 +67,13 @@ impl Column {
                 let a = cast(array, &DataType::Utf8)
                     .map_err(|e| Error::Params(format!("column `{name}` as text: {e}")))?;
                 let a = a.as_string::<i32>();
-                out.extend(rows.map(|i| (!a.is_null(i)).then(|| a.value(i).to_string())));
+                let mut shared: HashMap<&str, Arc<str>> = HashMap::new();
+                out.extend(rows.map(|i| {
+                    (!a.is_null(i)).then(|| {
+                        let v = a.value(i);
+                        shared.entry(v).or_insert_with(|| Arc::from(v)).clone()
+                    })
+                }));
             }
         }
         Ok(())
