@@ -915,9 +915,7 @@ fn train(config: &Config, args: &TrainArgs, ui: &Ui) -> Result<StageReport> {
     spinner.finish_and_clear();
     let w = trainer.window();
     // Fitting ends at the calibration period, else at the gap before the cutoff.
-    let train_last = w
-        .cutoff
-        .map(|c| c - chrono::Duration::days(i64::from(w.gap_days)));
+    let train_last = w.train_last_date();
     let gap = match (w.gap_days, train_last) {
         (0, _) | (_, None) => String::new(),
         (n, Some(d)) => format!(" (dates after {d} left out: gap of {n} days)"),

@@ -59,6 +59,15 @@ pub struct TrainingWindow {
     pub rows: RowCounts,
 }
 
+impl TrainingWindow {
+    /// The last date fitted or calibrated on: the cutoff less the gap (`None` for a row
+    /// split).
+    pub fn train_last_date(&self) -> Option<NaiveDate> {
+        self.cutoff
+            .map(|c| c - chrono::Duration::days(i64::from(self.gap_days)))
+    }
+}
+
 fn one() -> f64 {
     1.0
 }

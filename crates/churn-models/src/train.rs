@@ -634,9 +634,8 @@ impl Trainer {
                     Split::ByDate { cutoff } => Some(cutoff),
                     Split::ByRow { .. } => None,
                 };
-                let in_gap = |i: usize| {
-                    cutoff.is_some_and(|c| data.dates[i] > train_last(c, params.gap_days))
-                };
+                let last = cutoff.map(|c| train_last(c, params.gap_days));
+                let in_gap = |i: usize| last.is_some_and(|l| data.dates[i] > l);
                 let mut parts: Vec<Part> = (0..rows)
                     .map(|i| match (test_mask[i], in_gap(i)) {
                         (true, _) => Part::Test,

@@ -42,7 +42,10 @@ impl SeenUsers {
     /// Whether the (trimmed) id was seen.
     pub(crate) fn contains(&self, id: &str) -> bool {
         let id = id.trim();
-        self.table.find(hash(id), |e| self.id(e) == id).is_some()
+        let h = hash(id);
+        self.table
+            .find(h, |e| e.0 == h && id_at(&self.arrays, e) == id)
+            .is_some()
     }
 
     /// Adds every id of `users`. Stops at the first null (`Err(Missing(row))`) or the first
@@ -59,19 +62,21 @@ impl SeenUsers {
             let id = users.value(row).trim();
             let h = hash(id);
             let Self { arrays, table } = self;
-            let same =
-                |e: &Entry| e.0 == h && arrays[e.1 as usize].value(e.2 as usize).trim() == id;
-            if table.find(h, same).is_some() {
+            if table
+                .find(h, |e| e.0 == h && id_at(arrays, e) == id)
+                .is_some()
+            {
                 return Err(Rejected::Repeated(id.to_string()));
             }
             table.insert_unique(h, (h, at, row as u32), |e| e.0);
         }
         Ok(())
     }
+}
 
-    fn id(&self, e: &Entry) -> &str {
-        self.arrays[e.1 as usize].value(e.2 as usize).trim()
-    }
+/// The (trimmed) id an entry points at.
+fn id_at<'a>(arrays: &'a [StringArray], e: &Entry) -> &'a str {
+    arrays[e.1 as usize].value(e.2 as usize).trim()
 }
 
 /// Why an array of ids was not taken whole.

@@ -243,6 +243,7 @@ fn a_gap_leaves_the_last_training_dates_out_of_fitting_and_calibration() {
     assert_eq!(w.cutoff, Some(day(19)));
     assert_eq!(w.fit_last_date, Some(day(11)));
     assert_eq!(w.gap_days, 5);
+    assert_eq!(w.train_last_date(), Some(day(14)));
     assert_eq!(
         (w.rows.fit, w.rows.calibration, w.rows.test),
         (1200, 300, 500)
