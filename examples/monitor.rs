@@ -9,7 +9,7 @@ use std::error::Error;
 use churn_data::clock::{Clock, FixedClock};
 use churn_examples::{n_users_arg, pipeline};
 use churn_models::ModelKind;
-use churn_monitor::{PsiParams, decide, drift_report, score_proxy};
+use churn_monitor::{DriftOptions, decide, drift_report, score_proxy};
 use churn_scoring::run_job;
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -33,9 +33,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         &specs,
         "churn/1",
         day.summary.as_of_date,
-        30,
-        2_000_000,
-        &PsiParams::default(),
+        &DriftOptions::default(),
         clock.now(),
     )?;
     println!(

@@ -7,7 +7,7 @@ use churn_data::clock::{Clock, SystemClock};
 use churn_data::config::Config;
 use churn_monitor::export::{decision_gauges, drift_gauges, proxy_gauges, realized_gauges, record};
 use churn_monitor::prometheus::Gauges;
-use churn_monitor::{DriftReport, PsiParams, RealizedReport, Status};
+use churn_monitor::{DriftOptions, DriftReport, PsiParams, RealizedReport, Status};
 use churn_registry::{ModelRef, VersionInfo};
 use churn_scoring::{FeatureTable, IdColumns};
 
@@ -201,11 +201,16 @@ fn drift(
         None => last_date(&features)?,
     };
     let m = &config.monitor;
-    let params = PsiParams {
-        buckets: m.psi_buckets,
-        floor: m.psi_floor,
-        warn: m.psi_warn,
-        fail: m.psi_fail,
+    let options = DriftOptions {
+        active_within_days: config.labels.active_within_days,
+        max_baseline_rows: m.baseline_max_rows,
+        psi: PsiParams {
+            buckets: m.psi_buckets,
+            floor: m.psi_floor,
+            warn: m.psi_warn,
+            fail: m.psi_fail,
+        },
+        monthly_features: m.drift_monthly_features.clone(),
     };
     let (specs, excluded): (Vec<_>, Vec<_>) = artifact
         .preprocessing
@@ -219,9 +224,7 @@ fn drift(
         &specs,
         &format!("{}/{}", info.name, info.version),
         date,
-        config.labels.active_within_days,
-        m.baseline_max_rows,
-        &params,
+        &options,
         clock.now(),
     )?;
     report.excluded = excluded.into_iter().map(|s| s.name).collect();
@@ -251,7 +254,7 @@ fn say_drift(ui: &Ui, r: &DriftReport) {
         })
         .collect();
     ui.say(format!(
-        "drift of {} on {}: {} baseline rows (of {}) vs {} current rows; status {} ({} of {} features at WARN or FAIL; not compared: {})\n{}",
+        "drift of {} on {}: {} baseline rows (of {}) vs {} current rows; status {} ({} of {} features at WARN or FAIL; not compared: {}{})\n{}",
         r.model,
         r.as_of_date,
         r.baseline_rows,
@@ -261,6 +264,13 @@ fn say_drift(ui: &Ui, r: &DriftReport) {
         r.drifted.len(),
         r.features.len(),
         if r.excluded.is_empty() { "none".to_string() } else { r.excluded.join(", ") },
+        match r.baseline_day_of_month {
+            Some(d) => format!(
+                "; {} calendar-month features against the training rows on day {d}",
+                r.monthly.len()
+            ),
+            None => String::new(),
+        },
         table(&["feature", "PSI", "status", "note"], &rows)
     ));
 }

@@ -499,6 +499,11 @@ pub struct MonitorConfig {
     /// Model features left out of drift: `days_since_signup` grows with the calendar for
     /// every user, so its distribution moves by construction between training and scoring.
     pub drift_exclude_features: Vec<String>,
+    /// Model features that follow the calendar month (a name, or a prefix ending in `*`):
+    /// drift compares them with the training rows on the scored day's day of the month.
+    /// Payments are taken at the start of each month, so a 7-day payment window is 0 for
+    /// everyone from the 8th on; against every day of the month it would FAIL every day.
+    pub drift_monthly_features: Vec<String>,
 }
 
 impl Default for MonitorConfig {
@@ -512,6 +517,7 @@ impl Default for MonitorConfig {
             max_pr_auc_drop: 0.1,
             baseline_max_rows: 2_000_000,
             drift_exclude_features: vec!["days_since_signup".into()],
+            drift_monthly_features: vec!["payment_*".into()],
         }
     }
 }
@@ -641,6 +647,16 @@ impl Config {
                 m.psi_warn, m.psi_fail
             ));
         }
+        if let Some(p) = m
+            .drift_monthly_features
+            .iter()
+            .find(|p| p.is_empty() || p.strip_suffix('*').unwrap_or(p).contains('*'))
+        {
+            return fail(format!(
+                "monitor.drift_monthly_features: `{p}` is not a feature name or a prefix ending \
+                 in one `*`"
+            ));
+        }
         Ok(())
     }
 }
@@ -692,5 +708,16 @@ mod tests {
             err.contains("registry.model_name") && err.contains("t.toml"),
             "{err}"
         );
+        for bad in ["\"\"", "\"pay*ment\"", "\"payment_**\""] {
+            let err = Config::from_toml_str(
+                &format!("[monitor]\ndrift_monthly_features = [{bad}]\n"),
+                "t.toml",
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("monitor.drift_monthly_features"), "{err}");
+        }
+        let ok = "[monitor]\ndrift_monthly_features = [\"payment_*\", \"invoice_due\", \"*\"]\n";
+        assert!(Config::from_toml_str(ok, "t").is_ok());
     }
 }

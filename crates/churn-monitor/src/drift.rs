@@ -1,5 +1,12 @@
 //! Drift of a model's features between its training set (the baseline) and the eligible
 //! users of a scored day (the current sample): PSI per feature, worst first.
+//!
+//! A feature that follows the calendar month (a window over payments taken at the start of
+//! each month: `payment_success_7d` is 0 for everyone from the 8th to the month's end) moves
+//! every day by construction, so a day compared with training rows of every day of the month
+//! would FAIL without anything having changed. Such features
+//! ([`DriftOptions::monthly_features`]) are compared with the training rows on the same day
+//! of the month as the scored day.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -8,7 +15,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use churn_data::io::{DEFAULT_BATCH_SIZE, TableReader};
 use churn_models::preprocess::{FeatureKind, FeatureSpec};
 use churn_scoring::score::{eligibility_column, eligible_rows, select_date};
@@ -41,6 +48,21 @@ impl Column {
         match self {
             Column::Numeric(v) => v.len(),
             Column::Categorical(v) => v.len(),
+        }
+    }
+
+    /// The rows whose `keep` is true, in order.
+    fn select(self, keep: &[bool]) -> Self {
+        fn pick<T>(values: Vec<T>, keep: &[bool]) -> Vec<T> {
+            values
+                .into_iter()
+                .zip(keep)
+                .filter_map(|(v, &k)| k.then_some(v))
+                .collect()
+        }
+        match self {
+            Column::Numeric(v) => Column::Numeric(pick(v, keep)),
+            Column::Categorical(v) => Column::Categorical(pick(v, keep)),
         }
     }
 
@@ -132,30 +154,101 @@ pub struct DriftReport {
     /// Model features not compared (configured out).
     #[serde(default)]
     pub excluded: Vec<String>,
+    /// Features that follow the calendar month, compared with the training rows on
+    /// `baseline_day_of_month` only.
+    #[serde(default)]
+    pub monthly: Vec<String>,
+    /// The day of the month of the baseline rows the monthly features were compared with:
+    /// the scored day's, or the nearest the training set has (`None` when no monthly feature
+    /// was compared, or the baseline had no rows).
+    #[serde(default)]
+    pub baseline_day_of_month: Option<u32>,
     /// Every feature, worst first, with its buckets.
     pub features: Vec<FeaturePsi>,
 }
 
+/// The baseline's columns (one per feature, in the order asked for).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Baseline {
+    /// One column per feature.
+    pub columns: Vec<Column>,
+    /// Each row's day of the month (1..=31), when asked for.
+    pub days_of_month: Option<Vec<u8>>,
+    /// Rows in the table (before sampling).
+    pub total_rows: u64,
+}
+
 /// Reads the model's features from the baseline table, keeping about `max_rows` rows (32
 /// evenly spaced runs of whole users over every date, see
-/// [`TableReader::open_sample`]). Returns the columns and the table's row count.
+/// [`TableReader::open_sample`]), with each row's day of the month when `days_of_month`
+/// (from its `as_of_date`).
 pub fn read_baseline(
     path: &Path,
     specs: &[FeatureSpec],
     max_rows: usize,
-) -> Result<(Vec<Column>, u64)> {
+    days_of_month: bool,
+) -> Result<Baseline> {
+    use churn_data::schema::user_daily::AS_OF_DATE;
     let total = churn_data::io::parquet_row_count(path);
-    let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    let mut names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    if days_of_month && !names.contains(&AS_OF_DATE) {
+        names.push(AS_OF_DATE);
+    }
     let reader = TableReader::open_sample(path, Some(&names), DEFAULT_BATCH_SIZE, max_rows)?;
     let mut columns: Vec<Column> = specs.iter().map(|s| Column::empty(s.kind)).collect();
+    let mut days: Option<Vec<u8>> = days_of_month.then(Vec::new);
     let mut seen = 0usize;
     for batch in reader {
         let batch = batch?;
         let rows: Vec<usize> = (0..batch.num_rows()).collect();
         seen += batch.num_rows();
         extend_all(path, &batch, specs, &rows, &mut columns)?;
+        if let Some(days) = &mut days {
+            days.extend(day_of_month(path, &batch, AS_OF_DATE)?);
+        }
     }
-    Ok((columns, total.unwrap_or(seen as u64)))
+    Ok(Baseline {
+        columns,
+        days_of_month: days,
+        total_rows: total.unwrap_or(seen as u64),
+    })
+}
+
+/// The day of the month (1..=31) of each row's date in `column`.
+fn day_of_month(path: &Path, batch: &RecordBatch, column: &str) -> Result<Vec<u8>> {
+    let input = |rule: &str| Error::Input {
+        path: path.to_path_buf(),
+        column: column.to_string(),
+        rule: rule.to_string(),
+    };
+    let array = batch
+        .column_by_name(column)
+        .ok_or_else(|| input("the baseline needs its dates to compare monthly features"))?;
+    let dates = cast(array, &DataType::Date32)
+        .map_err(|_| input("not a date column (the baseline's dates)"))?;
+    let dates = dates.as_primitive::<arrow::datatypes::Date32Type>();
+    dates
+        .iter()
+        .map(|d| {
+            d.and_then(|d| {
+                NaiveDate::default().checked_add_signed(chrono::Duration::days(d.into()))
+            })
+            .map(|d| d.day() as u8)
+            .ok_or_else(|| input("a missing or out-of-range date"))
+        })
+        .collect()
+}
+
+/// The day of the month nearest `day` among `days` (the lower of two as near); `None` when
+/// `days` is empty.
+fn nearest_day(days: &[u8], day: u32) -> Option<u32> {
+    let mut present = [false; 32];
+    for &d in days {
+        present[usize::from(d).min(31)] = true;
+    }
+    (1..=31u32)
+        .filter(|&d| present[d as usize])
+        .min_by_key(|&d| (d.abs_diff(day), d))
 }
 
 /// Reads the model's features of the eligible rows of `date` from a feature table.
@@ -215,31 +308,108 @@ fn extend_all(
     Ok(())
 }
 
+/// How a day's drift is measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriftOptions {
+    /// The eligibility rule of the current rows (`labels.active_within_days`; 0 keeps every
+    /// row of the day).
+    pub active_within_days: u32,
+    /// Most baseline rows kept (see [`read_baseline`]).
+    pub max_baseline_rows: usize,
+    /// Buckets, floor and thresholds.
+    pub psi: PsiParams,
+    /// Features that follow the calendar month, each a name or a prefix ending in `*`:
+    /// they are compared with the training rows on the scored day's day of the month (or
+    /// the nearest the training set has). Default `payment_*`: payments are taken at the
+    /// start of each month.
+    pub monthly_features: Vec<String>,
+}
+
+impl Default for DriftOptions {
+    fn default() -> Self {
+        Self {
+            active_within_days: 30,
+            max_baseline_rows: 2_000_000,
+            psi: PsiParams::default(),
+            monthly_features: vec!["payment_*".into()],
+        }
+    }
+}
+
+impl DriftOptions {
+    /// Whether `feature` is one of [`DriftOptions::monthly_features`].
+    pub fn is_monthly(&self, feature: &str) -> bool {
+        self.monthly_features
+            .iter()
+            .any(|p| match p.strip_suffix('*') {
+                Some(prefix) => feature.starts_with(prefix),
+                None => feature == p,
+            })
+    }
+}
+
 /// Compares the model's features between the baseline and the eligible rows of `date`.
-#[allow(clippy::too_many_arguments)]
 pub fn drift_report(
     baseline: &Path,
     current: &Path,
     specs: &[FeatureSpec],
     model: &str,
     date: NaiveDate,
-    active_within_days: u32,
-    max_baseline_rows: usize,
-    params: &PsiParams,
+    options: &DriftOptions,
     now: DateTime<Utc>,
 ) -> Result<DriftReport> {
-    params.check()?;
-    let (base, total) = read_baseline(baseline, specs, max_baseline_rows)?;
-    let cur = read_current(current, specs, date, active_within_days)?;
-    let baseline_rows = base.first().map_or(0, Column::len) as u64;
+    options.psi.check()?;
+    let monthly: Vec<bool> = specs.iter().map(|s| options.is_monthly(&s.name)).collect();
+    let base = read_baseline(
+        baseline,
+        specs,
+        options.max_baseline_rows,
+        monthly.contains(&true),
+    )?;
+    let cur = read_current(current, specs, date, options.active_within_days)?;
+    let baseline_rows = base.columns.first().map_or(0, Column::len) as u64;
     let current_rows = cur.first().map_or(0, Column::len) as u64;
+    let (same_day, keep) = match &base.days_of_month {
+        Some(days) => {
+            let same_day = nearest_day(days, date.day());
+            let keep: Vec<bool> = days
+                .iter()
+                .map(|&d| Some(u32::from(d)) == same_day)
+                .collect();
+            (same_day, keep)
+        }
+        None => (None, Vec::new()),
+    };
     let triples: Vec<(String, Column, Column)> = specs
         .iter()
-        .zip(base)
+        .zip(base.columns)
         .zip(cur)
-        .map(|((s, b), c)| (s.name.clone(), b, c))
+        .zip(&monthly)
+        .map(|(((s, b), c), &m)| {
+            let b = if m && same_day.is_some() {
+                b.select(&keep)
+            } else {
+                b
+            };
+            (s.name.clone(), b, c)
+        })
         .collect();
-    let features = drift_columns(&triples, params);
+    let mut features = drift_columns(&triples, &options.psi);
+    for f in &mut features {
+        if !options.is_monthly(&f.feature) {
+            continue;
+        }
+        let said = match same_day {
+            Some(d) => format!(
+                "follows the calendar month: baseline is the training rows on day {d} of the month"
+            ),
+            None => "follows the calendar month, but the baseline has no rows".to_string(),
+        };
+        f.note = Some(match f.note.take() {
+            Some(n) => format!("{said}; {n}"),
+            None => said,
+        });
+    }
     let status = features
         .iter()
         .map(|f| f.status)
@@ -252,9 +422,9 @@ pub fn drift_report(
         baseline: baseline.to_path_buf(),
         current: current.to_path_buf(),
         baseline_rows,
-        baseline_rows_total: total,
+        baseline_rows_total: base.total_rows,
         current_rows,
-        params: *params,
+        params: options.psi,
         status,
         drifted: features
             .iter()
@@ -262,6 +432,12 @@ pub fn drift_report(
             .map(|f| f.feature.clone())
             .collect(),
         excluded: Vec::new(),
+        monthly: specs
+            .iter()
+            .filter(|s| options.is_monthly(&s.name))
+            .map(|s| s.name.clone())
+            .collect(),
+        baseline_day_of_month: same_day.filter(|_| monthly.contains(&true)),
         features,
     })
 }

@@ -36,7 +36,7 @@ pub mod psi;
 pub mod realized;
 
 pub use decide::{RetrainDecision, decide};
-pub use drift::{Column, DriftReport, drift_columns, drift_report};
+pub use drift::{Baseline, Column, DriftOptions, DriftReport, drift_columns, drift_report};
 pub use error::{Error, Result};
 pub use proxy::{ProxyReport, score_proxy};
 pub use psi::{FeaturePsi, PsiParams, Status};

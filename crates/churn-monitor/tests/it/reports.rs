@@ -157,6 +157,8 @@ fn a_failing_feature_means_retrain_and_the_history_is_indexed() {
         status: Status::Fail,
         drifted: vec!["moved".into()],
         excluded: vec![],
+        monthly: vec![],
+        baseline_day_of_month: None,
         features: psi,
     };
     let d = decide(Some(&report), None, Some(0.8), 0.1, now());
@@ -188,4 +190,139 @@ fn a_failing_feature_means_retrain_and_the_history_is_indexed() {
     assert!(samples.iter().any(|s| s.name == "churn_feature_psi"
         && s.labels["feature"] == "moved"
         && s.value > 0.25));
+}
+
+/// A table of users u0..u49 on every date from `from` to `to`: `payment_success_7d` is 1 in
+/// the first week of a month (payments at the start of each month) and 0 after;
+/// `logins_7d` cycles through 0..7 whatever the date.
+fn monthly_table(path: &std::path::Path, from: &str, to: &str) {
+    let (from, to): (NaiveDate, NaiveDate) = (from.parse().unwrap(), to.parse().unwrap());
+    let (mut users, mut dates, mut paid, mut logins) = (vec![], vec![], vec![], vec![]);
+    for date in from.iter_days().take_while(|d| *d <= to) {
+        for u in 0..50 {
+            users.push(format!("u{u}"));
+            dates.push(day(&date.to_string()));
+            paid.push(i32::from(chrono::Datelike::day(&date) <= 7));
+            logins.push(u % 7);
+        }
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("user_id", DataType::Utf8, false),
+        Field::new("as_of_date", DataType::Date32, false),
+        Field::new("payment_success_7d", DataType::Int32, false),
+        Field::new("logins_7d", DataType::Int32, false),
+    ]));
+    let b = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(users)),
+            Arc::new(Date32Array::from(dates)),
+            Arc::new(Int32Array::from(paid)),
+            Arc::new(Int32Array::from(logins)),
+        ],
+    )
+    .unwrap();
+    churn_data::io::write_batches(path, schema, &[b]).unwrap();
+}
+
+fn numeric_spec(name: &str) -> churn_models::preprocess::FeatureSpec {
+    churn_models::preprocess::FeatureSpec {
+        name: name.into(),
+        arrow_type: "Int32".into(),
+        nullable: false,
+        kind: churn_models::preprocess::FeatureKind::Numeric,
+        source_table: "features".into(),
+        lookup_keys: vec!["user_id".into(), "as_of_date".into()],
+    }
+}
+
+#[test]
+fn features_that_follow_the_calendar_month_are_compared_on_the_same_day_of_the_month() {
+    let dir = tempfile::tempdir().unwrap();
+    let (baseline, features) = (
+        dir.path().join("train.parquet"),
+        dir.path().join("f.parquet"),
+    );
+    monthly_table(&baseline, "2025-01-01", "2025-02-28");
+    monthly_table(&features, "2025-03-01", "2025-03-31");
+    let specs = [
+        numeric_spec("payment_success_7d"),
+        numeric_spec("logins_7d"),
+    ];
+    let report = |date: &str, monthly: &[&str]| {
+        let options = churn_monitor::DriftOptions {
+            active_within_days: 0,
+            monthly_features: monthly.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        churn_monitor::drift_report(
+            &baseline,
+            &features,
+            &specs,
+            "churn/1",
+            date.parse().unwrap(),
+            &options,
+            now(),
+        )
+        .unwrap()
+    };
+    let psi = |r: &churn_monitor::DriftReport, f: &str| {
+        r.features.iter().find(|x| x.feature == f).unwrap().clone()
+    };
+
+    // Against every day of January and February, nobody paying in the last week of March
+    // looks like drift.
+    let pooled = report("2025-03-20", &[]);
+    assert_eq!(pooled.status, Status::Fail);
+    assert_eq!(pooled.drifted, ["payment_success_7d"]);
+    assert_eq!(pooled.baseline_day_of_month, None);
+
+    // Against the 20th of January and February, nothing moved.
+    let same_day = report("2025-03-20", &["payment_*"]);
+    assert_eq!(same_day.status, Status::Ok, "{:?}", same_day.features);
+    assert_eq!(same_day.monthly, ["payment_success_7d"]);
+    assert_eq!(same_day.baseline_day_of_month, Some(20));
+    let paid = psi(&same_day, "payment_success_7d");
+    assert_eq!(paid.psi, 0.0);
+    assert_eq!(paid.baseline_rows, 100, "50 users on two dates");
+    assert!(paid.note.unwrap().contains("day 20 of the month"));
+    // Other features still use every baseline row.
+    assert_eq!(psi(&same_day, "logins_7d").baseline_rows, 50 * 59);
+    assert_eq!(same_day.baseline_rows, 50 * 59);
+
+    // An exact name works as a pattern too; the 31st is not in February, January has it.
+    let last = report("2025-03-31", &["payment_success_7d"]);
+    assert_eq!(last.baseline_day_of_month, Some(31));
+    assert_eq!(psi(&last, "payment_success_7d").baseline_rows, 50);
+    // In the first week of the month everybody has paid, on both sides.
+    let first_week = report("2025-03-03", &["payment_*"]);
+    assert_eq!(first_week.status, Status::Ok);
+    assert_eq!(psi(&first_week, "payment_success_7d").psi, 0.0);
+}
+
+#[test]
+fn a_day_of_the_month_the_baseline_lacks_uses_the_nearest_it_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let (baseline, features) = (
+        dir.path().join("train.parquet"),
+        dir.path().join("f.parquet"),
+    );
+    monthly_table(&baseline, "2025-02-01", "2025-02-28");
+    monthly_table(&features, "2025-03-01", "2025-03-31");
+    let options = churn_monitor::DriftOptions {
+        active_within_days: 0,
+        ..Default::default()
+    };
+    let r = churn_monitor::drift_report(
+        &baseline,
+        &features,
+        &[numeric_spec("payment_success_7d")],
+        "churn/1",
+        "2025-03-30".parse().unwrap(),
+        &options,
+        now(),
+    )
+    .unwrap();
+    assert_eq!(r.baseline_day_of_month, Some(28));
+    assert_eq!(r.status, Status::Ok);
 }
