@@ -251,6 +251,7 @@ fn score_params(config: &Config, args: &ScoreArgs) -> ScoreParams {
         active_within_days: config.labels.active_within_days,
         reasons: config.score.reasons && !args.no_reasons,
         batch_rows: config.score.batch_rows,
+        min_history_days: crate::stages::min_history_days(config),
         ..ScoreParams::default()
     }
 }
@@ -285,7 +286,7 @@ pub fn score(config: &Config, args: &ScoreArgs, ui: &Ui) -> Result<StageReport> 
         )
     })?;
     spinner.finish_and_clear();
-    say_job(ui, &outcome);
+    say_job(ui, &outcome, crate::stages::min_history_days(config));
     let outputs: Vec<PathBuf> = outcome
         .days
         .iter()
@@ -305,7 +306,7 @@ pub fn score(config: &Config, args: &ScoreArgs, ui: &Ui) -> Result<StageReport> 
     )
 }
 
-fn say_job(ui: &Ui, outcome: &JobOutcome) {
+fn say_job(ui: &Ui, outcome: &JobOutcome, min_history: u32) {
     for d in &outcome.days {
         let s = &d.summary;
         let status = match d.status {
@@ -337,6 +338,15 @@ fn say_job(ui: &Ui, outcome: &JobOutcome) {
             ));
         }
         ui.say(line);
+        if s.partial_history > 0 {
+            ui.warn(format!(
+                "score {}: {} scored users (e.g. {}) signed up before the feature table's first date and their look-back reaches before it: their window counts miss those days, which tends to overstate their risk (the look-back needs {} days of data; training leaves such rows out)",
+                s.as_of_date,
+                s.partial_history,
+                s.partial_history_examples.join(", "),
+                min_history
+            ));
+        }
     }
 }
 

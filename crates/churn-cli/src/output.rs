@@ -90,6 +90,15 @@ impl Ui {
             outln!("{}", text.as_ref());
         }
     }
+
+    /// Prints a warning on stderr (with JSON output too, which stays on stdout) unless
+    /// quiet.
+    pub fn warn(&self, text: impl AsRef<str>) {
+        if !self.quiet {
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr().lock(), "warning: {}", text.as_ref());
+        }
+    }
 }
 
 /// Renders rows as an aligned text table.

@@ -733,16 +733,21 @@ fn trainset_line(summary: &churn_labels::TrainsetSummary, seconds: f64) -> Strin
     )
 }
 
-/// The history a training row needs: the longest look-back of its features and of the
-/// eligibility rule, unless `labels.require_full_history` is off.
-fn trainset_params(config: &Config) -> churn_labels::TrainsetParams {
+/// The history a training row needs (and a scored row is checked for): the longest
+/// look-back of its features and of the eligibility rule, unless
+/// `labels.require_full_history` is off.
+pub(crate) fn min_history_days(config: &Config) -> u32 {
     let longest_window = config.features.windows.iter().copied().max().unwrap_or(0);
+    if config.labels.require_full_history {
+        longest_window.max(config.labels.active_within_days)
+    } else {
+        0
+    }
+}
+
+fn trainset_params(config: &Config) -> churn_labels::TrainsetParams {
     churn_labels::TrainsetParams {
-        min_history_days: if config.labels.require_full_history {
-            longest_window.max(config.labels.active_within_days)
-        } else {
-            0
-        },
+        min_history_days: min_history_days(config),
     }
 }
 

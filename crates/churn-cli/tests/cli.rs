@@ -537,6 +537,26 @@ fn registry_promote_rollback_and_score_from_the_command_line() {
         "{}",
         text(&o)
     );
+    // A date whose 30-day look-back reaches before the data is scored with a warning on
+    // stderr and a count in the manifest; the latest date has none.
+    let o = churn(root, &["score", "--as-of-date", "2025-01-20"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("warning: score 2025-01-20:") && stderr.contains("signed up before"),
+        "{stderr}"
+    );
+    let manifest = |date: &str| -> serde_json::Value {
+        let path = root.join(format!("data/predictions/churn_predictions_{date}.json"));
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    assert!(
+        manifest("2025-01-20")["summary"]["partial_history"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert_eq!(manifest("2025-03-31")["summary"]["partial_history"], 0);
     // An unknown date is exit 1 with the available range.
     let o = churn(root, &["score", "--as-of-date", "2030-01-01"]);
     assert_eq!(o.status.code(), Some(1));

@@ -57,6 +57,12 @@ pub struct ScoreParams {
     pub kind: OutputKind,
     /// Threshold of the label or flag.
     pub threshold: f64,
+    /// Days of observed history a row's look-back needs (the longest feature window or
+    /// eligibility look-back, as in training; 0 = no check). A user who signed up before the
+    /// table's first date has days in the windows of its first `min_history_days - 1` dates
+    /// that the data does not show, so their counts read low and the risk high. Such rows
+    /// are still scored, and counted in [`ScoreSummary::partial_history`].
+    pub min_history_days: u32,
 }
 
 impl Default for ScoreParams {
@@ -67,6 +73,7 @@ impl Default for ScoreParams {
             batch_rows: churn_data::io::DEFAULT_BATCH_SIZE,
             kind: OutputKind::Classification,
             threshold: 0.5,
+            min_history_days: 30,
         }
     }
 }
@@ -97,6 +104,14 @@ pub struct ScoreSummary {
     pub ineligible: u64,
     /// A few ineligible user ids.
     pub ineligible_examples: Vec<String>,
+    /// Rows scored whose look-back reaches before the table's first date for a user who
+    /// signed up before it (see [`ScoreParams::min_history_days`]): their window features
+    /// undercount.
+    #[serde(default)]
+    pub partial_history: u64,
+    /// A few of their user ids.
+    #[serde(default)]
+    pub partial_history_examples: Vec<String>,
     /// Keys asked for (keys-only scoring).
     pub keys_requested: Option<u64>,
     /// Keys found in the feature table.
@@ -119,6 +134,8 @@ impl ScoreSummary {
             scored: 0,
             ineligible: 0,
             ineligible_examples: Vec::new(),
+            partial_history: 0,
+            partial_history_examples: Vec::new(),
             keys_requested: None,
             keys_found: None,
             keys_missing: None,
@@ -250,6 +267,10 @@ impl<'a> Scorer<'a> {
                 .map(|s| s.name.as_str()),
         );
         columns.extend(eligibility.as_deref());
+        let history_from = self.history_check(table, date)?;
+        if history_from.is_some() {
+            columns.push(ud::SIGNUP_DATE);
+        }
         let schema = table.schema();
         columns.retain(|c| schema.field_with_name(c).is_ok());
         columns.sort_unstable();
@@ -283,7 +304,13 @@ impl<'a> Scorer<'a> {
                 let (on_date, rows) = item?;
                 acc.summary.rows_read += rows as u64;
                 if on_date.num_rows() > 0 {
-                    self.gather(table, on_date, eligibility.as_deref(), &mut acc)?;
+                    self.gather(
+                        table,
+                        on_date,
+                        eligibility.as_deref(),
+                        history_from,
+                        &mut acc,
+                    )?;
                 }
             }
             Ok(())
@@ -319,12 +346,61 @@ impl<'a> Scorer<'a> {
         })
     }
 
+    /// The table's first date, when rows of `date` may have look-backs reaching before it
+    /// (`date` is within `min_history_days - 1` days of it and the table has signup dates);
+    /// `None` when every row's history is complete or there is nothing to check with.
+    fn history_check(&self, table: &FeatureTable, date: NaiveDate) -> Result<Option<i32>> {
+        let m = self.params.min_history_days;
+        if m <= 1 || table.schema().field_with_name(ud::SIGNUP_DATE).is_err() {
+            return Ok(None);
+        }
+        Ok(table.date_range()?.and_then(|(first, _)| {
+            let complete_from = first + chrono::Days::new(u64::from(m - 1));
+            (date < complete_from).then(|| days(first))
+        }))
+    }
+
+    /// Counts the rows of users who signed up before `first` (or whose signup is unknown):
+    /// their look-back reaches before the data.
+    fn count_partial_history(
+        &self,
+        table: &FeatureTable,
+        batch: &RecordBatch,
+        first: i32,
+        summary: &mut ScoreSummary,
+    ) -> Result<()> {
+        let Some(signup) = batch.column_by_name(ud::SIGNUP_DATE) else {
+            return Ok(());
+        };
+        let signup = cast(signup, &DataType::Date32).map_err(|e| Error::Input {
+            path: table.path().to_path_buf(),
+            column: ud::SIGNUP_DATE.into(),
+            rule: format!("not a date: {e}"),
+            examples: vec![],
+        })?;
+        let signup = signup.as_primitive::<Date32Type>();
+        let users = batch
+            .column_by_name(ud::USER_ID)
+            .expect("the key column was read")
+            .as_string::<i32>();
+        for i in (0..batch.num_rows()).filter(|&i| signup.is_null(i) || signup.value(i) < first) {
+            summary.partial_history += 1;
+            if summary.partial_history_examples.len() < 5 {
+                summary
+                    .partial_history_examples
+                    .push(users.value(i).to_string());
+            }
+        }
+        Ok(())
+    }
+
     /// Checks duplicates, applies eligibility and predicts one batch of the date.
     fn gather(
         &self,
         table: &FeatureTable,
         batch: RecordBatch,
         eligibility: Option<&str>,
+        history_from: Option<i32>,
         acc: &mut Gathered,
     ) -> Result<()> {
         acc.summary.rows_on_date += batch.num_rows() as u64;
@@ -377,6 +453,9 @@ impl<'a> Scorer<'a> {
         };
         if batch.num_rows() == 0 {
             return Ok(());
+        }
+        if let Some(first) = history_from {
+            self.count_partial_history(table, &batch, first, &mut acc.summary)?;
         }
         let design = self
             .artifact

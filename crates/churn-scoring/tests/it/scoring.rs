@@ -473,3 +473,72 @@ fn a_fresh_latest_date_snapshot_is_read_and_a_stale_one_ignored() {
     let other = scored(&p, "other");
     assert_eq!(other, plain);
 }
+
+/// The feature table with a signup_date: even users (by row) signed up 50 days before the
+/// table's first date, odd users on it.
+fn features_with_signup(path: &std::path::Path) {
+    let batches: Vec<RecordBatch> = crate::common::batches(false)
+        .into_iter()
+        .map(|b| {
+            let mut fields: Vec<arrow::datatypes::Field> = b
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect();
+            fields.push(arrow::datatypes::Field::new(
+                "signup_date",
+                arrow::datatypes::DataType::Date32,
+                true,
+            ));
+            let mut columns = b.columns().to_vec();
+            columns.push(std::sync::Arc::new(arrow::array::Date32Array::from(
+                (0..b.num_rows() as i32)
+                    .map(|u| days(first_date()) - if u % 2 == 0 { 50 } else { 0 })
+                    .collect::<Vec<_>>(),
+            )));
+            RecordBatch::try_new(
+                std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
+                columns,
+            )
+            .unwrap()
+        })
+        .collect();
+    churn_data::io::write_batches(path, batches[0].schema(), &batches).unwrap();
+}
+
+#[test]
+fn users_whose_look_back_reaches_before_the_data_are_counted() {
+    let p = project();
+    let features = p.dir.path().join("with_signup.parquet");
+    features_with_signup(&features);
+    let summary = |date: chrono::NaiveDate, min_history_days: u32| {
+        let mut j = job(&p, &format!("pred_{date}_{min_history_days}"));
+        j.features = features.clone();
+        j.date = Some(date);
+        j.params.min_history_days = min_history_days;
+        run_job(&p.registry, &j, &clock())
+            .unwrap()
+            .days
+            .remove(0)
+            .summary
+    };
+    // Look-backs of 5 days are complete from the 5th date of the table on.
+    let early = summary(date(days(first_date()) + 2), 5);
+    assert_eq!(early.partial_history, (USERS / 2) as u64, "the even users");
+    assert_eq!(early.partial_history_examples.len(), 5);
+    assert_eq!(early.partial_history_examples[0], user(0));
+    assert_eq!(early.scored, (USERS - USERS / 10) as u64, "still scored");
+    assert_eq!(summary(date(days(first_date()) + 3), 5).partial_history, 60);
+    assert_eq!(summary(date(days(first_date()) + 4), 5).partial_history, 0);
+    assert_eq!(summary(date(days(first_date()) + 2), 0).partial_history, 0);
+    // A table without signup dates has nothing to check with.
+    let mut j = job(&p, "no_signup");
+    j.date = Some(first_date());
+    let s = run_job(&p.registry, &j, &clock())
+        .unwrap()
+        .days
+        .remove(0)
+        .summary;
+    assert_eq!(s.partial_history, 0);
+}
