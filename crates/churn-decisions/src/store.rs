@@ -123,6 +123,8 @@ pub fn run(
         summary.examples.extend(examples);
         tracing::debug!(written = outcome.written, "decision batch committed");
     }
+    // The candidates are all decided: their memory is not needed while the store writes.
+    drop(candidates);
     store.finish()?;
     Ok(summary)
 }

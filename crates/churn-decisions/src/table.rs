@@ -185,12 +185,14 @@ pub fn from_batches(path: &Path, batches: &[RecordBatch]) -> Result<Vec<Decision
 /// Reads the candidates of a predictions file (as `churn score` writes it): one per
 /// (user_id, as_of_date); churn_risk must be a probability; an empty file is an error.
 pub fn read_predictions(path: &Path) -> Result<Vec<Candidate>> {
-    let (_, batches) = churn_data::io::read_all(path, None)?;
-    let mut out = Vec::new();
-    let mut seen = HashSet::new();
-    let mut duplicates = Vec::new();
+    // Batch by batch (each dropped once converted), into a vector sized for the file: a
+    // million candidates never wait beside the table they came from or a doubled vector.
+    let reader = churn_data::io::TableReader::open(path, None, churn_data::io::DEFAULT_BATCH_SIZE)?;
+    let rows = churn_data::io::parquet_row_count(path).unwrap_or(0);
+    let mut out = Vec::with_capacity(usize::try_from(rows).unwrap_or(0));
     let mut bad_risk = Vec::new();
-    for b in &batches {
+    for b in reader {
+        let b = &b?;
         let user = column(path, b, "user_id", &DataType::Utf8)?;
         let dates = column(path, b, "as_of_date", &DataType::Date32)?;
         let risk = column(path, b, "churn_risk", &DataType::Float64)?;
@@ -234,10 +236,6 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Candidate>> {
                 bad_risk.push(format!("{user_id}: {p}"));
                 continue;
             }
-            if !seen.insert((user_id.clone(), d)) {
-                duplicates.push(format!("{user_id} {d}"));
-                continue;
-            }
             out.push(Candidate {
                 user_id,
                 as_of_date: d,
@@ -276,6 +274,14 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Candidate>> {
             bad_risk,
         ));
     }
+    // Ids are borrowed from the candidates, not copied.
+    let mut seen: HashSet<(&str, NaiveDate)> = HashSet::with_capacity(out.len());
+    let duplicates: Vec<String> = out
+        .iter()
+        .filter(|c| !seen.insert((c.user_id.as_str(), c.as_of_date)))
+        .map(|c| format!("{} {}", c.user_id, c.as_of_date))
+        .collect();
+    drop(seen);
     if !duplicates.is_empty() {
         return Err(fail(
             "user_id",
