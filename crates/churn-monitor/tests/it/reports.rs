@@ -236,36 +236,40 @@ fn numeric_spec(name: &str) -> churn_models::preprocess::FeatureSpec {
     }
 }
 
-#[test]
-fn features_that_follow_the_calendar_month_are_compared_on_the_same_day_of_the_month() {
+/// The drift report of `date` of the March table against a baseline table of `from..=to`
+/// (tables of [`monthly_table`]), every row eligible, `monthly` as the monthly features.
+fn monthly_drift(from: &str, to: &str, date: &str, monthly: &[&str]) -> churn_monitor::DriftReport {
     let dir = tempfile::tempdir().unwrap();
     let (baseline, features) = (
         dir.path().join("train.parquet"),
         dir.path().join("f.parquet"),
     );
-    monthly_table(&baseline, "2025-01-01", "2025-02-28");
+    monthly_table(&baseline, from, to);
     monthly_table(&features, "2025-03-01", "2025-03-31");
-    let specs = [
-        numeric_spec("payment_success_7d"),
-        numeric_spec("logins_7d"),
-    ];
-    let report = |date: &str, monthly: &[&str]| {
-        let options = churn_monitor::DriftOptions {
-            active_within_days: 0,
-            monthly_features: monthly.iter().map(|s| s.to_string()).collect(),
-            ..Default::default()
-        };
-        churn_monitor::drift_report(
-            &baseline,
-            &features,
-            &specs,
-            "churn/1",
-            date.parse().unwrap(),
-            &options,
-            now(),
-        )
-        .unwrap()
+    let options = churn_monitor::DriftOptions {
+        active_within_days: 0,
+        monthly_features: monthly.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
     };
+    churn_monitor::drift_report(
+        &baseline,
+        &features,
+        &[
+            numeric_spec("payment_success_7d"),
+            numeric_spec("logins_7d"),
+        ],
+        "churn/1",
+        date.parse().unwrap(),
+        &options,
+        now(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn features_that_follow_the_calendar_month_are_compared_on_the_same_day_of_the_month() {
+    let report =
+        |date: &str, monthly: &[&str]| monthly_drift("2025-01-01", "2025-02-28", date, monthly);
     let psi = |r: &churn_monitor::DriftReport, f: &str| {
         r.features.iter().find(|x| x.feature == f).unwrap().clone()
     };
@@ -302,27 +306,7 @@ fn features_that_follow_the_calendar_month_are_compared_on_the_same_day_of_the_m
 
 #[test]
 fn a_day_of_the_month_the_baseline_lacks_uses_the_nearest_it_has() {
-    let dir = tempfile::tempdir().unwrap();
-    let (baseline, features) = (
-        dir.path().join("train.parquet"),
-        dir.path().join("f.parquet"),
-    );
-    monthly_table(&baseline, "2025-02-01", "2025-02-28");
-    monthly_table(&features, "2025-03-01", "2025-03-31");
-    let options = churn_monitor::DriftOptions {
-        active_within_days: 0,
-        ..Default::default()
-    };
-    let r = churn_monitor::drift_report(
-        &baseline,
-        &features,
-        &[numeric_spec("payment_success_7d")],
-        "churn/1",
-        "2025-03-30".parse().unwrap(),
-        &options,
-        now(),
-    )
-    .unwrap();
+    let r = monthly_drift("2025-02-01", "2025-02-28", "2025-03-30", &["payment_*"]);
     assert_eq!(r.baseline_day_of_month, Some(28));
     assert_eq!(r.status, Status::Ok);
 }
