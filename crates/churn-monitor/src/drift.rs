@@ -360,12 +360,14 @@ pub fn drift_report(
 ) -> Result<DriftReport> {
     options.psi.check()?;
     let monthly: Vec<bool> = specs.iter().map(|s| options.is_monthly(&s.name)).collect();
-    let base = read_baseline(
-        baseline,
-        specs,
-        options.max_baseline_rows,
-        monthly.contains(&true),
-    )?;
+    // A baseline without dates (a table of the caller's) compares every feature with all
+    // its rows, saying so.
+    let dated = monthly.contains(&true)
+        && TableReader::open(baseline, None, DEFAULT_BATCH_SIZE)?
+            .schema()
+            .field_with_name(churn_data::schema::user_daily::AS_OF_DATE)
+            .is_ok();
+    let base = read_baseline(baseline, specs, options.max_baseline_rows, dated)?;
     let cur = read_current(current, specs, date, options.active_within_days)?;
     let baseline_rows = base.columns.first().map_or(0, Column::len) as u64;
     let current_rows = cur.first().map_or(0, Column::len) as u64;
@@ -403,7 +405,9 @@ pub fn drift_report(
             Some(d) => format!(
                 "follows the calendar month: baseline is the training rows on day {d} of the month"
             ),
-            None => "follows the calendar month, but the baseline has no rows".to_string(),
+            None => "follows the calendar month, but the baseline has no dated rows: compared \
+                     with every row"
+                .to_string(),
         };
         f.note = Some(match f.note.take() {
             Some(n) => format!("{said}; {n}"),

@@ -310,3 +310,44 @@ fn a_day_of_the_month_the_baseline_lacks_uses_the_nearest_it_has() {
     assert_eq!(r.baseline_day_of_month, Some(28));
     assert_eq!(r.status, Status::Ok);
 }
+
+#[test]
+fn a_baseline_without_dates_compares_monthly_features_with_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dated, baseline, features) = (
+        dir.path().join("dated.parquet"),
+        dir.path().join("train.parquet"),
+        dir.path().join("f.parquet"),
+    );
+    monthly_table(&dated, "2025-01-01", "2025-02-28");
+    let (schema, batches) = churn_data::io::read_all(&dated, None).unwrap();
+    let keep: Vec<usize> = (0..schema.fields().len())
+        .filter(|&i| schema.field(i).name() != "as_of_date")
+        .collect();
+    let undated: Vec<RecordBatch> = batches.iter().map(|b| b.project(&keep).unwrap()).collect();
+    churn_data::io::write_batches(&baseline, undated[0].schema(), &undated).unwrap();
+    monthly_table(&features, "2025-03-01", "2025-03-31");
+    let options = churn_monitor::DriftOptions {
+        active_within_days: 0,
+        ..Default::default()
+    };
+    let r = churn_monitor::drift_report(
+        &baseline,
+        &features,
+        &[numeric_spec("payment_success_7d")],
+        "churn/1",
+        "2025-03-20".parse().unwrap(),
+        &options,
+        now(),
+    )
+    .unwrap();
+    assert_eq!(r.baseline_day_of_month, None);
+    assert_eq!(r.status, Status::Fail, "every baseline row, as before");
+    assert!(
+        r.features[0]
+            .note
+            .as_ref()
+            .unwrap()
+            .contains("no dated rows")
+    );
+}
