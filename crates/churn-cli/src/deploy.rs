@@ -286,7 +286,7 @@ pub fn score(config: &Config, args: &ScoreArgs, ui: &Ui) -> Result<StageReport> 
         )
     })?;
     spinner.finish_and_clear();
-    say_job(ui, &outcome, crate::stages::min_history_days(config));
+    say_job(ui, &outcome, job.params.min_history_days);
     let outputs: Vec<PathBuf> = outcome
         .days
         .iter()

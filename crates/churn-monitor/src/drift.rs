@@ -172,7 +172,7 @@ pub struct DriftReport {
 pub struct Baseline {
     /// One column per feature.
     pub columns: Vec<Column>,
-    /// Each row's day of the month (1..=31), when asked for.
+    /// Each row's day of the month (1..=31), when asked for and the table has dates.
     pub days_of_month: Option<Vec<u8>>,
     /// Rows in the table (before sampling).
     pub total_rows: u64,
@@ -181,7 +181,7 @@ pub struct Baseline {
 /// Reads the model's features from the baseline table, keeping about `max_rows` rows (32
 /// evenly spaced runs of whole users over every date, see
 /// [`TableReader::open_sample`]), with each row's day of the month when `days_of_month`
-/// (from its `as_of_date`).
+/// and the table has an `as_of_date` column (a table of the caller's may have none).
 pub fn read_baseline(
     path: &Path,
     specs: &[FeatureSpec],
@@ -194,9 +194,11 @@ pub fn read_baseline(
     if days_of_month && !names.contains(&AS_OF_DATE) {
         names.push(AS_OF_DATE);
     }
+    // A column the table lacks is left out of the projection, not an error.
     let reader = TableReader::open_sample(path, Some(&names), DEFAULT_BATCH_SIZE, max_rows)?;
+    let dated = days_of_month && reader.schema().field_with_name(AS_OF_DATE).is_ok();
     let mut columns: Vec<Column> = specs.iter().map(|s| Column::empty(s.kind)).collect();
-    let mut days: Option<Vec<u8>> = days_of_month.then(Vec::new);
+    let mut days: Option<Vec<u8>> = dated.then(Vec::new);
     let mut seen = 0usize;
     for batch in reader {
         let batch = batch?;
@@ -360,14 +362,20 @@ pub fn drift_report(
 ) -> Result<DriftReport> {
     options.psi.check()?;
     let monthly: Vec<bool> = specs.iter().map(|s| options.is_monthly(&s.name)).collect();
+    let monthly_names: Vec<String> = specs
+        .iter()
+        .zip(&monthly)
+        .filter(|(_, m)| **m)
+        .map(|(s, _)| s.name.clone())
+        .collect();
     // A baseline without dates (a table of the caller's) compares every feature with all
     // its rows, saying so.
-    let dated = monthly.contains(&true)
-        && TableReader::open(baseline, None, DEFAULT_BATCH_SIZE)?
-            .schema()
-            .field_with_name(churn_data::schema::user_daily::AS_OF_DATE)
-            .is_ok();
-    let base = read_baseline(baseline, specs, options.max_baseline_rows, dated)?;
+    let base = read_baseline(
+        baseline,
+        specs,
+        options.max_baseline_rows,
+        !monthly_names.is_empty(),
+    )?;
     let cur = read_current(current, specs, date, options.active_within_days)?;
     let baseline_rows = base.columns.first().map_or(0, Column::len) as u64;
     let current_rows = cur.first().map_or(0, Column::len) as u64;
@@ -398,7 +406,7 @@ pub fn drift_report(
         .collect();
     let mut features = drift_columns(&triples, &options.psi);
     for f in &mut features {
-        if !options.is_monthly(&f.feature) {
+        if !monthly_names.contains(&f.feature) {
             continue;
         }
         let said = match same_day {
@@ -436,12 +444,8 @@ pub fn drift_report(
             .map(|f| f.feature.clone())
             .collect(),
         excluded: Vec::new(),
-        monthly: specs
-            .iter()
-            .filter(|s| options.is_monthly(&s.name))
-            .map(|s| s.name.clone())
-            .collect(),
-        baseline_day_of_month: same_day.filter(|_| monthly.contains(&true)),
+        monthly: monthly_names,
+        baseline_day_of_month: same_day,
         features,
     })
 }

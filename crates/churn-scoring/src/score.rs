@@ -363,7 +363,6 @@ impl<'a> Scorer<'a> {
     /// Counts the rows of users who signed up before `first` (or whose signup is unknown):
     /// their look-back reaches before the data.
     fn count_partial_history(
-        &self,
         table: &FeatureTable,
         batch: &RecordBatch,
         first: i32,
@@ -455,7 +454,7 @@ impl<'a> Scorer<'a> {
             return Ok(());
         }
         if let Some(first) = history_from {
-            self.count_partial_history(table, &batch, first, &mut acc.summary)?;
+            Self::count_partial_history(table, &batch, first, &mut acc.summary)?;
         }
         let design = self
             .artifact
