@@ -8,8 +8,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int32Array, UInt32Array};
+use arrow::array::{
+    ArrayRef, AsArray, Date32Array, Int32Array, TimestampMicrosecondArray, UInt32Array,
+};
 use arrow::compute::{concat_batches, take};
+use arrow::datatypes::{DataType, Date32Type, TimeUnit, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
 use serde::Deserialize;
 
@@ -183,6 +186,31 @@ fn derive(root: &Path, case_dir: &Path, d: &Derive) {
             std::fs::write(&src, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
         }
         "delete" => std::fs::remove_file(&src).unwrap(),
+        how if how.starts_with("far:") => {
+            // The first row's date or timestamp far beyond any calendar (a Parquet date
+            // column holds any integer).
+            let b = read_table(&src);
+            let i = b.schema().index_of(&how["far:".len()..]).unwrap();
+            let mut cols = b.columns().to_vec();
+            cols[i] = match b.schema().field(i).data_type() {
+                DataType::Date32 => {
+                    let mut v: Vec<Option<i32>> =
+                        cols[i].as_primitive::<Date32Type>().iter().collect();
+                    v[0] = Some(2_000_000_000);
+                    Arc::new(Date32Array::from(v))
+                }
+                DataType::Timestamp(TimeUnit::Microsecond, tz) => {
+                    let mut v: Vec<Option<i64>> = cols[i]
+                        .as_primitive::<TimestampMicrosecondType>()
+                        .iter()
+                        .collect();
+                    v[0] = Some(1_000_000_000_000_000_000);
+                    Arc::new(TimestampMicrosecondArray::from(v).with_timezone_opt(tz.clone()))
+                }
+                other => panic!("far: {other} is not a date or timestamp"),
+            };
+            write_table(&dst, &RecordBatch::try_new(b.schema(), cols).unwrap());
+        }
         how if how.starts_with("drop:") => {
             let b = read_table(&src);
             let name = &how["drop:".len()..];

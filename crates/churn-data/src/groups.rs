@@ -132,7 +132,10 @@ impl<I: Iterator<Item = Result<RecordBatch>>> UserGroups<I> {
                             &self.source,
                             "user_id, as_of_date",
                             "(user_id, as_of_date) must be unique",
-                            vec![format!("row {row}: {id} {}", fmt_date(date))],
+                            vec![format!(
+                                "row {row}: {id} {}",
+                                crate::days::display(i64::from(date))
+                            )],
                         ));
                     }
                     if date < *prev_date {
@@ -142,8 +145,8 @@ impl<I: Iterator<Item = Result<RecordBatch>>> UserGroups<I> {
                             "rows must be sorted by as_of_date within each user",
                             vec![format!(
                                 "row {row}: {id} {} after {}",
-                                fmt_date(date),
-                                fmt_date(*prev_date)
+                                crate::days::display(i64::from(date)),
+                                crate::days::display(i64::from(*prev_date))
                             )],
                         ));
                     }
@@ -262,10 +265,4 @@ fn id_hash(id: &str) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     id.hash(&mut h);
     h.finish()
-}
-
-fn fmt_date(days: i32) -> String {
-    chrono::DateTime::from_timestamp(i64::from(days) * 86_400, 0)
-        .map(|d| d.date_naive().to_string())
-        .unwrap_or_else(|| days.to_string())
 }

@@ -63,7 +63,8 @@ type BatchIter = Box<dyn Iterator<Item = std::result::Result<RecordBatch, ArrowE
 
 /// A stream of record batches from one file. CSV columns are read as text (so ids and
 /// values are kept verbatim and type problems can be reported with examples); Parquet
-/// columns keep their stored types.
+/// columns keep their stored types, and a batch with a date or timestamp outside
+/// 0001-01-01..=9999-12-31 is an [`Error::Invalid`] naming the column (see [`crate::days`]).
 pub struct TableReader {
     path: PathBuf,
     format: Format,
@@ -223,11 +224,22 @@ impl Iterator for TableReader {
 
     fn next(&mut self) -> Option<Self::Item> {
         self.inner.next().map(|r| {
-            r.map_err(|e| Error::Format {
+            let batch = r.map_err(|e| Error::Format {
                 path: self.path.clone(),
                 format: self.format.name(),
                 message: e.to_string(),
-            })
+            })?;
+            // A Parquet date or timestamp can hold any integer; nothing past this point has
+            // to guard its date arithmetic (CSV dates are text here, parsed downstream).
+            match crate::days::out_of_range(&batch) {
+                None => Ok(batch),
+                Some((column, examples)) => Err(Error::Invalid {
+                    path: self.path.clone(),
+                    column,
+                    rule: crate::days::RANGE_RULE.into(),
+                    examples,
+                }),
+            }
         })
     }
 }
@@ -338,8 +350,9 @@ fn csv_text_schema(file: &File) -> std::result::Result<Schema, String> {
 }
 
 /// The min and max of a timestamp column, in microseconds, from a Parquet file's row-group
-/// statistics; `None` when the file is not Parquet, the column is not a timestamp, or any
-/// row group lacks statistics (the caller then scans).
+/// statistics; `None` when the file is not Parquet, the column is not a timestamp, any
+/// row group lacks statistics, or a value lies outside the calendar of [`crate::days`] (the
+/// caller then scans, and the reader reports the values).
 pub fn parquet_time_range(path: &Path, column: &str) -> Option<(i64, i64)> {
     let target = DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None);
     let (mins, maxes) = parquet_column_stats(
@@ -355,11 +368,20 @@ pub fn parquet_time_range(path: &Path, column: &str) -> Option<(i64, i64)> {
             .as_any()
             .downcast_ref::<arrow::array::TimestampMicrosecondArray>()?,
     );
-    Some((arrow::compute::min(mins)?, arrow::compute::max(maxes)?))
+    let (lo, hi) = (arrow::compute::min(mins)?, arrow::compute::max(maxes)?);
+    // Outside the calendar: `None`, so the caller scans and the reader names the values.
+    let day = 86_400_000_000i64;
+    let (first, end) = (
+        i64::from(crate::days::MIN_DAY) * day,
+        (i64::from(crate::days::MAX_DAY) + 1) * day,
+    );
+    (first <= lo && hi < end).then_some((lo, hi))
 }
 
 /// The min and max of a date column (days since 1970-01-01) from a Parquet file's row-group
-/// statistics; `None` as for [`parquet_time_range`].
+/// statistics; `None` as for [`parquet_time_range`], and when a day lies outside
+/// [`crate::days::MIN_DAY`]`..=`[`crate::days::MAX_DAY`] (the caller then scans, and the
+/// reader reports the values).
 pub fn parquet_date_range(path: &Path, column: &str) -> Option<(i32, i32)> {
     let (mins, maxes) = parquet_column_stats(
         path,
@@ -371,7 +393,9 @@ pub fn parquet_date_range(path: &Path, column: &str) -> Option<(i32, i32)> {
         mins.as_any().downcast_ref::<arrow::array::Date32Array>()?,
         maxes.as_any().downcast_ref::<arrow::array::Date32Array>()?,
     );
-    Some((arrow::compute::min(mins)?, arrow::compute::max(maxes)?))
+    let range = crate::days::MIN_DAY..=crate::days::MAX_DAY;
+    let (lo, hi) = (arrow::compute::min(mins)?, arrow::compute::max(maxes)?);
+    (range.contains(&lo) && range.contains(&hi)).then_some((lo, hi))
 }
 
 /// The number of rows of a Parquet file from its footer; `None` for other files.

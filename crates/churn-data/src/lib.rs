@@ -28,6 +28,7 @@
 pub mod canonical;
 pub mod clock;
 pub mod config;
+pub mod days;
 mod error;
 pub mod generate;
 pub mod groups;

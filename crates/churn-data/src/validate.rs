@@ -247,7 +247,7 @@ impl DateBounds {
     fn rule(self, column: &str) -> String {
         format!(
             "{column} must be between 1970-01-01 and {} (tomorrow)",
-            fmt_day(self.max_day)
+            crate::days::display(self.max_day)
         )
     }
 }
@@ -447,7 +447,7 @@ fn check_users(
                 users::SIGNUP_DATE,
                 &dates.rule(users::SIGNUP_DATE),
                 r,
-                fmt_day(day),
+                crate::days::display(day),
             );
         }
         let plan_norm = plan.is_valid(r).then(|| plan.value(r).to_lowercase());
@@ -594,7 +594,11 @@ fn check_events(
                 events::EVENT_TIME,
                 &dates.rule(events::EVENT_TIME),
                 r,
-                format!("event_id {} at {}", event_id.value(r), fmt_day(day)),
+                format!(
+                    "event_id {} at {}",
+                    event_id.value(r),
+                    crate::days::display(day)
+                ),
             );
         } else if let Some(s) = signup {
             let day = time.value(r).div_euclid(86_400_000_000);
@@ -603,7 +607,11 @@ fn check_events(
                     events::EVENT_TIME,
                     "event_time should not be before the user's signup_date",
                     r,
-                    format!("user {} event day {}", user.value(r), fmt_day(day)),
+                    format!(
+                        "user {} event day {}",
+                        user.value(r),
+                        crate::days::display(day)
+                    ),
                 );
             }
         }
@@ -662,10 +670,4 @@ fn check_events(
         }
     }
     Ok(())
-}
-
-fn fmt_day(day: i64) -> String {
-    chrono::DateTime::from_timestamp(day * 86_400, 0)
-        .map(|d| d.date_naive().to_string())
-        .unwrap_or_else(|| day.to_string())
 }

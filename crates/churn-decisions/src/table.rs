@@ -15,15 +15,14 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::error::{Error, Result};
 use crate::rules::{Candidate, Decision};
 
-const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-
 fn day(d: NaiveDate) -> i32 {
-    (d - EPOCH).num_days() as i32
+    churn_data::days::day_of(d)
 }
 
-/// Days since 1970-01-01 as a date.
+/// Days since 1970-01-01 as a date (tables are read through a reader that rejects days
+/// outside 0001..=9999; see [`churn_data::days`]).
 pub(crate) fn date(day: i32) -> NaiveDate {
-    EPOCH + chrono::Duration::days(i64::from(day))
+    churn_data::days::date_saturating(day)
 }
 
 /// The columns of the decisions table, in order.

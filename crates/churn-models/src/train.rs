@@ -402,7 +402,7 @@ fn train_last(cutoff: i32, gap_days: u32) -> i32 {
 }
 
 fn to_date(days: i32) -> NaiveDate {
-    NaiveDate::default() + chrono::Duration::days(i64::from(days))
+    churn_data::days::date_saturating(days)
 }
 
 fn stride_keep(user: &str, date: i32, k: u32, seed: u64) -> bool {

@@ -232,11 +232,9 @@ fn day_of_month(path: &Path, batch: &RecordBatch, column: &str) -> Result<Vec<u8
     dates
         .iter()
         .map(|d| {
-            d.and_then(|d| {
-                NaiveDate::default().checked_add_signed(chrono::Duration::days(d.into()))
-            })
-            .map(|d| d.day() as u8)
-            .ok_or_else(|| input("a missing or out-of-range date"))
+            d.and_then(churn_data::days::date_of)
+                .map(|d| d.day() as u8)
+                .ok_or_else(|| input("a missing or out-of-range date"))
         })
         .collect()
 }

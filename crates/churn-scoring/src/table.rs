@@ -16,12 +16,13 @@ use crate::error::{Error, Result};
 
 /// Days since 1970-01-01 of a date.
 pub fn days(date: NaiveDate) -> i32 {
-    (date - NaiveDate::default()).num_days() as i32
+    churn_data::days::day_of(date)
 }
 
-/// The date `days` after 1970-01-01.
+/// The date `days` after 1970-01-01 (see [`churn_data::days::date_saturating`]: tables are
+/// read through a reader that rejects days outside 0001..=9999).
 pub fn date(days: i32) -> NaiveDate {
-    NaiveDate::default() + chrono::Duration::days(i64::from(days))
+    churn_data::days::date_saturating(days)
 }
 
 /// The names of the two key columns in a table (default `user_id`, `as_of_date`).
