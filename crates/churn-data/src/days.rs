@@ -84,10 +84,12 @@ pub fn out_of_range(batch: &RecordBatch) -> Option<(String, Vec<String>)> {
         let Some((per_day, unit)) = per_day else {
             continue;
         };
+        // The first and last instants of the range; nanoseconds cannot reach either end.
         let (lo, hi) = (
-            i64::from(MIN_DAY) * per_day,
-            // The last instant of MAX_DAY.
-            (i64::from(MAX_DAY) + 1).saturating_mul(per_day) - 1,
+            i64::from(MIN_DAY).saturating_mul(per_day),
+            (i64::from(MAX_DAY) + 1)
+                .checked_mul(per_day)
+                .map_or(i64::MAX, |end| end - 1),
         );
         let Some((min, max)) = min_max(column.as_ref()) else {
             continue;
@@ -154,15 +156,27 @@ macro_rules! with_temporal {
 
 /// The smallest and largest valid value of a date or timestamp column (`None` when it has
 /// none or is another type).
+// `Date32` values are i32, the others i64: the conversion is needed in one arm only.
+#[allow(clippy::useless_conversion)]
 fn min_max(column: &dyn Array) -> Option<(i64, i64)> {
-    with_temporal!(column, a => {
-        Some((i64::from(arrow::compute::min(a)?), i64::from(arrow::compute::max(a)?)))
-    }, None)
+    with_temporal!(
+        column,
+        a => {
+            let (min, max) = (arrow::compute::min(a)?, arrow::compute::max(a)?);
+            Some((i64::from(min), i64::from(max)))
+        },
+        None
+    )
 }
 
 /// The valid values of a date or timestamp column as i64 (none for another type).
+#[allow(clippy::useless_conversion)]
 fn raw_values(column: &dyn Array) -> Box<dyn Iterator<Item = i64> + '_> {
-    with_temporal!(column, a => Box::new(a.iter().flatten().map(i64::from)), Box::new(std::iter::empty()))
+    with_temporal!(
+        column,
+        a => Box::new(a.iter().flatten().map(i64::from)),
+        Box::new(std::iter::empty())
+    )
 }
 
 #[cfg(test)]
@@ -232,6 +246,20 @@ mod tests {
                 "day -2147483648 since 1970-01-01"
             ]
         );
+
+        // Nanoseconds span 1677..2262: every value is in range.
+        let nanos = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new(
+                "t",
+                DataType::Timestamp(TimeUnit::Nanosecond, None),
+                false,
+            )])),
+            vec![Arc::new(arrow::array::TimestampNanosecondArray::from(
+                vec![i64::MIN, i64::MAX],
+            ))],
+        )
+        .unwrap();
+        assert_eq!(out_of_range(&nanos), None);
 
         let late = batch(vec![Some(1)], vec![Some(i64::MAX)]);
         let (column, examples) = out_of_range(&late).unwrap();
