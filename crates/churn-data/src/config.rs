@@ -571,6 +571,9 @@ impl Config {
             })
         };
         let g = &self.generate;
+        if g.n_users == 0 {
+            return fail("generate.n_users must be at least 1 (got 0)".into());
+        }
         if g.days == 0 {
             return fail("generate.days must be at least 1 (got 0)".into());
         }
@@ -700,6 +703,12 @@ mod tests {
     #[test]
     fn out_of_range_values_are_rejected() {
         assert!(Config::from_toml_str("[features]\nwindows = [7, 0]\n", "t").is_err());
+        let e = Config::from_toml_str("[generate]\nn_users = 0\n", "t").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("generate.n_users must be at least 1"),
+            "{e}"
+        );
         assert!(Config::from_toml_str("[generate]\npaid_ratio = 1.5\n", "t").is_err());
         let err = Config::from_toml_str("[registry]\nmodel_name = \"../x\"\n", "t.toml")
             .unwrap_err()

@@ -251,7 +251,8 @@ fn nearest_day(days: &[u8], day: u32) -> Option<u32> {
         .min_by_key(|&d| (d.abs_diff(day), d))
 }
 
-/// Reads the model's features of the eligible rows of `date` from a feature table.
+/// Reads the model's features of the eligible rows of `date` from a feature table; a date
+/// without any row in the table is an [`Error::Input`] naming the dates it has.
 pub fn read_current(
     path: &Path,
     specs: &[FeatureSpec],
@@ -274,8 +275,10 @@ pub fn read_current(
     names.sort_unstable();
     names.dedup();
     let mut columns: Vec<Column> = specs.iter().map(|s| Column::empty(s.kind)).collect();
+    let mut on_date = 0usize;
     for batch in table.read_on(&names, DEFAULT_BATCH_SIZE, Some(date))? {
         let batch = select_date(&batch?, days(date), None)?;
+        on_date += batch.num_rows();
         let rows: Vec<usize> = match &eligibility {
             Some(e) => {
                 let mask = eligible_rows(&batch, e, active_within_days)?;
@@ -284,6 +287,18 @@ pub fn read_current(
             None => (0..batch.num_rows()).collect(),
         };
         extend_all(path, &batch, specs, &rows, &mut columns)?;
+    }
+    if on_date == 0 {
+        // A date the table does not have would compare nothing and report OK.
+        let covers = match table.date_range()? {
+            Some((first, last)) => format!("the table covers {first} .. {last}"),
+            None => "the table has no rows".to_string(),
+        };
+        return Err(Error::Input {
+            path: path.to_path_buf(),
+            column: churn_data::schema::user_daily::AS_OF_DATE.into(),
+            rule: format!("no rows on {date} to compare with the baseline; {covers}"),
+        });
     }
     Ok(columns)
 }

@@ -239,6 +239,15 @@ fn numeric_spec(name: &str) -> churn_models::preprocess::FeatureSpec {
 /// The drift report of `date` of the March table against a baseline table of `from..=to`
 /// (tables of [`monthly_table`]), every row eligible, `monthly` as the monthly features.
 fn monthly_drift(from: &str, to: &str, date: &str, monthly: &[&str]) -> churn_monitor::DriftReport {
+    try_monthly_drift(from, to, date, monthly).unwrap()
+}
+
+fn try_monthly_drift(
+    from: &str,
+    to: &str,
+    date: &str,
+    monthly: &[&str],
+) -> churn_monitor::Result<churn_monitor::DriftReport> {
     let dir = tempfile::tempdir().unwrap();
     let (baseline, features) = (
         dir.path().join("train.parquet"),
@@ -263,7 +272,21 @@ fn monthly_drift(from: &str, to: &str, date: &str, monthly: &[&str]) -> churn_mo
         &options,
         now(),
     )
-    .unwrap()
+}
+
+#[test]
+fn a_date_the_table_lacks_is_an_error_naming_the_dates_it_has() {
+    // Comparing nothing would report OK: a monitor pointed at the wrong day must not be green.
+    let e = try_monthly_drift("2025-01-01", "2025-02-28", "2025-04-15", &[]).unwrap_err();
+    let message = e.to_string();
+    for part in [
+        "f.parquet",
+        "as_of_date",
+        "no rows on 2025-04-15",
+        "2025-03-01 .. 2025-03-31",
+    ] {
+        assert!(message.contains(part), "{message}");
+    }
 }
 
 #[test]
