@@ -423,6 +423,13 @@ fn config_errors_and_usage_errors_exit_1() {
     let o = churn(dir.path(), &["generate", "--n-users", "many"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 
+    // A missing input is named once, with the reason once.
+    let o = churn(dir.path(), &["features", "--input", "nowhere.parquet"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("nowhere.parquet"), "{t}");
+    assert_eq!(t.matches("os error 2").count(), 1, "{t}");
+
     let o = churn(dir.path(), &["--help"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(text(&o).contains("generate"));

@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{Date32Type, Float64Type};
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array};
+use arrow::datatypes::{DataType, Date32Type, Float64Type};
+use arrow::util::display::ArrayFormatter;
 use chrono::{DateTime, NaiveDate, Utc};
 use churn_data::io::{DEFAULT_BATCH_SIZE, TableReader};
 use churn_data::schema::predictions as p;
@@ -35,7 +36,9 @@ pub struct ProxyReport {
     pub high_risk_share_shift: Option<f64>,
 }
 
-/// Summarises the churn_risk of a predictions file (Parquet or CSV).
+/// Summarises the churn_risk of a predictions file (Parquet or CSV). A risk that is not a
+/// probability in [0, 1] (missing, text, NaN, 1.7) is an [`Error::Input`] with examples: a proxy
+/// that skipped it would summarise a broken file as healthy.
 pub fn score_proxy(
     predictions: &Path,
     training: Option<ScoreStats>,
@@ -56,14 +59,11 @@ pub fn score_proxy(
     }
     let mut risk = Vec::new();
     let mut day = None;
+    let mut check = RiskCheck::new(predictions);
     for batch in reader {
         let batch = batch?;
-        let r = arrow::compute::cast(
-            batch.column_by_name(p::CHURN_RISK).expect("projected"),
-            &arrow::datatypes::DataType::Float64,
-        )
-        .map_err(|e| Error::Params(format!("churn_risk as numbers: {e}")))?;
-        risk.extend(r.as_primitive::<Float64Type>().iter().flatten());
+        let r = check.batch(batch.column_by_name(p::CHURN_RISK).expect("projected"))?;
+        risk.extend(r.iter().flatten());
         if day.is_none()
             && let Some(d) = batch.column_by_name(ud::AS_OF_DATE)
         {
@@ -73,6 +73,7 @@ pub fn score_proxy(
             day = (!d.is_empty() && d.is_valid(0)).then(|| date(d.value(0)));
         }
     }
+    check.finish()?;
     let current = ScoreStats::of(&risk, high_risk_threshold).ok_or_else(|| Error::Input {
         path: predictions.to_path_buf(),
         column: p::CHURN_RISK.into(),
@@ -89,4 +90,72 @@ pub fn score_proxy(
         training,
         current,
     })
+}
+
+/// Checks the churn_risk column of a predictions file batch by batch: every value must be a
+/// probability in [0, 1]; [`RiskCheck::finish`] reports how many are not, with examples.
+pub(crate) struct RiskCheck<'a> {
+    path: &'a Path,
+    rows: usize,
+    bad: usize,
+    examples: Vec<String>,
+}
+
+impl<'a> RiskCheck<'a> {
+    pub(crate) fn new(path: &'a Path) -> Self {
+        Self {
+            path,
+            rows: 0,
+            bad: 0,
+            examples: Vec::new(),
+        }
+    }
+
+    /// The batch's risks as numbers; a value that is not a probability (missing, text, NaN,
+    /// 1.7) is null here and counted.
+    pub(crate) fn batch(&mut self, raw: &ArrayRef) -> Result<Float64Array> {
+        let r = arrow::compute::cast(raw, &DataType::Float64).map_err(|e| Error::Input {
+            path: self.path.to_path_buf(),
+            column: p::CHURN_RISK.into(),
+            rule: format!("must hold numbers: {e}"),
+        })?;
+        let r = r.as_primitive::<Float64Type>();
+        let shown = ArrayFormatter::try_new(raw.as_ref(), &Default::default()).ok();
+        let out: Float64Array = (0..r.len())
+            .map(|i| {
+                self.rows += 1;
+                let v = r.is_valid(i).then(|| r.value(i));
+                if v.is_some_and(|v| (0.0..=1.0).contains(&v)) {
+                    return v;
+                }
+                self.bad += 1;
+                if self.examples.len() < 3 {
+                    let text = match &shown {
+                        _ if raw.is_null(i) => "missing".to_string(),
+                        Some(s) => s.value(i).to_string(),
+                        None => String::new(),
+                    };
+                    self.examples.push(format!("row {}: {text}", self.rows));
+                }
+                None
+            })
+            .collect();
+        Ok(out)
+    }
+
+    /// An [`Error::Input`] when any risk was not a probability.
+    pub(crate) fn finish(self) -> Result<()> {
+        if self.bad == 0 {
+            return Ok(());
+        }
+        Err(Error::Input {
+            path: self.path.to_path_buf(),
+            column: p::CHURN_RISK.into(),
+            rule: format!(
+                "{} rows: must be a probability in [0, 1] (e.g. {})",
+                self.bad,
+                self.examples.join(", ")
+            ),
+        })
+    }
 }

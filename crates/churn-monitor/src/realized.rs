@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, Float64Type, Int32Type};
+use arrow::datatypes::{DataType, Int32Type};
 use chrono::{DateTime, NaiveDate, Utc};
 use churn_data::io::DEFAULT_BATCH_SIZE;
 use churn_data::schema::labels as lb;
@@ -153,6 +153,7 @@ fn read_scores(path: &Path) -> Result<(Scores, Option<(String, u32)>)> {
     )?;
     let mut scores = HashMap::new();
     let mut model = None;
+    let mut check = crate::proxy::RiskCheck::new(path);
     for b in &batches {
         let col = |name: &str| {
             b.column_by_name(name).ok_or_else(|| Error::Input {
@@ -163,9 +164,8 @@ fn read_scores(path: &Path) -> Result<(Scores, Option<(String, u32)>)> {
         };
         let ids = arrow::compute::cast(col(ud::USER_ID)?, &DataType::Utf8)
             .map_err(|e| Error::Params(e.to_string()))?;
-        let risk = arrow::compute::cast(col(p::CHURN_RISK)?, &DataType::Float64)
-            .map_err(|e| Error::Params(e.to_string()))?;
-        let (ids, risk) = (ids.as_string::<i32>(), risk.as_primitive::<Float64Type>());
+        let risk = check.batch(col(p::CHURN_RISK)?)?;
+        let ids = ids.as_string::<i32>();
         for i in 0..b.num_rows() {
             if ids.is_valid(i) && risk.is_valid(i) {
                 scores.insert(ids.value(i).to_string(), risk.value(i));
@@ -182,6 +182,7 @@ fn read_scores(path: &Path) -> Result<(Scores, Option<(String, u32)>)> {
             ));
         }
     }
+    check.finish()?;
     Ok((scores, model))
 }
 

@@ -67,6 +67,33 @@ fn the_proxy_summarises_risk_and_compares_with_training() {
 }
 
 #[test]
+fn a_risk_that_is_not_a_probability_is_an_error_with_examples() {
+    // Skipping such rows would summarise a broken predictions file as healthy.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.csv");
+    std::fs::write(
+        &path,
+        "user_id,as_of_date,churn_risk\nu1,2025-03-01,0.5\nu2,2025-03-01,NaN\n\
+         u3,2025-03-01,abc\nu4,2025-03-01,1.7\nu5,2025-03-01,\nu6,2025-03-01,0.2\n",
+    )
+    .unwrap();
+    let e = score_proxy(&path, None, 0.7, now())
+        .unwrap_err()
+        .to_string();
+    for part in [
+        "p.csv",
+        "churn_risk",
+        "4 rows",
+        "[0, 1]",
+        "row 2: NaN",
+        "row 3: abc",
+        "row 4: 1.7",
+    ] {
+        assert!(e.contains(part), "{part}: {e}");
+    }
+}
+
+#[test]
 fn mature_dates_are_evaluated_and_young_ones_pending() {
     let dir = tempfile::tempdir().unwrap();
     predictions(dir.path(), "2025-03-01");
@@ -122,6 +149,29 @@ fn mature_dates_are_evaluated_and_young_ones_pending() {
     assert!(d.retrain, "{:?}", d.reasons);
     let d = decide(None, Some(&r), Some(0.99), 0.1, now());
     assert!(!d.retrain, "{:?}", d.reasons);
+
+    // A NaN risk would make every metric of its date NaN: an error naming the file.
+    let bad = predictions(dir.path(), "2025-03-02");
+    let (schema, batches) = churn_data::io::read_all(&bad, None).unwrap();
+    let mut columns = batches[0].columns().to_vec();
+    columns[2] = Arc::new(Float64Array::from(vec![f64::NAN; 10]));
+    let nan = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    churn_data::io::write_batches(&bad, schema, &[nan]).unwrap();
+    let e = realized(
+        dir.path(),
+        &labels_path,
+        10,
+        "2025-03-25".parse().unwrap(),
+        3,
+        &model_pr_auc,
+        now(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("churn_predictions_2025-03-02.parquet") && e.contains("10 rows: must be"),
+        "{e}"
+    );
 }
 
 #[test]
