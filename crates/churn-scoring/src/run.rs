@@ -3,13 +3,13 @@
 //! and an overall SUCCESS / PARTIAL / FAILED.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use churn_data::clock::Clock;
 use churn_models::ModelKind;
 use churn_registry::{ModelRef, Registry};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -434,11 +434,47 @@ pub fn run_plan(
     clock: &dyn Clock,
 ) -> RunManifest {
     let started_at = clock.now();
-    let run_one = |m: &PlanModel| run_plan_model(registry, plan, m, defaults, clock);
-    let models: Vec<ModelRun> = if plan.parallel {
-        plan.models.par_iter().map(run_one).collect()
+    let shared = shared_outputs(plan, defaults);
+    let run_one = |(i, m): (usize, &PlanModel)| match &shared[i] {
+        Some(why) => ModelRun {
+            status: ModelStatus::Failed,
+            error: Some(why.clone()),
+            ..not_run(m, defaults)
+        },
+        None => run_plan_model(registry, plan, m, defaults, clock),
+    };
+    let models: Vec<ModelRun> = if plan.parallel && plan.models.len() > 1 {
+        // Plain threads, not the rayon pool: a model waits for its output writers, which
+        // use the pool; models running on pool workers could hold every worker while their
+        // writers wait for one (with two cores, two models were enough to hang).
+        let next = AtomicUsize::new(0);
+        let workers = std::thread::available_parallelism()
+            .map_or(2, usize::from)
+            .min(plan.models.len());
+        let mut done: Vec<(usize, ModelRun)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(m) = plan.models.get(i) else {
+                                return mine;
+                            };
+                            mine.push((i, run_one((i, m))));
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        done.sort_by_key(|(i, _)| *i);
+        done.into_iter().map(|(_, run)| run).collect()
     } else {
-        plan.models.iter().map(run_one).collect()
+        plan.models.iter().enumerate().map(run_one).collect()
     };
     let statuses: Vec<ModelStatus> = models.iter().map(|m| m.status).collect();
     RunManifest {
@@ -450,6 +486,72 @@ pub fn run_plan(
     }
 }
 
+/// For each model of the plan, why it may not run when another enabled model writes to the
+/// same output folder (the same date's files would overwrite each other).
+fn shared_outputs(plan: &Plan, defaults: &PlanDefaults) -> Vec<Option<String>> {
+    let dirs: Vec<Option<PathBuf>> = plan
+        .models
+        .iter()
+        .map(|m| m.enabled.then(|| output_dir(m, defaults)))
+        .collect();
+    dirs.iter()
+        .enumerate()
+        .map(|(i, dir)| {
+            let dir = dir.as_ref()?;
+            let others: Vec<String> = dirs
+                .iter()
+                .enumerate()
+                .filter(|(j, d)| *j != i && d.as_ref() == Some(dir))
+                .map(|(j, _)| format!("{} (`{}`)", j + 1, plan.models[j].name))
+                .collect();
+            (!others.is_empty()).then(|| {
+                format!(
+                    "model {} writes to {}, as model {} does: their files of a date would \
+                     overwrite each other; give each model its own `output`",
+                    i + 1,
+                    dir.display(),
+                    others.join(", model ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// The record of a model of the plan before it runs (SKIPPED, nothing scored).
+fn not_run(m: &PlanModel, defaults: &PlanDefaults) -> ModelRun {
+    let reference = match (m.version, &m.alias) {
+        (Some(v), _) => format!("{}/{v}", m.name),
+        (None, alias) => format!("{}@{}", m.name, alias.as_ref().unwrap_or(&defaults.alias)),
+    };
+    ModelRun {
+        name: m.name.clone(),
+        reference,
+        status: ModelStatus::Skipped,
+        rows_scored: 0,
+        model_version: None,
+        duration_seconds: 0.0,
+        error: None,
+        days: Vec::new(),
+    }
+}
+
+/// A path of the plan, relative to the plan's root unless absolute.
+fn resolve(defaults: &PlanDefaults, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        defaults.root.join(p)
+    }
+}
+
+/// Where a model of the plan writes.
+fn output_dir(m: &PlanModel, defaults: &PlanDefaults) -> PathBuf {
+    m.output.as_deref().map_or_else(
+        || defaults.predictions.join(&m.name),
+        |p| resolve(defaults, p),
+    )
+}
+
 fn run_plan_model(
     registry: &Registry,
     plan: &Plan,
@@ -459,30 +561,12 @@ fn run_plan_model(
 ) -> ModelRun {
     let started = Instant::now();
     let alias = m.alias.clone().unwrap_or_else(|| defaults.alias.clone());
-    let reference = match m.version {
-        Some(v) => format!("{}/{v}", m.name),
-        None => format!("{}@{alias}", m.name),
-    };
-    let mut run = ModelRun {
-        name: m.name.clone(),
-        reference: reference.clone(),
-        status: ModelStatus::Skipped,
-        rows_scored: 0,
-        model_version: None,
-        duration_seconds: 0.0,
-        error: None,
-        days: Vec::new(),
-    };
+    let mut run = not_run(m, defaults);
+    let reference = run.reference.clone();
     if !m.enabled {
         return run;
     }
-    let resolve = |p: &Path| {
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            defaults.root.join(p)
-        }
-    };
+    let resolve = |p: &Path| resolve(defaults, p);
     let job = (|| -> Result<ScoreJob> {
         let model = match m.version {
             Some(v) => ModelRef::version(&m.name, v)?,
@@ -504,10 +588,7 @@ fn run_plan_model(
             keys: m.keys.as_deref().map(resolve),
             ids,
             date: plan.as_of_date,
-            output_dir: m
-                .output
-                .as_deref()
-                .map_or_else(|| defaults.predictions.join(&m.name), resolve),
+            output_dir: output_dir(m, defaults),
             top_k: m.top_k.unwrap_or(defaults.top_k),
             force: defaults.force,
             params,

@@ -118,3 +118,66 @@ fn plans_with_unknown_keys_or_both_alias_and_version_are_refused() {
     assert!(err.to_string().contains("not both"), "{err}");
     assert!(Plan::from_toml_str("", path).is_err());
 }
+
+#[test]
+fn more_models_than_threads_run_in_parallel_to_the_end() {
+    // Each model waits for its output writers, which use the thread pool: models running on
+    // the pool's workers once took every worker and hung.
+    let p = project();
+    let n = rayon::current_num_threads() + 1;
+    let text: String = (0..n)
+        .map(|i| format!("[[model]]\nname = \"churn\"\noutput = \"out/{i}\"\n"))
+        .collect();
+    let path = p.dir.path().join("models.toml");
+    let plan = Plan::from_toml_str(&text, &path).unwrap();
+    assert!(plan.parallel);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (registry, defaults) = (p.registry.clone(), defaults(&p));
+    std::thread::spawn(move || {
+        let _ = tx.send(run_plan(&registry, &plan, &path, &defaults, &clock()));
+    });
+    let run = rx
+        .recv_timeout(std::time::Duration::from_secs(300))
+        .expect("the plan finishes");
+    assert_eq!(run.status, RunStatus::Success, "{:?}", run.models);
+    assert_eq!(run.models.len(), n);
+    for (i, m) in run.models.iter().enumerate() {
+        assert!(m.rows_scored > 0, "model {i}");
+        assert!(
+            m.days[0]
+                .paths
+                .parquet
+                .starts_with(p.dir.path().join(format!("out/{i}")))
+        );
+    }
+}
+
+#[test]
+fn models_writing_to_the_same_folder_fail_without_writing() {
+    // Both default to <predictions>/churn: one date's files would overwrite each other.
+    let p = project();
+    let text = "[[model]]\nname = \"churn\"\n\n[[model]]\nname = \"churn\"\nversion = 2\n\n\
+                [[model]]\nname = \"churn\"\nversion = 2\noutput = \"out/v2\"\n\n\
+                [[model]]\nname = \"churn\"\nenabled = false\n";
+    let path = p.dir.path().join("models.toml");
+    let plan = Plan::from_toml_str(text, &path).unwrap();
+    let run = run_plan(&p.registry, &plan, &path, &defaults(&p), &clock());
+    let statuses: Vec<ModelStatus> = run.models.iter().map(|m| m.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            ModelStatus::Failed,
+            ModelStatus::Failed,
+            ModelStatus::Success,
+            ModelStatus::Skipped
+        ]
+    );
+    assert_eq!(run.status, RunStatus::Partial);
+    let error = run.models[0].error.as_deref().unwrap();
+    assert!(
+        error.contains("as model 2") && error.contains("own `output`"),
+        "{error}"
+    );
+    assert_eq!(run.models[1].reference, "churn/2");
+    assert!(!p.dir.path().join("predictions/churn").exists());
+}
