@@ -21,6 +21,9 @@ pub struct ParseFailures {
     pub count: u64,
     /// Up to `max_examples` of them, with their row number within the batch.
     pub examples: Vec<(usize, String)>,
+    /// Every row of the batch whose value failed (null in the canonical batch although the
+    /// input had a value), so a check for missing values need not report it again.
+    pub failed: Vec<bool>,
 }
 
 /// Checks that every required column of `spec` is in `schema`; returns the missing ones.
@@ -186,8 +189,10 @@ fn coerce(
             .and_then(|a| a.as_any().downcast_ref::<StringArray>());
         let mut count = 0u64;
         let mut examples = Vec::new();
+        let mut failed = vec![false; source.len()];
         for i in 0..source.len() {
             if source.is_valid(i) && cast.is_null(i) {
+                failed[i] = true;
                 count += 1;
                 if examples.len() < max_examples {
                     let v = shown.map(|s| s.value(i).to_string()).unwrap_or_default();
@@ -200,6 +205,7 @@ fn coerce(
             expected: target.clone(),
             count,
             examples,
+            failed,
         }
     });
     Ok((cast, failures))

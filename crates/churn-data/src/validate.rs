@@ -202,9 +202,23 @@ struct Pass<'a> {
     file: &'a Path,
     tally: &'a mut Tally,
     row_offset: u64,
+    /// Per column, the rows of this batch whose value did not parse (reported as such).
+    unparsed: Vec<(&'static str, Vec<bool>)>,
 }
 
 impl Pass<'_> {
+    /// Reports a missing value of a required column, unless the row had a value that did
+    /// not parse (already reported, with the value).
+    fn missing(&mut self, column: &'static str, row: usize) {
+        let unparsed = self
+            .unparsed
+            .iter()
+            .any(|(c, rows)| *c == column && rows.get(row).copied().unwrap_or(false));
+        if !unparsed {
+            self.error(column, &format!("{column} must not be null"), row, "null");
+        }
+    }
+
     fn error(&mut self, column: &str, rule: &str, row: usize, value: impl std::fmt::Display) {
         let row = self.row_offset + row as u64 + 1;
         self.tally
@@ -360,6 +374,7 @@ fn check_table(
             file: path,
             tally,
             row_offset: rows,
+            unparsed: Vec::new(),
         };
         for f in failures {
             let rule = format!("values must parse as {}", type_name(&f.expected));
@@ -376,6 +391,7 @@ fn check_table(
                 f.count,
                 examples,
             );
+            pass.unparsed.push((f.column, f.failed));
         }
         check(&mut pass, &canonical)?;
         rows += batch.num_rows() as u64;
@@ -424,7 +440,7 @@ fn check_users(
     let eng = col::<Float64Array>(b, users::ENGAGEMENT_SCORE);
     for r in 0..b.num_rows() {
         if id.is_null(r) {
-            pass.error(users::USER_ID, "user_id must not be null", r, "null");
+            pass.missing(users::USER_ID, r);
         } else {
             let key = id.value(r);
             let s = signup.is_valid(r).then(|| signup.value(r));
@@ -435,12 +451,7 @@ fn check_users(
             }
         }
         if signup.is_null(r) {
-            pass.error(
-                users::SIGNUP_DATE,
-                "signup_date must not be null",
-                r,
-                "null",
-            );
+            pass.missing(users::SIGNUP_DATE, r);
         } else if !dates.contains(i64::from(signup.value(r))) {
             let day = i64::from(signup.value(r));
             pass.error(
@@ -452,7 +463,7 @@ fn check_users(
         }
         let plan_norm = plan.is_valid(r).then(|| plan.value(r).to_lowercase());
         match plan_norm.as_deref() {
-            None => pass.error(users::PLAN, "plan must not be null", r, "null"),
+            None => pass.missing(users::PLAN, r),
             Some(p) if !schema::PLANS.contains(&p) => {
                 pass.error(users::PLAN, "plan must be free or paid", r, plan.value(r))
             }
@@ -463,7 +474,7 @@ fn check_users(
         }
         let paid_v = paid.is_valid(r).then(|| paid.value(r));
         match paid_v {
-            None => pass.error(users::IS_PAID, "is_paid must not be null", r, "null"),
+            None => pass.missing(users::IS_PAID, r),
             Some(v) if v != 0 && v != 1 => {
                 pass.error(users::IS_PAID, "is_paid must be 0 or 1", r, v)
             }
@@ -553,7 +564,7 @@ fn check_events(
     let mut types = EventTypes::default();
     for r in 0..b.num_rows() {
         if event_id.is_null(r) {
-            pass.error(events::EVENT_ID, "event_id must not be null", r, "null");
+            pass.missing(events::EVENT_ID, r);
         } else if !ids.insert(event_id.value(r)) {
             pass.error(
                 events::EVENT_ID,
@@ -563,7 +574,7 @@ fn check_events(
             );
         }
         let signup = if user.is_null(r) {
-            pass.error(events::USER_ID, "user_id must not be null", r, "null");
+            pass.missing(events::USER_ID, r);
             None
         } else {
             let u = user.value(r);
@@ -587,7 +598,7 @@ fn check_events(
             found.flatten()
         };
         if time.is_null(r) {
-            pass.error(events::EVENT_TIME, "event_time must not be null", r, "null");
+            pass.missing(events::EVENT_TIME, r);
         } else if !dates.contains(time.value(r).div_euclid(86_400_000_000)) {
             let day = time.value(r).div_euclid(86_400_000_000);
             pass.error(
@@ -616,7 +627,7 @@ fn check_events(
             }
         }
         let kind = if etype.is_null(r) {
-            pass.error(events::EVENT_TYPE, "event_type must not be null", r, "null");
+            pass.missing(events::EVENT_TYPE, r);
             None
         } else {
             let raw = etype.value(r);

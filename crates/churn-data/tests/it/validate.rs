@@ -121,6 +121,17 @@ fn every_broken_rule_is_reported_with_counts_and_examples() {
         vec!["row 3: 99"]
     );
     assert_eq!(find(&r, "event_time", "parse as a timestamp").count, 1);
+    // A value that does not parse is reported once, as such, not again as missing; a truly
+    // missing required value still is.
+    for column in ["signup_date", "event_time", "event_id"] {
+        assert!(
+            !r.violations
+                .iter()
+                .any(|v| v.column == column && v.rule.contains("not be null")),
+            "{column}:\n{}",
+            r.render_text()
+        );
+    }
     assert_eq!(
         find(&r, "event_type", "allowed types").examples,
         vec!["row 5: teleport"]
