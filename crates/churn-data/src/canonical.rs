@@ -187,19 +187,15 @@ fn coerce(
         let shown = shown
             .as_ref()
             .and_then(|a| a.as_any().downcast_ref::<StringArray>());
-        let mut count = 0u64;
-        let mut examples = Vec::new();
-        let mut failed = vec![false; source.len()];
-        for i in 0..source.len() {
-            if source.is_valid(i) && cast.is_null(i) {
-                failed[i] = true;
-                count += 1;
-                if examples.len() < max_examples {
-                    let v = shown.map(|s| s.value(i).to_string()).unwrap_or_default();
-                    examples.push((i, v));
-                }
-            }
-        }
+        let failed: Vec<bool> = (0..source.len())
+            .map(|i| source.is_valid(i) && cast.is_null(i))
+            .collect();
+        let count = failed.iter().filter(|&&f| f).count() as u64;
+        let examples = (0..source.len())
+            .filter(|&i| failed[i])
+            .take(max_examples)
+            .map(|i| (i, shown.map(|s| s.value(i).to_string()).unwrap_or_default()))
+            .collect();
         ParseFailures {
             column,
             expected: target.clone(),
