@@ -370,9 +370,9 @@ fn finish(
     p: &PsiParams,
 ) -> FeaturePsi {
     let empty_note = match (ne, na) {
-        (0, 0) => Some("both samples are empty: not compared (PSI 0)"),
-        (0, _) => Some("the baseline is empty: not compared (PSI 0)"),
-        (_, 0) => Some("the current sample is empty: not compared (PSI 0)"),
+        (0, 0) => Some("both samples are empty: not compared (PSI 0, WARN)"),
+        (0, _) => Some("the baseline is empty: not compared (PSI 0, WARN)"),
+        (_, 0) => Some("the current sample is empty: not compared (PSI 0, WARN)"),
         _ => None,
     };
     let share = |c: u64, n: u64| if n == 0 { 0.0 } else { c as f64 / n as f64 };
@@ -402,7 +402,12 @@ fn finish(
         feature: feature.to_string(),
         kind: kind.to_string(),
         psi,
-        status: p.status(psi),
+        // Not compared is not OK: a monitor must not report health it did not check.
+        status: if empty_note.is_some() {
+            Status::Warn
+        } else {
+            p.status(psi)
+        },
         baseline_rows: ne,
         current_rows: na,
         buckets,
