@@ -241,6 +241,21 @@ fn train_writes_artifacts_metrics_and_a_comparison() {
         "{out}"
     );
     assert!(out.contains("gap of 3 days"), "{out}");
+    // The default exclusion (the simulator's latent variable) is absent from the training
+    // set without a word; a misspelt one is named.
+    assert!(!out.contains("exclude_features"), "{out}");
+    let cfg = dir.path().join("typo.toml");
+    std::fs::write(&cfg, "[train]\nexclude_features = [\"logins_7dd\"]\n").unwrap();
+    let o = churn(
+        dir.path(),
+        &["--config", cfg.to_str().unwrap(), "train", "--model", "lr"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("train.exclude_features names `logins_7dd`"),
+        "{}",
+        text(&o)
+    );
     let metrics: Vec<_> = std::fs::read_dir(dir.path().join("artifacts/metrics"))
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -174,6 +174,18 @@ impl PreprocessParams {
     /// The ordered feature spec of a table: every column but keys, dates, labels and the
     /// exclude list. A column of a type no model can use is an error naming it.
     pub fn select(&self, schema: &Schema) -> Result<Vec<FeatureSpec>> {
+        // An exclusion naming no column is likely a typo that leaves the intended column in
+        // the model. The simulator's latent variable, excluded by default, is absent from
+        // real data and from the training set alike: no warning for it.
+        for name in &self.exclude {
+            if schema.index_of(name).is_err() && name != users::ENGAGEMENT_SCORE {
+                tracing::warn!(
+                    column = %name,
+                    "train.exclude_features names `{name}`, which the training set does not have \
+                     (a misspelt name would leave the intended column in the model)"
+                );
+            }
+        }
         let mut spec = Vec::new();
         for field in schema.fields() {
             let name = field.name();
