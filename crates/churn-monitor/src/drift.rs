@@ -281,7 +281,7 @@ pub fn read_current(
         on_date += batch.num_rows();
         let rows: Vec<usize> = match &eligibility {
             Some(e) => {
-                let mask = eligible_rows(&batch, e, active_within_days)?;
+                let mask = eligible_rows(path, &batch, e, active_within_days)?;
                 (0..batch.num_rows()).filter(|&i| mask.value(i)).collect()
             }
             None => (0..batch.num_rows()).collect(),

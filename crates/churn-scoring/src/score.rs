@@ -6,6 +6,7 @@
 //! the users of one date, never with the table's history.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -434,7 +435,8 @@ impl<'a> Scorer<'a> {
         })?;
         let batch = match eligibility {
             Some(column) => {
-                let mask = eligible_rows(&batch, column, self.params.active_within_days)?;
+                let mask =
+                    eligible_rows(table.path(), &batch, column, self.params.active_within_days)?;
                 let dropped = batch.num_rows() - mask.true_count();
                 if dropped > 0 {
                     acc.summary.ineligible += dropped as u64;
@@ -624,14 +626,45 @@ pub fn eligibility_column(table: &FeatureTable, n: u32) -> Result<Option<String>
     }
 }
 
-/// Which rows of a feature batch are eligible (active within `n` days), from
-/// `days_since_last_activity` and the window column of [`eligibility_column`].
-pub fn eligible_rows(batch: &RecordBatch, column: &str, n: u32) -> Result<BooleanArray> {
+/// Which rows of a feature batch (of the table at `path`) are eligible (active within `n`
+/// days), from `days_since_last_activity` and the window column of [`eligibility_column`].
+/// A missing value makes a row ineligible; a value that is not a whole number (text in a CSV
+/// table) is an error naming it, never a silently ineligible user.
+pub fn eligible_rows(
+    path: &Path,
+    batch: &RecordBatch,
+    column: &str,
+    n: u32,
+) -> Result<BooleanArray> {
     let int = |name: &str| -> Result<Int32Array> {
         let a = batch.column_by_name(name).expect("the column was read");
         let c =
             cast(a, &DataType::Int32).map_err(|e| Error::arrow(format!("column `{name}`"), e))?;
-        Ok(c.as_primitive::<Int32Type>().clone())
+        let c = c.as_primitive::<Int32Type>().clone();
+        let shown = arrow::util::display::ArrayFormatter::try_new(a.as_ref(), &Default::default())
+            .map_err(|e| Error::arrow(format!("column `{name}`"), e))?;
+        let mut bad: Vec<String> = Vec::new();
+        for i in (0..c.len()).filter(|&i| c.is_null(i) && a.is_valid(i)) {
+            let v = shown.value(i).to_string();
+            if !bad.contains(&v) {
+                bad.push(v);
+            }
+            if bad.len() == 3 {
+                break;
+            }
+        }
+        if !bad.is_empty() {
+            return Err(Error::Input {
+                path: path.to_path_buf(),
+                column: name.to_string(),
+                rule: format!(
+                    "values that are not whole numbers of days (eligibility reads it, active \
+                     within {n} days)"
+                ),
+                examples: bad,
+            });
+        }
+        Ok(c)
     };
     let (recency, active) = (int(f::DAYS_SINCE_LAST_ACTIVITY)?, int(column)?);
     Ok((0..batch.num_rows())

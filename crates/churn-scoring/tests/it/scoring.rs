@@ -542,3 +542,56 @@ fn users_whose_look_back_reaches_before_the_data_are_counted() {
         .summary;
     assert_eq!(s.partial_history, 0);
 }
+
+#[test]
+fn eligibility_values_that_are_not_numbers_are_an_error_not_ineligible_users() {
+    // A CSV feature table is text: "x" in days_since_last_activity once made every such
+    // user silently ineligible (and unscored).
+    use std::sync::Arc;
+    let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+        arrow::datatypes::Field::new(
+            "days_since_last_activity",
+            arrow::datatypes::DataType::Utf8,
+            true,
+        ),
+        arrow::datatypes::Field::new("active_days_30d", arrow::datatypes::DataType::Utf8, true),
+    ]));
+    let batch = |recency: Vec<Option<&str>>| {
+        let n = recency.len();
+        RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(arrow::array::StringArray::from(recency)),
+                Arc::new(arrow::array::StringArray::from(vec![Some("3"); n])),
+            ],
+        )
+        .unwrap()
+    };
+    let path = std::path::Path::new("features.csv");
+    let ok = churn_scoring::score::eligible_rows(
+        path,
+        &batch(vec![Some("2"), Some("45"), None]),
+        "active_days_30d",
+        30,
+    )
+    .unwrap();
+    assert_eq!(
+        ok.iter().collect::<Vec<_>>(),
+        [Some(true), Some(false), Some(false)],
+        "missing is ineligible"
+    );
+    let e = churn_scoring::score::eligible_rows(
+        path,
+        &batch(vec![Some("2"), Some("x"), Some("x"), Some("soon")]),
+        "active_days_30d",
+        30,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("features.csv")
+            && e.contains("days_since_last_activity")
+            && e.contains("x, soon"),
+        "{e}"
+    );
+}
