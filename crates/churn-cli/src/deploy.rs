@@ -139,6 +139,10 @@ pub fn registry_command(config: &Config, action: &RegistryAction, ui: &Ui) -> Re
         RegistryAction::History { model } => {
             let name = model_name(config, model);
             let history = reg.history(&name)?;
+            if history.is_empty() {
+                // A model with no history is not registered: the same error as `show`.
+                reg.versions(&name)?;
+            }
             if ui.json {
                 outln!("{}", serde_json::to_string_pretty(&history)?);
                 return Ok(0);

@@ -438,6 +438,11 @@ fn config_errors_and_usage_errors_exit_1() {
     let o = churn(dir.path(), &["generate", "--n-users", "many"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 
+    // The history of a model nobody registered is an error, as `show` is, not silence.
+    let o = churn(dir.path(), &["registry", "history", "--model", "nope"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("model `nope` not found"), "{}", text(&o));
+
     // A missing input is named once, with the reason once.
     let o = churn(dir.path(), &["features", "--input", "nowhere.parquet"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
