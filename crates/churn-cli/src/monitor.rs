@@ -218,6 +218,16 @@ fn drift(
         .iter()
         .cloned()
         .partition(|s| !m.drift_exclude_features.contains(&s.name));
+    for name in &m.drift_exclude_features {
+        if !excluded.iter().any(|s| &s.name == name) {
+            tracing::warn!(
+                "monitor.drift_exclude_features names `{name}`, which is not a feature of {}/{} \
+                 (a misspelt name leaves the intended feature in the drift report)",
+                info.name,
+                info.version
+            );
+        }
+    }
     let mut report = churn_monitor::drift_report(
         &baseline,
         &features,

@@ -778,6 +778,24 @@ fn drifted_data_fails_the_monitor_and_asks_for_a_retrain() {
             .any(|f| f == "payment_success_7d")
     );
     assert_eq!(report["excluded"][0], "days_since_signup");
+    // The default exclusion is a feature: no warning. A misspelt one is named.
+    let o = churn(calm.path(), &["--config", &config, "monitor", "drift"]);
+    assert!(!text(&o).contains("drift_exclude_features"), "{}", text(&o));
+    let typo = calm.path().join("typo.toml");
+    std::fs::write(
+        &typo,
+        "[train]\nmodels = [\"lr\"]\n[monitor]\ndrift_exclude_features = [\"logins_7dd\"]\n",
+    )
+    .unwrap();
+    let o = churn(
+        calm.path(),
+        &["--config", typo.to_str().unwrap(), "monitor", "drift"],
+    );
+    assert!(
+        text(&o).contains("drift_exclude_features names `logins_7dd`"),
+        "{}",
+        text(&o)
+    );
 
     // The decision, its history and the Prometheus textfile.
     let o = churn(
