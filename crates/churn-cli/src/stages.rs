@@ -259,6 +259,25 @@ fn inputs(
 
 fn generate(config: &Config, ui: &Ui) -> Result<StageReport> {
     let started = Instant::now();
+    // validate rejects events after tomorrow; a simulated period reaching past today would
+    // be written only to fail there, with thousands of rows.
+    let g = &config.generate;
+    let today = SystemClock.now().date_naive();
+    let span = chrono::Duration::days(i64::from(g.days) - 1);
+    let last = g.start_date.checked_add_signed(span);
+    if last.is_none_or(|last| last > today) {
+        let fix = match today.checked_sub_signed(span) {
+            Some(d) => format!("start on or before {d} (--start-date) or simulate fewer days"),
+            None => "simulate fewer days".to_string(),
+        };
+        anyhow::bail!(
+            "generate: {} days from generate.start_date {} end on {}, after today ({today}): \
+             validate rejects events in the future; {fix} (--days)",
+            g.days,
+            g.start_date,
+            last.map_or_else(|| "a date past the calendar".to_string(), |d| d.to_string()),
+        );
+    }
     let sim = Simulator::new(&config.generate)?;
     let (users, events) = (config.paths.users_path(), config.paths.events_path());
     let bar = ui.bar(config.generate.n_users, "generate");

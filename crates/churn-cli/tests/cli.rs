@@ -438,6 +438,12 @@ fn config_errors_and_usage_errors_exit_1() {
     let o = churn(dir.path(), &["generate", "--n-users", "many"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 
+    // A simulated period reaching past today would only fail validation: refused up front.
+    let o = churn(dir.path(), &["generate", "--start-date", "2999-01-01"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("after today"), "{}", text(&o));
+    assert!(!dir.path().join("data").exists());
+
     // The history of a model nobody registered is an error, as `show` is, not silence.
     let o = churn(dir.path(), &["registry", "history", "--model", "nope"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
