@@ -118,16 +118,18 @@ fn mature_dates_are_evaluated_and_young_ones_pending() {
     let labels_path = dir.path().join("labels.parquet");
     churn_data::io::write_batches(&labels_path, schema, &[b]).unwrap();
     let model_pr_auc = |name: &str, v: u32| (name == "churn" && v == 3).then_some(0.99);
-    let r = realized(
-        dir.path(),
-        &labels_path,
-        10,
-        "2025-03-25".parse().unwrap(),
-        3,
-        &model_pr_auc,
-        now(),
-    )
-    .unwrap();
+    let evaluate = || {
+        realized(
+            dir.path(),
+            &labels_path,
+            10,
+            "2025-03-25".parse().unwrap(),
+            3,
+            &model_pr_auc,
+            now(),
+        )
+    };
+    let r = evaluate().unwrap();
     assert_eq!(r.dates.len(), 2);
     let first = &r.dates[0];
     assert_eq!(first.status, "evaluated");
@@ -157,17 +159,7 @@ fn mature_dates_are_evaluated_and_young_ones_pending() {
     columns[2] = Arc::new(Float64Array::from(vec![f64::NAN; 10]));
     let nan = RecordBatch::try_new(schema.clone(), columns).unwrap();
     churn_data::io::write_batches(&bad, schema, &[nan]).unwrap();
-    let e = realized(
-        dir.path(),
-        &labels_path,
-        10,
-        "2025-03-25".parse().unwrap(),
-        3,
-        &model_pr_auc,
-        now(),
-    )
-    .unwrap_err()
-    .to_string();
+    let e = evaluate().unwrap_err().to_string();
     assert!(
         e.contains("churn_predictions_2025-03-02.parquet") && e.contains("10 rows: must be"),
         "{e}"

@@ -17,6 +17,18 @@ fn defaults(p: &crate::common::Project) -> PlanDefaults {
     }
 }
 
+/// Runs the plan `text` in project `p`: the manifest and each model's status.
+fn run_text(
+    p: &crate::common::Project,
+    text: &str,
+) -> (churn_scoring::RunManifest, Vec<ModelStatus>) {
+    let path = p.dir.path().join("models.toml");
+    let plan = Plan::from_toml_str(text, &path).unwrap();
+    let run = run_plan(&p.registry, &plan, &path, &defaults(p), &clock());
+    let statuses = run.models.iter().map(|m| m.status).collect();
+    (run, statuses)
+}
+
 #[test]
 fn one_good_one_missing_one_broken_model_is_partial_with_exit_3() {
     let p = project();
@@ -41,10 +53,7 @@ fn one_good_one_missing_one_broken_model_is_partial_with_exit_3() {
         name = "churn"
         enabled = false
     "#;
-    let path = p.dir.path().join("models.toml");
-    let plan = Plan::from_toml_str(text, &path).unwrap();
-    let run = run_plan(&p.registry, &plan, &path, &defaults(&p), &clock());
-    let statuses: Vec<ModelStatus> = run.models.iter().map(|m| m.status).collect();
+    let (run, statuses) = run_text(&p, text);
     assert_eq!(
         statuses,
         [
@@ -159,10 +168,7 @@ fn models_writing_to_the_same_folder_fail_without_writing() {
     let text = "[[model]]\nname = \"churn\"\n\n[[model]]\nname = \"churn\"\nversion = 2\n\n\
                 [[model]]\nname = \"churn\"\nversion = 2\noutput = \"out/v2\"\n\n\
                 [[model]]\nname = \"churn\"\nenabled = false\n";
-    let path = p.dir.path().join("models.toml");
-    let plan = Plan::from_toml_str(text, &path).unwrap();
-    let run = run_plan(&p.registry, &plan, &path, &defaults(&p), &clock());
-    let statuses: Vec<ModelStatus> = run.models.iter().map(|m| m.status).collect();
+    let (run, statuses) = run_text(&p, text);
     assert_eq!(
         statuses,
         [
