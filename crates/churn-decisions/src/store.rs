@@ -102,7 +102,16 @@ pub fn run(
     dates.sort_unstable();
     dates.dedup();
     summary.dates = dates;
-    for batch in candidates.chunks(options.batch_rows) {
+    // Each batch is taken out of the ranked candidates and dropped once decided: their
+    // strings (ids, categories, reasons) are freed as the decisions grow, so the two never
+    // peak together.
+    let mut rest = candidates.into_iter();
+    loop {
+        let batch: Vec<Candidate> = rest.by_ref().take(options.batch_rows).collect();
+        if batch.is_empty() {
+            break;
+        }
+        let batch = batch.as_slice();
         // Counted as the batch is decided, kept only once the store has committed it.
         let mut by_action: BTreeMap<String, u64> = BTreeMap::new();
         let mut examples = Vec::new();
@@ -124,7 +133,7 @@ pub fn run(
         tracing::debug!(written = outcome.written, "decision batch committed");
     }
     // The candidates are all decided: their memory is not needed while the store writes.
-    drop(candidates);
+    drop(rest);
     store.finish()?;
     Ok(summary)
 }
@@ -368,9 +377,12 @@ impl DecisionStore for ParquetStore {
                 }
             }
         }
-        let batch = to_batch(&self.decisions)?;
-        parquet.write(&batch)?;
-        csv.write(&batch)?;
+        // A slice at a time: the decisions are not held a second time as one Arrow batch.
+        for chunk in self.decisions.chunks(DEFAULT_BATCH_SIZE) {
+            let batch = to_batch(chunk)?;
+            parquet.write(&batch)?;
+            csv.write(&batch)?;
+        }
         parquet.finish()?;
         csv.finish()?;
         self.existing = true;

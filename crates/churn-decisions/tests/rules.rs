@@ -384,6 +384,42 @@ fn the_parquet_sink_decides_nobody_twice_and_keeps_budgets_across_runs() {
 }
 
 #[test]
+fn more_decisions_than_one_write_batch_are_all_written_once_in_rank_order() {
+    // The sink writes its decisions a slice at a time: every slice lands, in order.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("decisions.parquet");
+    let n = churn_data::io::DEFAULT_BATCH_SIZE + 1_000;
+    let users: Vec<Candidate> = (0..n)
+        .map(|i| user(&format!("u{i:06}"), i as f64 / n as f64))
+        .collect();
+    let r = rules("[actions.call]\n[[rule]]\nname = \"c\"\naction = \"call\"\n");
+    let options = RunOptions {
+        batch_rows: 20_000,
+        ..RunOptions::default()
+    };
+    let clock = FixedClock(now());
+    let s = run(
+        &mut ParquetStore::open(&out).unwrap(),
+        &r,
+        users,
+        &options,
+        &clock,
+    )
+    .unwrap();
+    assert_eq!(s.written, n as u64);
+    let read = read_decisions(&out).unwrap();
+    assert_eq!(read.len(), n);
+    let ids: Vec<&str> = read.iter().map(|d| d.user_id.as_str()).collect();
+    let expected: Vec<String> = (0..n).rev().map(|i| format!("u{i:06}")).collect();
+    assert!(
+        ids.iter().eq(expected.iter()),
+        "highest risk first, each once"
+    );
+    let csv = std::fs::read_to_string(out.with_extension("csv")).unwrap();
+    assert_eq!(csv.lines().count(), n + 1, "one header");
+}
+
+#[test]
 fn the_parquet_sink_holds_only_the_dates_it_decides_and_keeps_the_others_as_they_were() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("decisions.parquet");
