@@ -378,8 +378,10 @@ impl DecisionStore for ParquetStore {
             }
         }
         // A slice at a time: the decisions are not held a second time as one Arrow batch.
-        for chunk in self.decisions.chunks(DEFAULT_BATCH_SIZE) {
-            let batch = to_batch(chunk)?;
+        // With none, one empty batch still gives the CSV its header.
+        let none = std::iter::once(&[][..]).filter(|_| self.decisions.is_empty());
+        for slice in none.chain(self.decisions.chunks(DEFAULT_BATCH_SIZE)) {
+            let batch = to_batch(slice)?;
             parquet.write(&batch)?;
             csv.write(&batch)?;
         }
