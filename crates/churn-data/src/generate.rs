@@ -142,8 +142,7 @@ pub struct GenerateSummary {
 impl Simulator {
     /// Checks the configuration and builds a simulator.
     pub fn new(config: &GenerateConfig) -> Result<Self> {
-        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch is a valid date");
-        let start_days = (config.start_date - epoch).num_days() as i32;
+        let start_days = crate::days::day_of(config.start_date);
         let drift_day = config.drift.as_ref().map(|d| {
             let delta = (d.from_date - config.start_date).num_days();
             delta.clamp(0, i64::from(u32::MAX)) as u32

@@ -730,12 +730,6 @@ pub fn prepare_with(
             vec![],
         ));
     };
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch is a valid date");
-    let day = |d: i32| {
-        epoch
-            .checked_add_signed(chrono::Duration::days(i64::from(d)))
-            .map_or_else(|| d.to_string(), |x| x.to_string())
-    };
     if i64::from(last_day) - i64::from(first_day) + 1 > i64::from(pcfg.max_span_days) {
         return Err(Error::invalid(
             source.name(),
@@ -746,13 +740,13 @@ pub fn prepare_with(
             ),
             vec![format!(
                 "first {} .. last {}",
-                day(first_day),
-                day(last_day)
+                crate::days::display(i64::from(first_day)),
+                crate::days::display(i64::from(last_day))
             )],
         ));
     }
-    summary.first_date = epoch.checked_add_signed(chrono::Duration::days(i64::from(first_day)));
-    summary.last_date = epoch.checked_add_signed(chrono::Duration::days(i64::from(last_day)));
+    summary.first_date = crate::days::date_of(first_day);
+    summary.last_date = crate::days::date_of(last_day);
     let range = (first_day, last_day);
     let n = users.len();
     let base = summary.clone();

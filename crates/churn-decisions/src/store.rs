@@ -19,7 +19,7 @@ use churn_data::io::{DEFAULT_BATCH_SIZE, TableReader, TableWriter};
 
 use crate::error::{Error, Result};
 use crate::rules::{Candidate, Decision, RuleSet, Used, rank};
-use crate::table::{conform, date, decisions_schema, from_batches, to_batch};
+use crate::table::{conform, decisions_schema, from_batches, to_batch};
 
 /// What one batch did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -286,7 +286,10 @@ fn select_dates(
         .column(1)
         .as_primitive::<arrow::datatypes::Date32Type>()
         .values();
-    let mask: BooleanArray = dates.iter().map(|&d| Some(keep(date(d)))).collect();
+    let mask: BooleanArray = dates
+        .iter()
+        .map(|&d| Some(keep(churn_data::days::date_saturating(d))))
+        .collect();
     arrow::compute::filter_record_batch(&b, &mask)
         .map_err(|e| churn_data::Error::arrow("selecting decisions by date", e).into())
 }

@@ -11,19 +11,10 @@ use arrow::array::{
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, NaiveDate, Utc};
+use churn_data::days::{date_saturating, day_of};
 
 use crate::error::{Error, Result};
 use crate::rules::{Candidate, Decision};
-
-fn day(d: NaiveDate) -> i32 {
-    churn_data::days::day_of(d)
-}
-
-/// Days since 1970-01-01 as a date (tables are read through a reader that rejects days
-/// outside 0001..=9999; see [`churn_data::days`]).
-pub(crate) fn date(day: i32) -> NaiveDate {
-    churn_data::days::date_saturating(day)
-}
 
 /// The columns of the decisions table, in order.
 pub fn decisions_schema() -> SchemaRef {
@@ -58,7 +49,7 @@ pub fn to_batch(decisions: &[Decision]) -> Result<RecordBatch> {
     let columns: Vec<ArrayRef> = vec![
         strings(&|d| &d.user_id),
         Arc::new(Date32Array::from_iter_values(
-            decisions.iter().map(|d| day(d.as_of_date)),
+            decisions.iter().map(|d| day_of(d.as_of_date)),
         )),
         Arc::new(Float64Array::from_iter_values(
             decisions.iter().map(|d| d.churn_risk),
@@ -155,7 +146,7 @@ pub fn from_batches(path: &Path, batches: &[RecordBatch]) -> Result<Vec<Decision
                 })?;
             out.push(Decision {
                 user_id: text(&user, i),
-                as_of_date: date(dates.as_primitive::<Date32Type>().value(i)),
+                as_of_date: date_saturating(dates.as_primitive::<Date32Type>().value(i)),
                 churn_risk: risk
                     .as_primitive::<arrow::datatypes::Float64Type>()
                     .value(i),
@@ -219,7 +210,8 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Candidate>> {
         for i in 0..b.num_rows() {
             let (user_id, d) = (
                 (user.is_valid(i)).then(|| user.as_string::<i32>().value(i).to_string()),
-                (dates.is_valid(i)).then(|| date(dates.as_primitive::<Date32Type>().value(i))),
+                (dates.is_valid(i))
+                    .then(|| date_saturating(dates.as_primitive::<Date32Type>().value(i))),
             );
             let (Some(user_id), Some(d)) = (user_id, d) else {
                 return Err(Error::Input {

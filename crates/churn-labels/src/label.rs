@@ -253,7 +253,7 @@ pub(crate) fn start_labels(input: &Path) -> Result<(i32, LabelSummary)> {
         .into());
     };
     let summary = LabelSummary {
-        last_date: date_of(last),
+        last_date: churn_data::days::date_of(last),
         ..LabelSummary::default()
     };
     Ok((last, summary))
@@ -389,9 +389,4 @@ pub fn last_date(input: &Path) -> Result<Option<i32>> {
         }
     }
     Ok(last)
-}
-
-pub(crate) fn date_of(days: i32) -> Option<chrono::NaiveDate> {
-    chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?
-        .checked_add_signed(chrono::Duration::days(i64::from(days)))
 }

@@ -25,7 +25,8 @@ use serde::Serialize;
 use churn_features::{FeatureSummary, Features};
 
 use crate::Result;
-use crate::label::{LabelSummary, Labeler, canonical_keys, date_of, into_data, labels_schema};
+use crate::label::{LabelSummary, Labeler, canonical_keys, into_data, labels_schema};
+use churn_data::days::date_of;
 
 /// How the training set is built.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]

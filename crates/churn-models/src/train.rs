@@ -14,9 +14,9 @@ use std::time::Instant;
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Date32Type, Float64Type};
-use chrono::NaiveDate;
 use churn_data::clock::Clock;
 use churn_data::config::TrainConfig;
+use churn_data::days::date_saturating;
 use churn_data::schema::{labels, user_daily as ud};
 use churn_labels::Split;
 use serde::{Deserialize, Serialize};
@@ -401,10 +401,6 @@ fn train_last(cutoff: i32, gap_days: u32) -> i32 {
     cutoff.saturating_sub_unsigned(gap_days)
 }
 
-fn to_date(days: i32) -> NaiveDate {
-    churn_data::days::date_saturating(days)
-}
-
 fn stride_keep(user: &str, date: i32, k: u32, seed: u64) -> bool {
     if k <= 1 {
         return true;
@@ -704,10 +700,10 @@ impl Trainer {
             data.dates.iter().copied().max().unwrap_or_default(),
         );
         let window = TrainingWindow {
-            first_date: to_date(first),
-            last_date: to_date(last),
-            cutoff: cutoff.map(to_date),
-            fit_last_date: fit_last.map(to_date),
+            first_date: date_saturating(first),
+            last_date: date_saturating(last),
+            cutoff: cutoff.map(date_saturating),
+            fit_last_date: fit_last.map(date_saturating),
             gap_days: if cutoff.is_some() { params.gap_days } else { 0 },
             train_stride_days: stride,
             eval_share: plan.map_or(1.0, |p| p.eval_share),

@@ -519,9 +519,9 @@ fn shared_outputs(plan: &Plan, defaults: &PlanDefaults) -> Vec<Option<String>> {
 
 /// The record of a model of the plan before it runs (SKIPPED, nothing scored).
 fn not_run(m: &PlanModel, defaults: &PlanDefaults) -> ModelRun {
-    let reference = match (m.version, &m.alias) {
-        (Some(v), _) => format!("{}/{v}", m.name),
-        (None, alias) => format!("{}@{}", m.name, alias.as_ref().unwrap_or(&defaults.alias)),
+    let reference = match m.version {
+        Some(v) => format!("{}/{v}", m.name),
+        None => format!("{}@{}", m.name, alias_of(m, defaults)),
     };
     ModelRun {
         name: m.name.clone(),
@@ -533,6 +533,11 @@ fn not_run(m: &PlanModel, defaults: &PlanDefaults) -> ModelRun {
         error: None,
         days: Vec::new(),
     }
+}
+
+/// The alias a model of the plan is scored at: its own, or the plan's default.
+fn alias_of<'a>(m: &'a PlanModel, defaults: &'a PlanDefaults) -> &'a str {
+    m.alias.as_deref().unwrap_or(&defaults.alias)
 }
 
 /// A path of the plan, relative to the plan's root unless absolute.
@@ -560,7 +565,6 @@ fn run_plan_model(
     clock: &dyn Clock,
 ) -> ModelRun {
     let started = Instant::now();
-    let alias = m.alias.clone().unwrap_or_else(|| defaults.alias.clone());
     let mut run = not_run(m, defaults);
     let reference = run.reference.clone();
     if !m.enabled {
@@ -570,7 +574,7 @@ fn run_plan_model(
     let job = (|| -> Result<ScoreJob> {
         let model = match m.version {
             Some(v) => ModelRef::version(&m.name, v)?,
-            None => ModelRef::alias(&m.name, &alias)?,
+            None => ModelRef::alias(&m.name, alias_of(m, defaults))?,
         };
         let ids = match &m.id_columns {
             Some(list) => IdColumns::from_list(list)?,
