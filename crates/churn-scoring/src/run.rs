@@ -82,6 +82,42 @@ impl JobOutcome {
     }
 }
 
+/// Checks, before anything is scored or written, that the feature table covers every date
+/// the keys file names: a date the table does not cover would otherwise give
+/// empty outputs with every key "missing", which reads like a lookup problem rather than
+/// features not yet built for that date.
+fn keys_within_table(table: &FeatureTable, keys: &KeySet) -> Result<()> {
+    let column = churn_data::schema::user_daily::AS_OF_DATE;
+    let Some((first, last)) = table.date_range()? else {
+        return Err(Error::Input {
+            path: table.path().to_path_buf(),
+            column: column.into(),
+            rule: "the feature table has no rows".into(),
+            examples: vec![],
+        });
+    };
+    let outside: Vec<String> = keys
+        .dates()
+        .into_iter()
+        .filter(|d| *d < first || *d > last)
+        .map(|d| d.to_string())
+        .collect();
+    if outside.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Input {
+        path: keys.source().to_path_buf(),
+        column: column.into(),
+        rule: format!(
+            "{} date(s) not covered by the feature table {} ({first} .. {last}); \
+             build the features for them or drop those keys",
+            outside.len(),
+            table.path().display()
+        ),
+        examples: outside.into_iter().take(5).collect(),
+    })
+}
+
 /// Runs a job: loads the model, picks the dates, and scores each one not already up to date.
 pub fn run_job(registry: &Registry, job: &ScoreJob, clock: &dyn Clock) -> Result<JobOutcome> {
     let (info, artifact) = registry.load(&job.model)?;
@@ -97,7 +133,10 @@ pub fn run_job(registry: &Registry, job: &ScoreJob, clock: &dyn Clock) -> Result
         .transpose()?;
     // The keys name their dates; otherwise the table's range checks or picks the date.
     let dates = match (&keys, job.date) {
-        (Some(k), _) => k.dates(),
+        (Some(k), _) => {
+            keys_within_table(&table, k)?;
+            k.dates()
+        }
         (None, Some(d)) => {
             if let Some((first, last)) = table.date_range()?
                 && (d < first || d > last)

@@ -241,6 +241,28 @@ fn keys_on_several_dates_score_each_date() {
 }
 
 #[test]
+fn keys_on_a_date_the_table_does_not_cover_are_an_error_before_anything_is_written() {
+    let p = project();
+    let path = p.dir.path().join("keys.csv");
+    let later = date(days(last_date()) + 3);
+    keys_csv(&path, &[(user(2), first_date()), (user(3), later)]);
+    let mut j = job(&p, "keys");
+    j.keys = Some(path);
+    let err = run_job(&p.registry, &j, &clock()).unwrap_err();
+    assert!(matches!(err, Error::Input { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("keys.csv")
+            && text.contains("as_of_date")
+            && text.contains(&later.to_string())
+            && text.contains("2025-03-01 .. 2025-03-08"),
+        "{text}"
+    );
+    // The covered date was not scored either: a failed run writes nothing.
+    assert!(!p.dir.path().join("keys").exists());
+}
+
+#[test]
 fn an_unknown_date_lists_the_available_range() {
     let p = project();
     let mut j = job(&p, "pred");
