@@ -12,7 +12,9 @@ use arrow::array::{
     ArrayRef, AsArray, Date32Array, Int32Array, TimestampMicrosecondArray, UInt32Array,
 };
 use arrow::compute::{concat_batches, take};
-use arrow::datatypes::{DataType, Date32Type, TimeUnit, TimestampMicrosecondType};
+use arrow::datatypes::{
+    DataType, Date32Type, Field, Int32Type, Int64Type, Schema, TimeUnit, TimestampMicrosecondType,
+};
 use arrow::record_batch::RecordBatch;
 use serde::Deserialize;
 
@@ -210,6 +212,42 @@ fn derive(root: &Path, case_dir: &Path, d: &Derive) {
                 other => panic!("far: {other} is not a date or timestamp"),
             };
             write_table(&dst, &RecordBatch::try_new(b.schema(), cols).unwrap());
+        }
+        how if how.starts_with("epoch:") => {
+            // A date or timestamp column stored as plain numbers: days or Unix seconds.
+            let b = read_table(&src);
+            let name = &how["epoch:".len()..];
+            let i = b.schema().index_of(name).unwrap();
+            let mut cols = b.columns().to_vec();
+            let mut fields: Vec<Field> = b
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect();
+            let (array, t): (ArrayRef, DataType) = match fields[i].data_type() {
+                DataType::Date32 => (
+                    Arc::new(
+                        cols[i]
+                            .as_primitive::<Date32Type>()
+                            .reinterpret_cast::<Int32Type>(),
+                    ),
+                    DataType::Int32,
+                ),
+                DataType::Timestamp(TimeUnit::Microsecond, _) => (
+                    Arc::new(
+                        cols[i]
+                            .as_primitive::<TimestampMicrosecondType>()
+                            .unary::<_, Int64Type>(|us| us.div_euclid(1_000_000)),
+                    ),
+                    DataType::Int64,
+                ),
+                other => panic!("epoch: {other} is not a date or timestamp"),
+            };
+            cols[i] = array;
+            fields[i] = Field::new(name, t, fields[i].is_nullable());
+            let schema = Arc::new(Schema::new(fields));
+            write_table(&dst, &RecordBatch::try_new(schema, cols).unwrap());
         }
         how if how.starts_with("drop:") => {
             let b = read_table(&src);

@@ -58,6 +58,50 @@ pub fn require_columns(
     }
 }
 
+/// The rule a number in a date or timestamp column breaks.
+pub const NUMERIC_TIME_RULE: &str = "a date or timestamp column must hold dates or timestamps \
+     (a Parquet DATE/TIMESTAMP, or text such as 2025-01-31 or 2025-01-31 14:05:00), not numbers: \
+     a number's unit (days, seconds, milliseconds or microseconds since 1970, or 20250131) \
+     cannot be told; convert the column before loading it";
+
+/// Columns of `schema` that `spec` types as a date or timestamp but that hold numbers, with
+/// their type: Arrow would read an integer as days or microseconds since 1970, so epoch
+/// seconds would silently land in January 1970.
+pub fn numeric_times(schema: &Schema, spec: &[ColumnSpec]) -> Vec<(&'static str, DataType)> {
+    spec.iter()
+        .filter(|c| {
+            matches!(
+                (c.data_type)(),
+                DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)
+            )
+        })
+        .filter_map(|c| {
+            let field = schema.field_with_name(c.name).ok()?;
+            let t = field.data_type();
+            (t.is_integer() || t.is_floating() || matches!(t, DataType::Decimal128(..)))
+                .then(|| (c.name, t.clone()))
+        })
+        .collect()
+}
+
+/// Fails, naming `path`, when a date or timestamp column of `spec` holds numbers (see
+/// [`numeric_times`]).
+pub fn require_time_types(
+    path: impl AsRef<std::path::Path>,
+    schema: &Schema,
+    spec: &[ColumnSpec],
+) -> Result<()> {
+    match numeric_times(schema, spec).into_iter().next() {
+        Some((column, t)) => Err(Error::invalid(
+            path.as_ref(),
+            column,
+            NUMERIC_TIME_RULE,
+            vec![format!("type {t}")],
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Fails on the first column with values that did not convert, naming `source`, the column,
 /// the expected type and example values.
 pub fn require_parsed(

@@ -22,7 +22,9 @@ use arrow::compute::kernels::cast::{CastOptions, cast_with_options};
 use arrow::datatypes::DataType;
 use serde::Serialize;
 
-use crate::canonical::{canonicalize, coerce_columns, missing_required, require_columns};
+use crate::canonical::{
+    canonicalize, coerce_columns, missing_required, require_columns, require_time_types,
+};
 use crate::config::{PrepareConfig, ValidateConfig};
 use crate::idset::IdSet;
 use crate::io::{DEFAULT_BATCH_SIZE, TableReader, TableWriter};
@@ -96,6 +98,7 @@ impl EventSource for PathBuf {
             .filter(|c| columns.contains(c))
             .collect();
         require_columns(self, &r.schema(), &required)?;
+        require_time_types(self, &r.schema(), &EVENTS_COLUMNS)?;
         Ok(Box::new(r))
     }
     fn name(&self) -> String {
@@ -807,6 +810,40 @@ pub fn prepare_with(
     Ok(totals)
 }
 
+/// Fails when preparing gave no user-day at all: each user's grid runs from their signup
+/// to the last event date, so events that all end before every signup (epoch seconds read
+/// as a later unit, a wrong year, the wrong users file) would otherwise leave an empty
+/// table that only the next stage rejects.
+fn require_user_days(users: &UserTable, summary: &PrepareSummary, events: &str) -> Result<()> {
+    if summary.user_days > 0 {
+        return Ok(());
+    }
+    let show = |d: Option<chrono::NaiveDate>| d.map_or("-".to_string(), |d| d.to_string());
+    let first_signup = users.signup.iter().flatten().min().copied();
+    Err(Error::invalid(
+        events,
+        events::EVENT_TIME,
+        "no user-day to prepare: a user's days run from their signup_date to the last event \
+         date, and every user signed up after it; check event_time (its unit or year) and \
+         that the users file belongs to these events",
+        vec![
+            format!(
+                "events {} .. {}",
+                show(summary.first_date),
+                show(summary.last_date)
+            ),
+            format!(
+                "earliest signup_date {}",
+                show(first_signup.and_then(crate::days::date_of))
+            ),
+            format!(
+                "{} users, {} events kept",
+                summary.users_kept, summary.events_kept
+            ),
+        ],
+    ))
+}
+
 /// Prepares files: reads users and events (CSV or Parquet), writes the user-day table to
 /// `out` (format by extension) atomically.
 pub fn prepare_files(
@@ -823,6 +860,7 @@ pub fn prepare_files(
         &reader.schema(),
         &missing_required(&reader.schema(), &USERS_COLUMNS),
     )?;
+    require_time_types(users_path, &reader.schema(), &USERS_COLUMNS)?;
     let users = UserTable::from_batches(reader, &mut summary)?;
     if users.is_empty() {
         return Err(Error::invalid(
@@ -870,6 +908,7 @@ pub fn prepare_files(
         let w = written?;
         let mut summary = result?;
         summary.user_days = w.rows();
+        require_user_days(&users, &summary, &source.name())?;
         w.finish()?;
         Ok(summary)
     })
@@ -904,5 +943,6 @@ pub fn prepare_batches(
     )?;
     let out = out.into_inner();
     summary.user_days = out.iter().map(|b| b.num_rows() as u64).sum();
+    require_user_days(&table, &summary, &InMemoryEvents(events).name())?;
     Ok((out, summary))
 }

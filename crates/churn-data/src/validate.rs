@@ -12,7 +12,9 @@ use arrow::array::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::canonical::{canonicalize, columns_present, missing_required};
+use crate::canonical::{
+    NUMERIC_TIME_RULE, canonicalize, columns_present, missing_required, numeric_times,
+};
 use crate::clock::Clock;
 use crate::config::ValidateConfig;
 use crate::idset::IdSet;
@@ -43,7 +45,8 @@ pub struct Violation {
     pub rule: String,
     /// Error or warning.
     pub severity: Severity,
-    /// How many rows break it.
+    /// How many rows break it; 0 for a rule about the whole file or column (a missing
+    /// column, a column of the wrong type, an unreadable file).
     pub count: u64,
     /// Up to `max_examples` offending rows ("row 12: value").
     pub examples: Vec<String>,
@@ -96,8 +99,12 @@ impl ValidationReport {
             s.push_str("  every rule holds\n");
         }
         for v in &self.violations {
+            let rows = match v.count {
+                0 => String::new(),
+                n => format!(" — {n} row(s)"),
+            };
             s.push_str(&format!(
-                "  [{}] {}: column `{}`: {} — {} row(s)\n",
+                "  [{}] {}: column `{}`: {}{rows}\n",
                 match v.severity {
                     Severity::Error => "error",
                     Severity::Warning => "warning",
@@ -105,7 +112,6 @@ impl ValidationReport {
                 v.file,
                 v.column,
                 v.rule,
-                v.count
             ));
             for e in &v.examples {
                 s.push_str(&format!("      e.g. {e}\n"));
@@ -175,6 +181,19 @@ impl Tally {
         v.examples.extend(examples.take(room));
     }
 
+    /// A broken rule about a whole file or column (counted as 0 rows), with one example.
+    fn add_whole(&mut self, table: &str, file: &Path, column: &str, rule: &str, example: String) {
+        self.add_many(
+            table,
+            file,
+            column,
+            rule,
+            Severity::Error,
+            0,
+            std::iter::once(example),
+        );
+    }
+
     fn add(
         &mut self,
         table: &str,
@@ -204,12 +223,17 @@ struct Pass<'a> {
     row_offset: u64,
     /// Per column, the rows of this batch whose value did not parse (reported as such).
     unparsed: Vec<(&'static str, Vec<bool>)>,
+    /// Required columns the file lacks (reported once as missing, not row by row as null).
+    absent: &'a [&'static str],
 }
 
 impl Pass<'_> {
     /// Reports a missing value of a required column, unless the row had a value that did
-    /// not parse (already reported, with the value).
+    /// not parse (already reported, with the value) or the file lacks the column.
     fn missing(&mut self, column: &'static str, row: usize) {
+        if self.absent.contains(&column) {
+            return;
+        }
         let unparsed = self
             .unparsed
             .iter()
@@ -339,32 +363,36 @@ fn check_table(
         Ok(r) => r,
         Err(e @ Error::Io { .. }) => return Err(e),
         Err(e) => {
-            tally.add(table, path, "*", READABLE, Severity::Error, || {
-                e.to_string()
-            });
+            tally.add_whole(table, path, "*", READABLE, e.to_string());
             return Ok(0);
         }
     };
     let missing = missing_required(&reader.schema(), spec);
     let present = columns_present(&reader.schema());
     for col in &missing {
-        tally.add(
+        tally.add_whole(
             table,
             path,
             col,
             "required column is missing",
-            Severity::Error,
-            || present.clone(),
+            present.clone(),
         );
+    }
+    for (col, t) in numeric_times(&reader.schema(), spec) {
+        tally.add_whole(table, path, col, NUMERIC_TIME_RULE, format!("type {t}"));
     }
     let mut rows = 0u64;
     for batch in reader {
         let batch = match batch {
             Ok(b) => b,
             Err(e) => {
-                tally.add(table, path, "*", READABLE, Severity::Error, || {
-                    format!("after {rows} rows: {e}")
-                });
+                tally.add_whole(
+                    table,
+                    path,
+                    "*",
+                    READABLE,
+                    format!("after {rows} rows: {e}"),
+                );
                 break;
             }
         };
@@ -375,6 +403,7 @@ fn check_table(
             tally,
             row_offset: rows,
             unparsed: Vec::new(),
+            absent: &missing,
         };
         for f in failures {
             let rule = format!("values must parse as {}", type_name(&f.expected));

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, Float64Array, Int32Array, RecordBatch};
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use churn_data::canonical::{canonicalize, missing_required, require_columns, require_parsed};
+use churn_data::canonical::{
+    canonicalize, missing_required, require_columns, require_parsed, require_time_types,
+};
 use churn_data::groups::{UserChunk, UserGroups};
 use churn_data::io::{DEFAULT_BATCH_SIZE, TableReader, write_threaded};
 use churn_data::schema::{USER_DAILY_COLUMNS, features as f, user_daily as ud, user_daily_schema};
@@ -393,6 +395,7 @@ fn canonical_stream<'a>(
             &b.schema(),
             &missing_required(&b.schema(), &USER_DAILY_COLUMNS),
         )?;
+        require_time_types(source, &b.schema(), &USER_DAILY_COLUMNS)?;
         let (c, failures) = canonicalize(&b, &USER_DAILY_COLUMNS, 5)?;
         require_parsed(source, &failures)?;
         Ok(c)

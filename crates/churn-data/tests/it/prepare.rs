@@ -4,7 +4,7 @@ use churn_data::generate::Simulator;
 use churn_data::io::{read_all, write_batches};
 use churn_data::prepare::{prepare_batches, prepare_files};
 
-use crate::{assert_table, fixture, pretty};
+use crate::{assert_table, epoch_seconds_events, fixture, pretty};
 
 /// Hand-computed from fixtures/tiny (see fixtures/README.md): the grid runs from
 /// max(signup, 2025-01-01) to 2025-01-04 in users-file order.
@@ -245,4 +245,69 @@ fn a_stray_far_future_timestamp_is_an_error_not_a_huge_grid() {
         "{err}"
     );
     assert!(!out.exists());
+}
+
+#[test]
+fn numbers_in_event_time_are_an_error_naming_the_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = epoch_seconds_events(dir.path());
+    let out = dir.path().join("daily.parquet");
+    let err = prepare_files(
+        &fixture("tiny/users.csv"),
+        &events,
+        &out,
+        &ValidateConfig::default(),
+        &PrepareConfig::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("events.parquet")
+            && err.contains("event_time")
+            && err.contains("not numbers")
+            && err.contains("Int64"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn events_ending_before_every_signup_are_an_error_not_an_empty_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.csv");
+    std::fs::write(
+        &events,
+        "event_id,user_id,event_time,event_type\n1,B2,2020-01-03 10:00:00,login\n2,77,2020-01-05 10:00:00,login\n",
+    )
+    .unwrap();
+    let out = dir.path().join("daily.parquet");
+    let err = prepare_files(
+        &fixture("tiny/users.csv"),
+        &events,
+        &out,
+        &ValidateConfig::default(),
+        &PrepareConfig::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("events.csv")
+            && err.contains("no user-day")
+            && err.contains("2020-01-03 .. 2020-01-05")
+            && err.contains("earliest signup_date 2024-12-01"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // The in-memory entry point says the same.
+    let users = read_all(&fixture("tiny/users.csv"), None).unwrap().1;
+    let events = read_all(&events, None).unwrap().1;
+    let err = prepare_batches(
+        &users,
+        &events,
+        &ValidateConfig::default(),
+        &PrepareConfig::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("no user-day"), "{err}");
 }

@@ -5,7 +5,7 @@ use churn_data::config::{GenerateConfig, ValidateConfig};
 use churn_data::generate::Simulator;
 use churn_data::validate::{Severity, ValidationReport, validate_files};
 
-use crate::fixture;
+use crate::{epoch_seconds_events, fixture};
 
 fn clock() -> FixedClock {
     FixedClock(chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap())
@@ -210,4 +210,42 @@ fn unreadable_files_are_violations_not_panics() {
         );
         assert!(text.contains(name), "{name}: the file is named in\n{text}");
     }
+}
+
+#[test]
+fn numbers_in_a_timestamp_column_are_an_error_not_january_1970() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = epoch_seconds_events(dir.path());
+    let r = check(&fixture("tiny/users.csv"), &events);
+    assert!(!r.ok, "{}", r.render_text());
+    let v = find(&r, "event_time", "not numbers");
+    assert_eq!(v.severity, Severity::Error);
+    assert_eq!(v.count, 0, "a rule about the whole column counts no rows");
+    assert_eq!(v.examples, ["type Int64"]);
+    let text = r.render_text();
+    assert!(
+        text.contains("events.parquet") && !text.contains("0 row(s)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_missing_column_is_reported_once_not_as_a_null_in_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.csv");
+    std::fs::write(
+        &events,
+        "event_id,user_id,event_time\n1,B2,2025-01-03 10:00:00\n2,B2,2025-01-04 10:00:00\n",
+    )
+    .unwrap();
+    let r = check(&fixture("tiny/users.csv"), &events);
+    let v = find(&r, "event_type", "required column is missing");
+    assert_eq!(v.count, 0);
+    assert!(
+        !r.violations
+            .iter()
+            .any(|v| v.rule.contains("must not be null")),
+        "{}",
+        r.render_text()
+    );
 }
