@@ -410,7 +410,7 @@ impl Simulator {
                     start = end;
                 }
             });
-            for item in rx {
+            for item in crate::wait::iter(&rx) {
                 let (parts, done) = item?;
                 for (users_batch, events_batch) in &parts {
                     users_out.write(users_batch)?;

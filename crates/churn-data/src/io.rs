@@ -945,12 +945,12 @@ pub fn write_threaded<T>(
         let produced = {
             let tx = tx;
             let mut sink = |b: RecordBatch| {
-                tx.send(b)
+                crate::wait::send(&tx, b)
                     .map_err(|_| Error::invalid(target, "*", "the output writer stopped", vec![]))
             };
             produce(&mut sink)
         };
-        let w = writer.join().expect("the writer thread does not panic")?;
+        let w = crate::wait::join(writer).unwrap_or_else(|p| std::panic::resume_unwind(p))?;
         let value = produced?;
         let rows = w.rows();
         w.finish()?;
@@ -975,7 +975,7 @@ pub fn prefetched<T: Send, R>(
                 }
             }
         });
-        consume(&mut rx.into_iter())
+        consume(&mut crate::wait::iter(&rx))
     })
 }
 

@@ -38,6 +38,7 @@ pub mod names;
 pub mod prepare;
 pub mod schema;
 pub mod validate;
+pub mod wait;
 
 pub use error::{Error, Result};
 pub use idset::IdSet;

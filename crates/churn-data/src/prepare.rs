@@ -891,8 +891,9 @@ pub fn prepare_files(
         let gone = || Error::invalid(out, "*", "the output writer stopped", vec![]);
         let result = {
             let tx = tx;
-            let mut restart = || tx.send(Msg::Restart).map_err(|_| gone());
-            let mut sink = |b: RecordBatch| tx.send(Msg::Batch(b)).map_err(|_| gone());
+            let mut restart = || crate::wait::send(&tx, Msg::Restart).map_err(|_| gone());
+            let mut sink =
+                |b: RecordBatch| crate::wait::send(&tx, Msg::Batch(b)).map_err(|_| gone());
             prepare_with(
                 &users,
                 &source,
@@ -903,7 +904,7 @@ pub fn prepare_files(
                 &mut sink,
             )
         };
-        let written = writer.join().expect("the writer thread does not panic");
+        let written = crate::wait::join(writer).unwrap_or_else(|p| std::panic::resume_unwind(p));
         // A writer error explains a failed send better than the send itself.
         let w = written?;
         let mut summary = result?;

@@ -141,7 +141,7 @@ pub fn write_day(batch: &RecordBatch, paths: &DayPaths, k: usize, slice_rows: us
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().expect("a writer thread does not panic"))
+            .map(|h| churn_data::wait::join(h).unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     });
     results.into_iter().collect()

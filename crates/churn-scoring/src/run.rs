@@ -507,7 +507,9 @@ pub fn run_plan(
                 .collect();
             handles
                 .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .flat_map(|h| {
+                    churn_data::wait::join(h).unwrap_or_else(|p| std::panic::resume_unwind(p))
+                })
                 .collect()
         });
         done.sort_by_key(|(i, _)| *i);

@@ -301,7 +301,7 @@ impl<'a> Scorer<'a> {
                     }
                 }
             });
-            for item in rx {
+            for item in churn_data::wait::iter(&rx) {
                 let (on_date, rows) = item?;
                 acc.summary.rows_read += rows as u64;
                 if on_date.num_rows() > 0 {

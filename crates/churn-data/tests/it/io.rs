@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
-use churn_data::io::{TableReader, TableWriter, read_all, write_batches};
+use churn_data::io::{TableReader, TableWriter, read_all, write_batches, write_threaded};
 
 use crate::pretty;
 
@@ -360,4 +360,52 @@ fn parquet_outputs_delta_pack_integers_dictionary_encode_text_and_keep_key_stati
     assert!(!stats("risk"));
     let (_, back) = read_all(&p, None).unwrap();
     assert_eq!(pretty(&back), pretty(&batches));
+}
+
+#[test]
+fn threaded_writers_started_from_every_rayon_worker_at_once_finish() {
+    use rayon::prelude::*;
+    // Each writer encodes on the rayon pool while its caller, a pool worker, waits for it:
+    // with more writers than workers, plain blocking waits would hold every worker and hang.
+    const BATCHES: usize = 40;
+    const ROWS: usize = 8192;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let writers = rayon::current_num_threads() + 1;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Several columns: one column is encoded on the writer's own thread.
+        let schema = Arc::new(Schema::new(
+            (0..4)
+                .map(|c| Field::new(format!("v{c}"), DataType::Int64, false))
+                .collect::<Vec<_>>(),
+        ));
+        let rows: Vec<u64> = (0..writers)
+            .into_par_iter()
+            .map(|w| {
+                let path = root.join(format!("t{w}.parquet"));
+                let produce = |sink: &mut dyn FnMut(RecordBatch) -> churn_data::Result<()>| {
+                    for b in 0..BATCHES {
+                        let values: arrow::array::ArrayRef = Arc::new(
+                            Int64Array::from_iter_values((0..ROWS as i64).map(|v| v * b as i64)),
+                        );
+                        let columns = vec![values; schema.fields().len()];
+                        sink(RecordBatch::try_new(schema.clone(), columns).unwrap())?;
+                    }
+                    Ok(())
+                };
+                write_threaded(&path, schema.clone(), produce).unwrap().1
+            })
+            .collect();
+        tx.send(rows).unwrap();
+    });
+    let rows = rx
+        .recv_timeout(std::time::Duration::from_secs(300))
+        .expect("writers started from rayon workers finish");
+    assert_eq!(rows, vec![(BATCHES * ROWS) as u64; writers]);
+    for w in 0..writers {
+        let (_, batches) = read_all(&dir.path().join(format!("t{w}.parquet")), None).unwrap();
+        let n: usize = batches.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(n, BATCHES * ROWS);
+    }
 }
