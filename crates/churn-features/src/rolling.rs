@@ -148,6 +148,27 @@ impl Features {
             .collect::<Result<_>>()?;
         let quiz = typed::<Float64Array>(&chunk.batch, ud::QUIZ_AVG_SCORE, source)?;
         let since_signup = typed::<Int32Array>(&chunk.batch, ud::DAYS_SINCE_SIGNUP, source)?;
+        let before_signup: Vec<String> = (0..n)
+            .filter(|&i| since_signup.is_valid(i) && since_signup.value(i) < 0)
+            .take(5)
+            .map(|i| {
+                format!(
+                    "row {}: {}",
+                    first_row + i as u64 + 1,
+                    since_signup.value(i)
+                )
+            })
+            .collect();
+        if !before_signup.is_empty() {
+            return Err(churn_data::Error::invalid(
+                source,
+                ud::DAYS_SINCE_SIGNUP,
+                "must not be negative: a user has no day before their signup_date (the \
+                 user-day grid starts at signup)",
+                before_signup,
+            )
+            .into());
+        }
         let (quiz_sum, quiz_n) = {
             let (mut sum, mut count) = (Vec::with_capacity(n + 1), Vec::with_capacity(n + 1));
             let (mut s, mut k) = (0.0f64, 0u32);

@@ -140,6 +140,19 @@ fn bad_inputs_are_clear_errors() {
         .to_string();
     assert!(e.contains("non-negative") && e.contains("row 1: -2"), "{e}");
 
+    // The fixture's users signed up 10 days before day 0: day -12 is before signup.
+    let early = user_daily(&[
+        row("a", -12, 0, 0, 0.0, None, 0, 0),
+        row("a", 0, 1, 1, 0.0, None, 0, 0),
+    ]);
+    let e = compute_batches(&set, std::iter::once(Ok(early)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("days_since_signup") && e.contains("signup_date") && e.contains("row 1: -2"),
+        "{e}"
+    );
+
     assert!(FeatureParams { windows: vec![] }.check().is_err());
     assert!(
         FeatureParams {
