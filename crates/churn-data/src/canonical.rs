@@ -35,9 +35,25 @@ pub fn missing_required(schema: &Schema, spec: &[ColumnSpec]) -> Vec<&'static st
 }
 
 /// "columns present: a, b, c" — the example every missing-column message carries.
+/// When a CSV's header is one column holding another separator (a spreadsheet's `;` or tab
+/// export), says so.
 pub fn columns_present(schema: &Schema) -> String {
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    format!("columns present: {}", names.join(", "))
+    let mut text = format!("columns present: {}", names.join(", "));
+    if let [only] = names.as_slice()
+        && let Some(sep) = [';', '\t', '|'].into_iter().find(|c| only.contains(*c))
+    {
+        let shown = if sep == '\t' {
+            "tab".to_string()
+        } else {
+            format!("'{sep}'")
+        };
+        text.push_str(&format!(
+            " (one column whose name holds {shown}: the file looks {shown}-separated; \
+             CSV inputs must be comma-separated)"
+        ));
+    }
+    text
 }
 
 /// Fails with an error naming `path`, the first of `required` that `schema` lacks, and the
@@ -266,6 +282,22 @@ mod tests {
     use crate::schema::USERS_COLUMNS;
     use arrow::array::{Int32Array, Int64Array};
     use arrow::datatypes::Field;
+
+    #[test]
+    fn a_header_of_one_column_holding_semicolons_or_tabs_is_explained() {
+        let one = |name: &str| Schema::new(vec![Field::new(name, DataType::Utf8, true)]);
+        let semi = columns_present(&one("user_id;signup_date;plan"));
+        assert!(semi.contains("looks ';'-separated"), "{semi}");
+        let tab = columns_present(&one("user_id\tsignup_date"));
+        assert!(tab.contains("looks tab-separated"), "{tab}");
+        // A real one-column file, or several columns, get the plain list.
+        assert_eq!(columns_present(&one("user_id")), "columns present: user_id");
+        let two = Schema::new(vec![
+            Field::new("a;b", DataType::Utf8, true),
+            Field::new("c", DataType::Utf8, true),
+        ]);
+        assert_eq!(columns_present(&two), "columns present: a;b, c");
+    }
 
     #[test]
     fn integer_ids_become_text_and_bad_dates_are_reported() {
