@@ -157,7 +157,8 @@ pub enum RegistryAction {
     List,
     /// Show versions of a model: metrics, lineage, aliases.
     Show {
-        /// Model name [registry.model_name, default churn].
+        /// Model name [registry.model_name, default churn], or one version of it as
+        /// NAME@ALIAS (e.g. churn@production) or NAME/VERSION.
         #[arg(long)]
         model: Option<String>,
         /// Only this version.

@@ -79,11 +79,23 @@ pub fn registry_command(config: &Config, action: &RegistryAction, ui: &Ui) -> Re
             model,
             model_version,
         } => {
-            let name = model_name(config, model);
-            let mut versions = reg.versions(&name)?;
-            if let Some(v) = model_version {
-                versions = vec![reg.version(&name, *v)?];
-            }
+            let text = model_name(config, model);
+            // `churn@production` or `churn/2` shows that one version.
+            let (name, versions) = if text.contains(['@', '/']) {
+                if model_version.is_some() {
+                    anyhow::bail!(
+                        "--model {text} already names one version; leave out --model-version"
+                    );
+                }
+                let info = reg.resolve(&ModelRef::parse(&text, "production")?)?;
+                (info.name.clone(), vec![info])
+            } else {
+                let versions = match model_version {
+                    Some(v) => vec![reg.version(&text, *v)?],
+                    None => reg.versions(&text)?,
+                };
+                (text, versions)
+            };
             let aliases = reg.aliases(&name)?;
             if ui.json {
                 outln!(

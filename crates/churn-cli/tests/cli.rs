@@ -655,6 +655,35 @@ fn concurrent_registrations_and_promotions_from_separate_processes_lose_nothing(
         .map(|v| v["version"].as_u64().unwrap())
         .collect();
     assert_eq!(versions, (1..=8).collect::<Vec<_>>());
+    // One version, by the references `score --model` takes.
+    let production = shown["aliases"]["production"].as_u64().unwrap();
+    for (reference, want) in [("churn@production", production), ("churn/3", 3)] {
+        let o = churn(root, &["--json", "registry", "show", "--model", reference]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let one: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let got: Vec<u64> = one["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["version"].as_u64().unwrap())
+            .collect();
+        assert_eq!(got, [want], "{reference}");
+    }
+    let o = churn(
+        root,
+        &[
+            "registry",
+            "show",
+            "--model",
+            "churn/3",
+            "--model-version",
+            "2",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let o = churn(root, &["registry", "show", "--model", "churn@nope"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nope"));
     let history =
         std::fs::read_to_string(root.join("artifacts/registry/churn/history.jsonl")).unwrap();
     assert_eq!(
