@@ -214,6 +214,16 @@ impl Registry {
         RegistryLock::acquire(&self.root, self.lock_timeout)
     }
 
+    /// Fails with the not-found error of [`Registry::versions`] when `name` has no
+    /// versions folder: checked before locking, so a command naming an unknown model (or
+    /// run in the wrong folder) creates no registry folder or lock file.
+    fn require_model(&self, name: &str) -> Result<()> {
+        if self.model_dir(name)?.join(VERSIONS).is_dir() {
+            return Ok(());
+        }
+        self.versions(name).map(|_| ())
+    }
+
     fn not_found(&self, what: String, hint: String) -> Error {
         Error::NotFound {
             what,
@@ -507,6 +517,7 @@ impl Registry {
         clock: &dyn Clock,
     ) -> Result<HistoryEvent> {
         check_name("alias", alias)?;
+        self.require_model(name)?;
         let _lock = self.lock()?;
         self.version(name, version)?;
         let from = self.aliases(name)?.get(alias).copied();
@@ -539,6 +550,7 @@ impl Registry {
         clock: &dyn Clock,
     ) -> Result<PromoteOutcome> {
         check_name("alias", &policy.alias)?;
+        self.require_model(name)?;
         let _lock = self.lock()?;
         let versions = self.versions(name)?;
         let history = self.history(name)?;
@@ -602,6 +614,7 @@ impl Registry {
         clock: &dyn Clock,
     ) -> Result<HistoryEvent> {
         check_name("alias", alias)?;
+        self.require_model(name)?;
         let _lock = self.lock()?;
         let history = self.history(name)?;
         let stacks = alias_stacks(&history);

@@ -240,3 +240,21 @@ fn unknown_models_versions_and_aliases_are_not_found() {
     let err = reg.resolve(&"churn/7".parse().unwrap()).unwrap_err();
     assert!(err.to_string().contains("versions: 1"), "{err}");
 }
+
+#[test]
+fn changing_an_unknown_model_is_not_found_and_creates_nothing() {
+    let (dir, reg) = registry();
+    let policy = PromotePolicy::default();
+    let errors = [
+        reg.promote("churn", &policy, None, &clock(0)).unwrap_err(),
+        reg.rollback("churn", "production", None, &clock(0))
+            .unwrap_err(),
+        reg.set_alias("churn", "staging", 1, "test", &clock(0))
+            .unwrap_err(),
+    ];
+    for err in errors {
+        assert!(err.is_not_found(), "{err}");
+    }
+    // No registry folder, no lock file: a command run in the wrong folder leaves no trace.
+    assert!(!dir.path().join("registry").exists());
+}
