@@ -47,7 +47,39 @@ fn render(err: &anyhow::Error) -> String {
         }
         out.push_str(&text);
     }
+    if let Some(hint) = missing_input_hint(err, &out) {
+        out.push_str(&format!(" ({hint})"));
+    }
     out
+}
+
+/// For an input file that does not exist, the command that writes it: a new user running a
+/// stage before the one that feeds it learns what to run. The libraries word a failed open
+/// as `PATH: open: CAUSE`; the path is taken from the rendered message, since the stage
+/// crates wrap churn-data's error transparently.
+fn missing_input_hint(err: &anyhow::Error, rendered: &str) -> Option<&'static str> {
+    let not_found = err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+    });
+    if !not_found {
+        return None;
+    }
+    let before = &rendered[..rendered.find(": open: ")?];
+    let path = std::path::Path::new(before.rsplit(": ").next()?);
+    let name = path.file_name()?.to_str()?;
+    let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+    Some(match stem {
+        "user_daily" => "`churn prepare` writes it",
+        "user_features_daily" => "`churn features` writes it",
+        "labels" => "`churn labels` writes it",
+        "training_dataset" => "`churn trainset` writes it",
+        _ if path.parent().is_some_and(|p| p.ends_with("raw")) => {
+            "put the users and events files in that folder, pass --users/--events, or run \
+             `churn generate` for synthetic data"
+        }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -61,5 +93,20 @@ mod tests {
             super::render(&err),
             "score failed: f.parquet: open: No such file"
         );
+    }
+
+    #[test]
+    fn a_missing_input_names_the_command_that_writes_it() {
+        let missing = |path: &str| {
+            let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+            let data = churn_data::Error::io(std::path::Path::new(path), "open", io);
+            super::render(&anyhow::Error::new(data).context("features failed"))
+        };
+        let text = missing("root/data/processed/user_daily.parquet");
+        assert!(text.ends_with("(`churn prepare` writes it)"), "{text}");
+        let text = missing("root/data/raw/users.csv");
+        assert!(text.contains("`churn generate`"), "{text}");
+        // Other files get no guess.
+        assert!(!missing("elsewhere/mine.parquet").contains('('));
     }
 }
