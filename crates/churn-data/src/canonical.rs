@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, RecordBatch, StringArray, new_null_array};
 use arrow::compute::kernels::cast::{CastOptions, cast_with_options};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::schema::{ColumnSpec, schema_of};
 use crate::{Error, Result};
@@ -241,6 +241,11 @@ fn coerce(
             e,
         )
     })?;
+    let cast = if source.null_count() < cast.null_count() {
+        minute_timestamps(&source, cast, target)
+    } else {
+        cast
+    };
     let lost = source.null_count() < cast.null_count();
     let failures = lost.then(|| {
         let shown = cast_with_options(&source, &DataType::Utf8, &CastOptions::default()).ok();
@@ -267,6 +272,47 @@ fn coerce(
     Ok((cast, failures))
 }
 
+/// Text timestamps without seconds (`2025-01-31 14:05`, `2025-01-31T14:05`), as spreadsheets
+/// export them, which Arrow's parser rejects: for a microsecond timestamp column, the values
+/// that failed to cast are parsed again in these forms; anything else is left as it was.
+fn minute_timestamps(source: &ArrayRef, cast: ArrayRef, target: &DataType) -> ArrayRef {
+    let (DataType::Timestamp(TimeUnit::Microsecond, tz), Some(text)) =
+        (target, source.as_any().downcast_ref::<StringArray>())
+    else {
+        return cast;
+    };
+    let Some(parsed) = cast
+        .as_any()
+        .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
+    else {
+        return cast;
+    };
+    let minutes = |s: &str| {
+        ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"]
+            .iter()
+            .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
+            .map(|t| t.and_utc().timestamp_micros())
+    };
+    let mut changed = false;
+    let values: arrow::array::TimestampMicrosecondArray = (0..parsed.len())
+        .map(|i| {
+            if parsed.is_valid(i) {
+                Some(parsed.value(i))
+            } else if text.is_valid(i) {
+                let v = minutes(text.value(i));
+                changed |= v.is_some();
+                v
+            } else {
+                None
+            }
+        })
+        .collect();
+    if !changed {
+        return cast;
+    }
+    Arc::new(values.with_timezone_opt(tz.clone()))
+}
+
 fn trim_all(text: &StringArray) -> StringArray {
     if text.iter().flatten().all(|s| s.len() == s.trim().len()) {
         return text.clone();
@@ -282,6 +328,36 @@ mod tests {
     use crate::schema::USERS_COLUMNS;
     use arrow::array::{Int32Array, Int64Array};
     use arrow::datatypes::Field;
+
+    #[test]
+    fn timestamps_without_seconds_parse_and_other_forms_still_fail() {
+        let raw: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("2025-01-31 14:05"),
+            Some("2025-01-31T14:05"),
+            Some("2025-01-31 14:05:30"),
+            Some("31/01/2025 14:05"),
+            None,
+        ]));
+        let target = DataType::Timestamp(TimeUnit::Microsecond, None);
+        let (out, failed) = coerce(&raw, &target, "event_time", 5).unwrap();
+        let out = out
+            .as_any()
+            .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
+            .unwrap();
+        let at = |s: &str| {
+            chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
+                .unwrap()
+                .and_utc()
+                .timestamp_micros()
+        };
+        assert_eq!(out.value(0), at("2025-01-31 14:05:00"));
+        assert_eq!(out.value(1), at("2025-01-31 14:05:00"));
+        assert_eq!(out.value(2), at("2025-01-31 14:05:30"));
+        assert!(out.is_null(3) && out.is_null(4));
+        let failed = failed.unwrap();
+        assert_eq!(failed.count, 1);
+        assert_eq!(failed.examples, [(3, "31/01/2025 14:05".to_string())]);
+    }
 
     #[test]
     fn a_header_of_one_column_holding_semicolons_or_tabs_is_explained() {
