@@ -18,7 +18,7 @@ use crate::calibration::Calibrator;
 use crate::error::{Error, Result};
 use crate::model::{FittedModel, ModelKind};
 use crate::preprocess::{Design, Preprocessor};
-use crate::reasons::{REASONS, Reason, top_reasons};
+use crate::reasons::{Reason, TopReasons};
 use crate::train::TrainReport;
 
 /// The artifact format this version of churn writes and reads.
@@ -112,6 +112,17 @@ pub struct Predictions {
     pub reasons: Vec<Vec<Reason>>,
 }
 
+/// Predictions with each row's top reasons as codes (see [`TopReasons`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodedPredictions {
+    /// Calibrated churn probability of each row.
+    pub churn_risk: Vec<f64>,
+    /// Uncalibrated log-odds of each row.
+    pub raw_logit: Vec<f64>,
+    /// Each row's top reasons (empty when not asked for, or the model has none).
+    pub reasons: Vec<TopReasons>,
+}
+
 impl ModelArtifact {
     /// Writes the artifact as JSON, atomically (a temporary file renamed into place).
     pub fn save(&self, path: &Path) -> Result<PathBuf> {
@@ -182,19 +193,37 @@ impl ModelArtifact {
 
     /// Scores a design matrix made by [`ModelArtifact::design`].
     pub fn predict_design(&self, x: &Design, reasons: bool) -> Result<Predictions> {
+        let coded = self.predict_design_coded(x, reasons)?;
+        let pre = &self.preprocessing;
+        let reasons = coded
+            .reasons
+            .iter()
+            .enumerate()
+            .map(|(i, top)| top.as_slice().iter().map(|c| c.reason(pre, x, i)).collect())
+            .collect();
+        Ok(Predictions {
+            churn_risk: coded.churn_risk,
+            raw_logit: coded.raw_logit,
+            reasons,
+        })
+    }
+
+    /// [`ModelArtifact::predict_design`] with each row's reasons as codes, not text: what
+    /// a caller scoring millions of rows keeps per row (no allocation), writing the labels
+    /// with [`crate::reasons::ReasonCode::push_label`] while `x` is at hand.
+    pub fn predict_design_coded(&self, x: &Design, reasons: bool) -> Result<CodedPredictions> {
         let (raw_logit, reasons) = if reasons {
-            self.model.raw_logit_with_each_contributions(x, |i, c| {
-                top_reasons(&self.preprocessing, x, i, c, REASONS)
+            self.model.raw_logit_with_each_contributions(x, |_, c| {
+                TopReasons::of(&self.preprocessing, c)
             })?
         } else {
             (self.model.raw_logit(x)?, None)
         };
         let churn_risk = self.calibrator.apply_all(&raw_logit);
-        let reasons = reasons.unwrap_or_default();
-        Ok(Predictions {
+        Ok(CodedPredictions {
             churn_risk,
             raw_logit,
-            reasons,
+            reasons: reasons.unwrap_or_default(),
         })
     }
 }

@@ -44,7 +44,7 @@ pub mod preprocess;
 pub mod reasons;
 pub mod train;
 
-pub use artifact::{FORMAT_VERSION, ModelArtifact, Predictions};
+pub use artifact::{CodedPredictions, FORMAT_VERSION, ModelArtifact, Predictions};
 pub use calibration::{CalibrationMethod, Calibrator};
 pub use error::{Error, Result};
 pub use model::{FittedModel, ModelKind};

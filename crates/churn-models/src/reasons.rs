@@ -43,17 +43,11 @@ impl Reason {
     }
 }
 
+#[cfg(test)]
 fn format_number(v: f64) -> String {
-    if v.is_nan() {
-        "missing".to_string()
-    } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        // Exact as an integer; integer formatting is far cheaper than `{:.0}`.
-        (v as i64).to_string()
-    } else {
-        let mut out = String::with_capacity(12);
-        push_fixed(&mut out, v, 4);
-        out
-    }
+    let mut out = String::new();
+    push_number(&mut out, v);
+    out
 }
 
 /// Appends `v` with `decimals` digits after the point, exactly as `format!("{v:.decimals$}")`
@@ -84,16 +78,115 @@ fn push_fixed(out: &mut String, v: f64, decimals: usize) {
     let _ = write!(out, "{v:.decimals$}");
 }
 
-/// The top reasons of row `i`, from that row's per-column contributions. Only the chosen
-/// features' values are formatted, so the cost per row is one pass over the columns.
-pub fn top_reasons(
+/// One reason of a row without its text: which feature, and its contribution to the
+/// log-odds. [`ReasonCode::push_label`] writes the text, [`ReasonCode::reason`] makes a
+/// [`Reason`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ReasonCode {
+    /// Index of the feature in the preprocessor's features.
+    pub feature: usize,
+    /// Its contribution to the log-odds (> 0).
+    pub contribution: f64,
+}
+
+impl ReasonCode {
+    /// Appends the feature's value in row `i` of `x`: the number, the category of a
+    /// one-hot feature (`other` when none of its columns is set), or `missing`.
+    pub fn push_value(&self, pre: &Preprocessor, x: &Design, i: usize, out: &mut String) {
+        let spec = &pre.features[self.feature];
+        let mut value: Option<(usize, f64)> = None;
+        for (j, col) in pre.columns.iter().enumerate() {
+            if col.feature != self.feature {
+                continue;
+            }
+            let v = x.get(i, j);
+            if col.category.is_none() || v == 1.0 {
+                value = Some((j, v));
+            }
+        }
+        match value {
+            Some((j, v)) => match &pre.columns[j].category {
+                Some(cat) => out.push_str(cat),
+                None => push_number(out, v),
+            },
+            None => out.push_str(match spec.kind {
+                FeatureKind::Categorical => "other",
+                FeatureKind::Numeric => "missing",
+            }),
+        }
+    }
+
+    /// Appends `feature=value (+0.42)`, as written in reason columns, with no allocation.
+    pub fn push_label(&self, pre: &Preprocessor, x: &Design, i: usize, out: &mut String) {
+        out.push_str(&pre.features[self.feature].name);
+        out.push('=');
+        self.push_value(pre, x, i, out);
+        out.push_str(" (+");
+        push_fixed(out, self.contribution, 3);
+        out.push(')');
+    }
+
+    /// The reason as owned text.
+    pub fn reason(&self, pre: &Preprocessor, x: &Design, i: usize) -> Reason {
+        let mut value = String::new();
+        self.push_value(pre, x, i, &mut value);
+        Reason {
+            feature: pre.features[self.feature].name.clone(),
+            value,
+            contribution: self.contribution,
+        }
+    }
+}
+
+/// The top [`REASONS`] reasons of one row, largest first; fewer when fewer features raise
+/// the risk. Plain data (no allocation), so scoring keeps one per row cheaply.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TopReasons {
+    codes: [ReasonCode; REASONS],
+    len: usize,
+}
+
+impl TopReasons {
+    /// The reasons, largest first.
+    pub fn as_slice(&self) -> &[ReasonCode] {
+        &self.codes[..self.len]
+    }
+
+    /// The top reasons of a row from its per-column `contributions`.
+    pub fn of(pre: &Preprocessor, contributions: &[f64]) -> Self {
+        let mut top = Self::default();
+        select_top(pre, contributions, REASONS, |rank, code| {
+            top.codes[rank] = code;
+            top.len = rank + 1;
+        });
+        top
+    }
+}
+
+fn push_number(out: &mut String, v: f64) {
+    use std::fmt::Write;
+    if v.is_nan() {
+        out.push_str("missing");
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        // Exact as an integer; integer formatting is far cheaper than `{:.0}`.
+        let _ = write!(out, "{}", v as i64);
+    } else {
+        push_fixed(out, v, 4);
+    }
+}
+
+/// Calls `emit(rank, code)` for the `n` features whose contributions (the sums of their
+/// design columns in `contributions`) are the largest positive ones, largest first, ties by
+/// feature name: one pass over the columns, nothing allocated for usual widths.
+fn select_top(
     pre: &Preprocessor,
-    x: &Design,
-    i: usize,
     contributions: &[f64],
     n: usize,
-) -> Vec<Reason> {
-    // Scoring calls this for every row: the sums live on the stack for usual widths.
+    mut emit: impl FnMut(usize, ReasonCode),
+) {
+    if n == 0 {
+        return;
+    }
     let mut stack = [0.0f64; 128];
     let mut heap = Vec::new();
     let per_feature: &mut [f64] = if pre.features.len() <= stack.len() {
@@ -105,7 +198,6 @@ pub fn top_reasons(
     for (col, c) in pre.columns.iter().zip(contributions) {
         per_feature[col.feature] += c;
     }
-    // The n largest positive sums, largest first, ties by feature name: one pass.
     let before = |a: usize, b: usize| {
         per_feature[a]
             .total_cmp(&per_feature[b])
@@ -113,46 +205,53 @@ pub fn top_reasons(
             .then_with(|| pre.features[a].name.cmp(&pre.features[b].name))
             .is_lt()
     };
-    let mut chosen: Vec<usize> = Vec::with_capacity(n + 1);
+    // The chosen features, best first, with room for one more before truncating.
+    let mut stack_chosen = [0usize; REASONS + 1];
+    let mut heap_chosen = Vec::new();
+    let chosen: &mut [usize] = if n <= REASONS {
+        &mut stack_chosen[..n + 1]
+    } else {
+        heap_chosen.resize(n + 1, 0);
+        &mut heap_chosen
+    };
+    let mut len = 0;
     for (f, &sum) in per_feature.iter().enumerate() {
         if sum <= 0.0 || sum.is_nan() {
             continue;
         }
-        if chosen.len() == n && !chosen.last().is_some_and(|&last| before(f, last)) {
+        if len == n && !before(f, chosen[len - 1]) {
             continue;
         }
-        let at = chosen.partition_point(|&c| before(c, f));
-        chosen.insert(at, f);
-        chosen.truncate(n);
+        let at = chosen[..len].partition_point(|&c| before(c, f));
+        chosen.copy_within(at..len, at + 1);
+        chosen[at] = f;
+        len = (len + 1).min(n);
     }
-    chosen
-        .into_iter()
-        .map(|f| {
-            let spec = &pre.features[f];
-            let mut value = None;
-            for (j, col) in pre
-                .columns
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.feature == f)
-            {
-                let v = x.get(i, j);
-                match &col.category {
-                    Some(cat) if v == 1.0 => value = Some(cat.clone()),
-                    Some(_) => {}
-                    None => value = Some(format_number(v)),
-                }
-            }
-            Reason {
-                feature: spec.name.clone(),
-                value: value.unwrap_or_else(|| match spec.kind {
-                    FeatureKind::Categorical => "other".to_string(),
-                    FeatureKind::Numeric => "missing".to_string(),
-                }),
+    for (rank, &f) in chosen[..len].iter().enumerate() {
+        emit(
+            rank,
+            ReasonCode {
+                feature: f,
                 contribution: per_feature[f],
-            }
-        })
-        .collect()
+            },
+        );
+    }
+}
+
+/// The top `n` reasons of row `i`, from that row's per-column contributions. Only the
+/// chosen features' values are formatted, so the cost per row is one pass over the columns.
+pub fn top_reasons(
+    pre: &Preprocessor,
+    x: &Design,
+    i: usize,
+    contributions: &[f64],
+    n: usize,
+) -> Vec<Reason> {
+    let mut out = Vec::with_capacity(n.min(REASONS));
+    select_top(pre, contributions, n, |_, code| {
+        out.push(code.reason(pre, x, i))
+    });
+    out
 }
 
 #[cfg(test)]
@@ -254,6 +353,16 @@ mod tests {
                     format_number(f as f64 + 0.25)
                 };
                 prop_assert_eq!(&r.value, &expected);
+            }
+            // The codes scoring keeps write the same labels as the reasons.
+            if n == REASONS {
+                let mut labels = Vec::new();
+                for code in TopReasons::of(&pre, &contributions).as_slice() {
+                    let mut label = String::new();
+                    code.push_label(&pre, &x, 0, &mut label);
+                    labels.push(label);
+                }
+                prop_assert_eq!(labels, got.iter().map(Reason::label).collect::<Vec<_>>());
             }
         }
     }

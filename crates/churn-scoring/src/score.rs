@@ -23,8 +23,8 @@ use churn_data::schema::predictions as p;
 use churn_data::schema::user_daily as ud;
 use churn_labels::eligible_from_recency;
 use churn_models::ModelArtifact;
-use churn_models::preprocess::FeatureKind;
-use churn_models::reasons::{REASONS, Reason};
+use churn_models::preprocess::{Design, FeatureKind, Preprocessor};
+use churn_models::reasons::{REASONS, TopReasons};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -461,7 +461,9 @@ impl<'a> Scorer<'a> {
         let design = self
             .artifact
             .design(std::slice::from_ref(&self.conform(table, &batch)?))?;
-        let predictions = self.artifact.predict_design(&design, self.params.reasons)?;
+        let predictions = self
+            .artifact
+            .predict_design_coded(&design, self.params.reasons)?;
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(CONTEXT.len() + 1 + REASONS);
         for (name, t) in &CONTEXT {
             columns.push(match batch.column_by_name(name) {
@@ -470,7 +472,11 @@ impl<'a> Scorer<'a> {
             });
         }
         columns.push(Arc::new(Float64Array::from(predictions.churn_risk)));
-        columns.extend(reason_columns(&predictions.reasons, batch.num_rows())?);
+        columns.extend(reason_columns(
+            &self.artifact.preprocessing,
+            &design,
+            &predictions.reasons,
+        )?);
         acc.raw.extend(predictions.raw_logit);
         acc.parts.push(
             RecordBatch::try_new(gathered_schema(), columns)
@@ -738,8 +744,9 @@ pub fn select_date(
 /// or none were computed). Formatting millions of labels is a good part of scoring with
 /// reasons: pieces of rows are formatted in parallel straight into Arrow buffers, with no
 /// string per label.
-fn reason_columns(reasons: &[Vec<Reason>], rows: usize) -> Result<Vec<ArrayRef>> {
+fn reason_columns(pre: &Preprocessor, x: &Design, reasons: &[TopReasons]) -> Result<Vec<ArrayRef>> {
     const PIECE: usize = 8192;
+    let rows = x.rows;
     let pieces: Vec<Vec<StringArray>> = (0..rows.div_ceil(PIECE))
         .into_par_iter()
         .map(|p| {
@@ -749,10 +756,10 @@ fn reason_columns(reasons: &[Vec<Reason>], rows: usize) -> Result<Vec<ArrayRef>>
                 .map(|r| {
                     let mut b = StringBuilder::with_capacity(range.len(), range.len() * 32);
                     for i in range.clone() {
-                        match reasons.get(i).and_then(|rs| rs.get(r)) {
+                        match reasons.get(i).and_then(|rs| rs.as_slice().get(r)) {
                             Some(reason) => {
                                 label.clear();
-                                reason.push_label(&mut label);
+                                reason.push_label(pre, x, i, &mut label);
                                 b.append_value(&label);
                             }
                             None => b.append_null(),
