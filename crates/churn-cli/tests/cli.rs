@@ -1007,4 +1007,14 @@ fn killing_score_and_registry_writers_leaves_old_or_new_complete_files() {
         interrupted >= 6,
         "only {interrupted} of 36 runs were killed while running"
     );
+    // The temporary files of killed writers go with the next run that writes there.
+    let o = churn(root, &["score", "--force"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let left: Vec<String> = std::fs::read_dir(root.join("data/predictions"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "temporary files left behind: {left:?}");
 }

@@ -472,6 +472,7 @@ impl AtomicFile {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "output".into());
+        remove_stale_temps(&dir, &name);
         let nonce = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -518,6 +519,43 @@ impl AtomicFile {
             }
         }
         Ok(self.target.clone())
+    }
+}
+
+/// Removes temporary files of `name` in `dir` (`.{name}.{pid}.{nonce}.tmp`) left by a
+/// process that no longer runs: a writer killed before it committed (SIGKILL, the OOM
+/// killer, Ctrl-C) cannot remove its own, and a features table's can be hundreds of MB per
+/// attempt. Where running processes cannot be told (no `/proc`), nothing is removed; a
+/// temporary file of a live process, this one included, is never touched.
+fn remove_stale_temps(dir: &Path, name: &str) {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    let own = std::process::id();
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(rest) = file
+            .to_str()
+            .and_then(|f| f.strip_prefix(&prefix))
+            .and_then(|f| f.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        let Some(pid) = rest
+            .split_once('.')
+            .and_then(|(pid, nonce)| nonce.parse::<u32>().ok().and(pid.parse::<u32>().ok()))
+        else {
+            continue;
+        };
+        if pid != own && !proc.join(pid.to_string()).exists() {
+            tracing::debug!("removing {}, left by process {pid}", entry.path().display());
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 

@@ -409,3 +409,29 @@ fn threaded_writers_started_from_every_rayon_worker_at_once_finish() {
         assert_eq!(n, BATCHES * ROWS);
     }
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn temporary_files_of_writers_that_died_are_removed_by_the_next_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("out.parquet");
+    // Process ids never exceed 2^22 on Linux: 999999999 ran no process that still runs.
+    let dead = dir.path().join(".out.parquet.999999999.17.tmp");
+    let live = dir
+        .path()
+        .join(format!(".out.parquet.{}.5.tmp", std::process::id()));
+    let other_target = dir.path().join(".other.parquet.999999999.1.tmp");
+    let not_ours = dir.path().join(".out.parquet.backup.tmp");
+    for p in [&dead, &live, &other_target, &not_ours] {
+        std::fs::write(p, b"partial").unwrap();
+    }
+    let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
+    let batch =
+        RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2]))]).unwrap();
+    write_batches(&target, schema, &[batch]).unwrap();
+    assert!(!dead.exists(), "a dead writer's temporary file is removed");
+    assert!(live.exists(), "a running process's is kept");
+    assert!(other_target.exists(), "another target's is kept");
+    assert!(not_ours.exists(), "a file not named as ours is kept");
+    assert_eq!(read_all(&target, None).unwrap().1[0].num_rows(), 2);
+}
