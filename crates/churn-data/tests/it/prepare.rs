@@ -25,6 +25,19 @@ const TINY_EXPECTED: &str = r#"
 +-----------------+------------+-------------+-------------------+------+---------+---------+------------------+---------------+--------------+--------------+--------------+-------------------+---------------------+----------------+-----------------------+----------------------+----------------------+
 "#;
 
+/// The error of preparing the tiny fixture's users with `events` into `out`.
+fn tiny_users_error(events: &std::path::Path, out: &std::path::Path) -> String {
+    prepare_files(
+        &fixture("tiny/users.csv"),
+        events,
+        out,
+        &ValidateConfig::default(),
+        &PrepareConfig::default(),
+    )
+    .unwrap_err()
+    .to_string()
+}
+
 #[test]
 fn tiny_fixture_gives_the_hand_computed_user_days() {
     let dir = tempfile::tempdir().unwrap();
@@ -200,15 +213,7 @@ fn a_failed_prepare_leaves_the_previous_output_untouched() {
     std::fs::write(&out, b"previous good output").unwrap();
     let bad_events = dir.path().join("events.csv");
     std::fs::write(&bad_events, "event_id,user_id,event_type\n1,1,login\n").unwrap();
-    let err = prepare_files(
-        &fixture("tiny/users.csv"),
-        &bad_events,
-        &out,
-        &ValidateConfig::default(),
-        &PrepareConfig::default(),
-    )
-    .unwrap_err();
-    let msg = err.to_string();
+    let msg = tiny_users_error(&bad_events, &out);
     assert!(
         msg.contains("event_time") && msg.contains("events.csv"),
         "{msg}"
@@ -231,15 +236,7 @@ fn a_stray_far_future_timestamp_is_an_error_not_a_huge_grid() {
     let events = dir.path().join("events.csv");
     std::fs::write(&events, "event_id,user_id,event_time,event_type\n1,B2,2025-01-03 10:00:00,login\n2,B2,2099-01-03 10:00:00,login\n").unwrap();
     let out = dir.path().join("daily.parquet");
-    let err = prepare_files(
-        &fixture("tiny/users.csv"),
-        &events,
-        &out,
-        &ValidateConfig::default(),
-        &PrepareConfig::default(),
-    )
-    .unwrap_err()
-    .to_string();
+    let err = tiny_users_error(&events, &out);
     assert!(
         err.contains("event_time") && err.contains("2099-01-03") && err.contains("max_span_days"),
         "{err}"
@@ -252,15 +249,7 @@ fn numbers_in_event_time_are_an_error_naming_the_type() {
     let dir = tempfile::tempdir().unwrap();
     let events = epoch_seconds_events(dir.path());
     let out = dir.path().join("daily.parquet");
-    let err = prepare_files(
-        &fixture("tiny/users.csv"),
-        &events,
-        &out,
-        &ValidateConfig::default(),
-        &PrepareConfig::default(),
-    )
-    .unwrap_err()
-    .to_string();
+    let err = tiny_users_error(&events, &out);
     assert!(
         err.contains("events.parquet")
             && err.contains("event_time")
@@ -281,15 +270,7 @@ fn events_ending_before_every_signup_are_an_error_not_an_empty_table() {
     )
     .unwrap();
     let out = dir.path().join("daily.parquet");
-    let err = prepare_files(
-        &fixture("tiny/users.csv"),
-        &events,
-        &out,
-        &ValidateConfig::default(),
-        &PrepareConfig::default(),
-    )
-    .unwrap_err()
-    .to_string();
+    let err = tiny_users_error(&events, &out);
     assert!(
         err.contains("events.csv")
             && err.contains("no user-day")

@@ -221,8 +221,14 @@ proptest! {
         }
         let want = naive(&signups, &evs);
         let (users, events) = batches(&signups, &evs);
-        let (got, _) = prepare_batches(&[users], &[events], &ValidateConfig::default(), &PrepareConfig::default()).unwrap();
-        let got = actual(&got);
+        let prepared = prepare_batches(&[users], &[events], &ValidateConfig::default(), &PrepareConfig::default());
+        // No user-day at all (every user signed up after the last event) is an error.
+        if want.is_empty() {
+            let err = prepared.unwrap_err().to_string();
+            prop_assert!(err.contains("no user-day"), "{err}");
+            return Ok(());
+        }
+        let got = actual(&prepared.unwrap().0);
         prop_assert!(close(&got, &want), "got {got:?}\nwant {want:?}");
     }
 }
