@@ -280,10 +280,12 @@ struct EventCleaner<'a> {
     users: &'a UserTable,
     types: HashMap<String, u8>,
     ids: IdSet,
+    /// Added to an event's UTC time before taking its day (`validate.day_utc_offset`).
+    offset: i64,
 }
 
 impl<'a> EventCleaner<'a> {
-    fn new(users: &'a UserTable, config: &ValidateConfig) -> Self {
+    fn new(users: &'a UserTable, config: &ValidateConfig, offset: i64) -> Self {
         let mut types: HashMap<String, u8> = schema::EVENT_TYPES
             .iter()
             .enumerate()
@@ -305,6 +307,7 @@ impl<'a> EventCleaner<'a> {
             users,
             types,
             ids: IdSet::new(),
+            offset,
         }
     }
 
@@ -354,7 +357,7 @@ impl<'a> EventCleaner<'a> {
                 |a: &Float64Array| (a.is_valid(r) && a.value(r).is_finite()).then(|| a.value(r));
             out.push(CleanEvent {
                 user,
-                day: time.value(r).div_euclid(MICROS_PER_DAY),
+                day: event_day(time.value(r), self.offset),
                 kind,
                 watch: finite(watch).filter(|w| *w >= 0.0),
                 quiz: finite(quiz).filter(|q| (0.0..=100.0).contains(q)),
@@ -572,11 +575,17 @@ impl DailyBuilder {
     }
 }
 
+/// The day (since 1970-01-01) of an event at `micros` since the epoch (UTC), counted in the
+/// calendar of a UTC offset of `offset` microseconds.
+pub fn event_day(micros: i64, offset: i64) -> i64 {
+    micros.saturating_add(offset).div_euclid(MICROS_PER_DAY)
+}
+
 /// The first and last data dates (days since the epoch) over the events' timestamps.
-fn date_range(source: &dyn EventSource) -> Result<Option<(i32, i32)>> {
+fn date_range(source: &dyn EventSource, offset: i64) -> Result<Option<(i32, i32)>> {
     let mut range: Option<(i64, i64)> = source
         .time_range_hint()
-        .map(|(lo, hi)| (lo.div_euclid(MICROS_PER_DAY), hi.div_euclid(MICROS_PER_DAY)));
+        .map(|(lo, hi)| (event_day(lo, offset), event_day(hi, offset)));
     let scan: Box<dyn Iterator<Item = Result<RecordBatch>>> = if range.is_some() {
         Box::new(std::iter::empty())
     } else {
@@ -590,7 +599,7 @@ fn date_range(source: &dyn EventSource) -> Result<Option<(i32, i32)>> {
         let (b, _) = coerce_columns(&batch, &[EVENTS_COLUMNS[2]], 0)?;
         let t = typed::<TimestampMicrosecondArray>(&b, events::EVENT_TIME);
         if let (Some(lo), Some(hi)) = (arrow::compute::min(t), arrow::compute::max(t)) {
-            let (lo, hi) = (lo.div_euclid(MICROS_PER_DAY), hi.div_euclid(MICROS_PER_DAY));
+            let (lo, hi) = (event_day(lo, offset), event_day(hi, offset));
             range = Some(match range {
                 None => (lo, hi),
                 Some((a, z)) => (a.min(lo), z.max(hi)),
@@ -633,7 +642,7 @@ fn aggregate_pass(
 ) -> Result<std::result::Result<(), NotGrouped>> {
     let days = (last_day - first_day + 1) as usize;
     let mut agg = DayAgg::new(if streaming { 1 } else { hi - lo }, days);
-    let mut cleaner = EventCleaner::new(users, vcfg);
+    let mut cleaner = EventCleaner::new(users, vcfg, vcfg.day_offset_micros()?);
     let mut builder = DailyBuilder::new();
     let mut clean = Vec::new();
     let mut next_user = lo; // first user not yet emitted (streaming)
@@ -725,7 +734,8 @@ pub fn prepare_with(
     restart: &mut dyn FnMut() -> Result<()>,
     sink: &mut dyn FnMut(RecordBatch) -> Result<()>,
 ) -> Result<PrepareSummary> {
-    let Some((first_day, last_day)) = date_range(source)? else {
+    let offset = vcfg.day_offset_micros()?;
+    let Some((first_day, last_day)) = date_range(source, offset)? else {
         return Err(Error::invalid(
             source.name(),
             events::EVENT_TIME,

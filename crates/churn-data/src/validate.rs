@@ -269,13 +269,21 @@ impl Pass<'_> {
 #[derive(Debug, Clone, Copy)]
 struct DateBounds {
     max_day: i64,
+    /// `validate.day_utc_offset` in microseconds.
+    offset: i64,
 }
 
 impl DateBounds {
-    fn until(clock: &dyn Clock) -> Self {
+    fn until(clock: &dyn Clock, offset: i64) -> Self {
         Self {
-            max_day: clock.now().timestamp().div_euclid(86_400) + 1,
+            max_day: crate::prepare::event_day(clock.now().timestamp_micros(), offset) + 1,
+            offset,
         }
+    }
+
+    /// The day of an event at `micros` (UTC), in the calendar of the configured offset.
+    fn day_of(self, micros: i64) -> i64 {
+        crate::prepare::event_day(micros, self.offset)
     }
 
     fn contains(self, day: i64) -> bool {
@@ -302,7 +310,7 @@ pub fn validate_files(
 ) -> Result<ValidationReport> {
     let mut tally = Tally::new(config.examples());
     let mut known = KnownUsers::new();
-    let dates = DateBounds::until(clock);
+    let dates = DateBounds::until(clock, config.day_offset_micros()?);
     let users_rows = check_table(
         users_path,
         "users",
@@ -628,8 +636,8 @@ fn check_events(
         };
         if time.is_null(r) {
             pass.missing(events::EVENT_TIME, r);
-        } else if !dates.contains(time.value(r).div_euclid(86_400_000_000)) {
-            let day = time.value(r).div_euclid(86_400_000_000);
+        } else if !dates.contains(dates.day_of(time.value(r))) {
+            let day = dates.day_of(time.value(r));
             pass.error(
                 events::EVENT_TIME,
                 &dates.rule(events::EVENT_TIME),
@@ -641,7 +649,7 @@ fn check_events(
                 ),
             );
         } else if let Some(s) = signup {
-            let day = time.value(r).div_euclid(86_400_000_000);
+            let day = dates.day_of(time.value(r));
             if day < i64::from(s) {
                 pass.warn(
                     events::EVENT_TIME,

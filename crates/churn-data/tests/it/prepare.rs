@@ -292,3 +292,58 @@ fn events_ending_before_every_signup_are_an_error_not_an_empty_table() {
     .to_string();
     assert!(err.contains("no user-day"), "{err}");
 }
+
+#[test]
+fn events_are_counted_in_the_days_of_the_configured_utc_offset() {
+    use arrow::array::AsArray;
+    use arrow::datatypes::{Date32Type, Int32Type};
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.csv");
+    // 20:00 UTC on 2025-01-04 is 01:30 on 2025-01-05 at +05:30, and 12:00 on 2025-01-04
+    // at -08:00.
+    std::fs::write(
+        &events,
+        "event_id,user_id,event_time,event_type\n1,B2,2025-01-03 10:00:00,login\n2,B2,2025-01-04 20:00:00,login\n3,B2,2025-01-06 10:00:00,login\n",
+    )
+    .unwrap();
+    let users = read_all(&fixture("tiny/users.csv"), None).unwrap().1;
+    let events = read_all(&events, None).unwrap().1;
+    let active_days = |offset: &str| -> Vec<String> {
+        let vcfg = ValidateConfig {
+            day_utc_offset: offset.into(),
+            ..ValidateConfig::default()
+        };
+        let (daily, _) =
+            prepare_batches(&users, &events, &vcfg, &PrepareConfig::default()).unwrap();
+        let mut days = Vec::new();
+        for b in &daily {
+            let user = b.column_by_name("user_id").unwrap().as_string::<i32>();
+            let date = b
+                .column_by_name("as_of_date")
+                .unwrap()
+                .as_primitive::<Date32Type>();
+            let active = b
+                .column_by_name("is_active_day")
+                .unwrap()
+                .as_primitive::<Int32Type>();
+            for i in 0..b.num_rows() {
+                if user.value(i) == "B2" && active.value(i) == 1 {
+                    days.push(date.value_as_date(i).unwrap().to_string());
+                }
+            }
+        }
+        days
+    };
+    assert_eq!(active_days(""), ["2025-01-03", "2025-01-04", "2025-01-06"]);
+    assert_eq!(
+        active_days("+05:30"),
+        ["2025-01-03", "2025-01-05", "2025-01-06"]
+    );
+    assert_eq!(
+        active_days("-08:00"),
+        ["2025-01-03", "2025-01-04", "2025-01-06"]
+    );
+    // -11:00: 10:00 UTC is the previous evening, so the first login falls on 2025-01-02,
+    // before B2 signed up, outside the user's days.
+    assert_eq!(active_days("-11:00"), ["2025-01-04", "2025-01-05"]);
+}
