@@ -396,6 +396,16 @@ pub fn score_plan(
         clock.now().format("%Y%m%dT%H%M%S%.3fZ")
     ));
     churn_data::io::write_json(&path, &manifest)?;
+    if manifest
+        .models
+        .iter()
+        .all(|m| m.status == churn_scoring::ModelStatus::Skipped)
+    {
+        ui.warn(format!(
+            "every model of {} is disabled (enabled = false): nothing was scored",
+            plan_path.display()
+        ));
+    }
     say_plan(ui, &manifest, &path);
     Ok(manifest.status.exit_code())
 }

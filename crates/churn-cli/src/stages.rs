@@ -820,7 +820,8 @@ fn read_training_rows(
         let Some(col) = b.column_by_name(ud::AS_OF_DATE) else {
             break;
         };
-        let dates = arrow::compute::cast(col, &arrow::datatypes::DataType::Date32)?;
+        let dates = arrow::compute::cast(col, &arrow::datatypes::DataType::Date32)
+            .with_context(|| format!("{}: column `{}`", input.display(), ud::AS_OF_DATE))?;
         let dates = dates.as_primitive::<arrow::datatypes::Date32Type>();
         for d in dates.iter().flatten() {
             *counts.entry(d).or_insert(0u64) += 1;
@@ -874,8 +875,8 @@ fn train(config: &Config, args: &TrainArgs, ui: &Ui) -> Result<StageReport> {
     let params = TrainParams::from_config(&train_config)?;
     let kinds = model_kinds(&args.models, &train_config.models)?;
     let spinner = ui.spinner("train: reading the training set");
-    let (batches, params, plan) = read_training_rows(&input, params)
-        .with_context(|| format!("train: cannot read the training set {}", display(&input)))?;
+    let (batches, params, plan) =
+        read_training_rows(&input, params).context("train: cannot read the training set")?;
     let data = TrainingData::from_batches(batches)
         .with_context(|| format!("train: the training set {}", display(&input)))?;
     let rows_read = data.rows();

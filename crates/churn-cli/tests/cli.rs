@@ -438,6 +438,24 @@ fn config_errors_and_usage_errors_exit_1() {
     let o = churn(dir.path(), &["generate", "--n-users", "many"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 
+    // A list naming an entry twice works, with a warning.
+    std::fs::write(
+        &cfg,
+        "[features]\nwindows = [7, 7]\n[train]\nmodels = [\"lr\", \"lr\"]\n",
+    )
+    .unwrap();
+    let o = churn(
+        dir.path(),
+        &["--config", cfg.to_str().unwrap(), "config", "show"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("features.windows lists a window twice")
+            && text(&o).contains("train.models lists a model twice"),
+        "{}",
+        text(&o)
+    );
+
     // A simulated period reaching past today would only fail validation: refused up front.
     let o = churn(dir.path(), &["generate", "--start-date", "2999-01-01"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -724,6 +742,16 @@ fn a_plan_with_a_missing_and_a_broken_model_exits_3() {
         .unwrap()
         .collect();
     assert_eq!(runs.len(), 1);
+
+    // Every model disabled: nothing to fail, but the run says it scored nothing.
+    std::fs::write(&plan, "[[model]]\nname = \"churn\"\nenabled = false\n").unwrap();
+    let o = churn(root, &["score", "--plan", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("every model of") && text(&o).contains("nothing was scored"),
+        "{}",
+        text(&o)
+    );
 }
 
 /// The stages a successful `churn --json all` reported, in order.

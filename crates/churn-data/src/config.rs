@@ -645,6 +645,22 @@ impl Config {
                 self.features.windows
             ));
         }
+        let mut windows = self.features.windows.clone();
+        windows.sort_unstable();
+        if windows.windows(2).any(|w| w[0] == w[1]) {
+            tracing::warn!(
+                "{source_name}: features.windows lists a window twice ({:?}); each is computed once",
+                self.features.windows
+            );
+        }
+        let mut models = self.train.models.clone();
+        models.sort_unstable();
+        if models.windows(2).any(|w| w[0] == w[1]) {
+            tracing::warn!(
+                "{source_name}: train.models lists a model twice ({:?}); each is trained once",
+                self.train.models
+            );
+        }
         if self.labels.window == 0 {
             return fail("labels.window must be at least 1 day (got 0)".into());
         }
