@@ -556,6 +556,16 @@ impl Default for MonitorConfig {
     }
 }
 
+/// Warns when `list` (the config key `key`) names an entry twice: each entry is used once,
+/// so the repeat is harmless, but it may be a typo for another entry.
+fn warn_repeats<T: Ord + Clone + std::fmt::Debug>(source: &str, key: &str, what: &str, list: &[T]) {
+    let mut sorted = list.to_vec();
+    sorted.sort_unstable();
+    if sorted.windows(2).any(|w| w[0] == w[1]) {
+        tracing::warn!("{source}: {key} lists {what} twice ({list:?}); each is used once");
+    }
+}
+
 impl Config {
     /// Parses a TOML document; `source_name` is used in error messages.
     pub fn from_toml_str(text: &str, source_name: &str) -> Result<Self> {
@@ -645,22 +655,13 @@ impl Config {
                 self.features.windows
             ));
         }
-        let mut windows = self.features.windows.clone();
-        windows.sort_unstable();
-        if windows.windows(2).any(|w| w[0] == w[1]) {
-            tracing::warn!(
-                "{source_name}: features.windows lists a window twice ({:?}); each is computed once",
-                self.features.windows
-            );
-        }
-        let mut models = self.train.models.clone();
-        models.sort_unstable();
-        if models.windows(2).any(|w| w[0] == w[1]) {
-            tracing::warn!(
-                "{source_name}: train.models lists a model twice ({:?}); each is trained once",
-                self.train.models
-            );
-        }
+        warn_repeats(
+            source_name,
+            "features.windows",
+            "a window",
+            &self.features.windows,
+        );
+        warn_repeats(source_name, "train.models", "a model", &self.train.models);
         if self.labels.window == 0 {
             return fail("labels.window must be at least 1 day (got 0)".into());
         }
