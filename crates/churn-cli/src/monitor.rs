@@ -228,6 +228,22 @@ fn drift(
             );
         }
     }
+    let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    // The default (`payment_*`) is not a typo when a model has no payment feature.
+    let defaults = churn_data::config::MonitorConfig::default().drift_monthly_features;
+    for pattern in options
+        .unmatched_monthly(&names)
+        .into_iter()
+        .filter(|p| !defaults.iter().any(|d| d == p))
+    {
+        tracing::warn!(
+            "monitor.drift_monthly_features names `{pattern}`, which matches no drift-checked \
+             feature of {}/{} (a misspelt name leaves its features compared with every day of \
+             the month)",
+            info.name,
+            info.version
+        );
+    }
     let mut report = churn_monitor::drift_report(
         &baseline,
         &features,

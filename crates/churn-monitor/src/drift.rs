@@ -356,10 +356,25 @@ impl DriftOptions {
     pub fn is_monthly(&self, feature: &str) -> bool {
         self.monthly_features
             .iter()
-            .any(|p| match p.strip_suffix('*') {
-                Some(prefix) => feature.starts_with(prefix),
-                None => feature == p,
-            })
+            .any(|p| pattern_matches(p, feature))
+    }
+
+    /// The [`DriftOptions::monthly_features`] entries that match none of `features`: a
+    /// misspelt one leaves its features compared with every day of the month.
+    pub fn unmatched_monthly(&self, features: &[&str]) -> Vec<&str> {
+        self.monthly_features
+            .iter()
+            .filter(|p| !features.iter().any(|f| pattern_matches(p, f)))
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+/// A feature name, or a prefix ending in `*`.
+fn pattern_matches(pattern: &str, feature: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => feature.starts_with(prefix),
+        None => feature == pattern,
     }
 }
 
@@ -461,4 +476,22 @@ pub fn drift_report(
         baseline_day_of_month: same_day,
         features,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn monthly_patterns_match_names_and_prefixes_and_the_unmatched_are_named() {
+        let options = DriftOptions {
+            monthly_features: vec!["payment_*".into(), "logins_7d".into(), "paymnt_*".into()],
+            ..DriftOptions::default()
+        };
+        assert!(options.is_monthly("payment_failed_30d"));
+        assert!(options.is_monthly("logins_7d"));
+        assert!(!options.is_monthly("logins_14d"));
+        let features = ["payment_failed_30d", "logins_7d", "events_7d"];
+        assert_eq!(options.unmatched_monthly(&features), ["paymnt_*"]);
+    }
 }
