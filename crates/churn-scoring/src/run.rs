@@ -118,6 +118,25 @@ fn keys_within_table(table: &FeatureTable, keys: &KeySet) -> Result<()> {
     })
 }
 
+/// Takes the exclusive lock on writing into the output folder `dir` (`.churn-score.lock`,
+/// held until the returned file is dropped). A date's files, its manifest and `latest.json`
+/// are written under it, so two runs into one folder at once (an overlapping schedule, a
+/// backfill beside the daily run) leave one run's complete set of files, not a mix, and
+/// `latest.json` never moves back to an older date. Scoring itself runs unlocked.
+fn lock_outputs(dir: &Path) -> Result<std::fs::File> {
+    std::fs::create_dir_all(dir).map_err(|e| churn_data::Error::io(dir, "create folder", e))?;
+    let path = dir.join(".churn-score.lock");
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| churn_data::Error::io(&path, "open the lock", e))?;
+    file.lock()
+        .map_err(|e| churn_data::Error::io(&path, "lock", e))?;
+    Ok(file)
+}
+
 /// Runs a job: loads the model, picks the dates, and scores each one not already up to date.
 pub fn run_job(registry: &Registry, job: &ScoreJob, clock: &dyn Clock) -> Result<JobOutcome> {
     let (info, artifact) = registry.load(&job.model)?;
@@ -200,6 +219,7 @@ pub fn run_job(registry: &Registry, job: &ScoreJob, clock: &dyn Clock) -> Result
         }
         let users = keys.as_ref().map(|k| k.users_on(date));
         let day = scorer.score_date(&table, date, users.flatten(), clock)?;
+        let _writing = lock_outputs(&job.output_dir)?;
         write_day(&day.batch, &paths, job.top_k, job.params.batch_rows)?;
         manifest.summary = day.summary.clone();
         churn_data::io::write_json(&paths.manifest, &manifest)?;

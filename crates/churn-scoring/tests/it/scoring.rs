@@ -617,3 +617,26 @@ fn eligibility_values_that_are_not_numbers_are_an_error_not_ineligible_users() {
         "{e}"
     );
 }
+
+#[test]
+fn a_run_waits_for_another_writing_into_the_same_folder() {
+    let p = project();
+    let j = job(&p, "locked");
+    std::fs::create_dir_all(&j.output_dir).unwrap();
+    // Another run holds the folder's lock while it writes.
+    let lock = std::fs::File::create(j.output_dir.join(".churn-score.lock")).unwrap();
+    lock.lock().unwrap();
+    std::thread::scope(|s| {
+        let run = s.spawn(|| run_job(&p.registry, &j, &clock()));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        assert!(!run.is_finished(), "the run waits for the lock");
+        assert!(
+            !j.output_dir.join("latest.json").exists(),
+            "nothing is written while another run holds the folder"
+        );
+        lock.unlock().unwrap();
+        let out = run.join().unwrap().unwrap();
+        assert!(out.days[0].latest_moved);
+    });
+    assert!(j.output_dir.join("latest.json").exists());
+}
