@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use churn_data::clock::Clock;
 use churn_models::ModelKind;
 use churn_registry::{ModelRef, Registry};
@@ -201,7 +201,8 @@ pub fn run_job(registry: &Registry, job: &ScoreJob, clock: &dyn Clock) -> Result
             features: features_stamp.clone(),
             keys: keys_stamp.clone(),
             settings: settings.clone(),
-            scored_at: clock.now(),
+            // Microseconds, as the rows' scored_at holds it.
+            scored_at: clock.now().trunc_subsecs(6),
             outputs: paths.files(),
             summary: ScoreSummary::new(date),
         };
@@ -218,7 +219,9 @@ pub fn run_job(registry: &Registry, job: &ScoreJob, clock: &dyn Clock) -> Result
             continue;
         }
         let users = keys.as_ref().map(|k| k.users_on(date));
-        let day = scorer.score_date(&table, date, users.flatten(), clock)?;
+        // The rows' scored_at is the manifest's: one instant per scored date.
+        let at = churn_data::clock::FixedClock(manifest.scored_at);
+        let day = scorer.score_date(&table, date, users.flatten(), &at)?;
         let _writing = lock_outputs(&job.output_dir)?;
         write_day(&day.batch, &paths, job.top_k, job.params.batch_rows)?;
         manifest.summary = day.summary.clone();

@@ -640,3 +640,33 @@ fn a_run_waits_for_another_writing_into_the_same_folder() {
     });
     assert!(j.output_dir.join("latest.json").exists());
 }
+
+#[test]
+fn the_rows_and_the_manifest_carry_one_scored_at() {
+    let p = project();
+    let j = job(&p, "stamped");
+    let at: chrono::DateTime<chrono::Utc> = "2026-03-02T10:00:00.123456789Z".parse().unwrap();
+    let out = run_job(&p.registry, &j, &churn_data::clock::FixedClock(at)).unwrap();
+    let day = &out.days[0];
+    let rows = read(&day.paths.parquet);
+    let stamps = rows
+        .column_by_name("scored_at")
+        .unwrap()
+        .as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&day.paths.manifest).unwrap()).unwrap();
+    let written: chrono::DateTime<chrono::Utc> =
+        manifest["scored_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(written.timestamp_micros(), at.timestamp_micros());
+    assert_eq!(
+        written.timestamp_subsec_nanos() % 1000,
+        0,
+        "microseconds, as the rows"
+    );
+    assert!(
+        stamps
+            .values()
+            .iter()
+            .all(|&t| t == written.timestamp_micros())
+    );
+}
