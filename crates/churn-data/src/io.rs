@@ -522,6 +522,24 @@ impl AtomicFile {
     }
 }
 
+/// Opens `path` (creating it and its folder if needed) and takes an exclusive advisory lock
+/// on it, waiting while another process or thread holds it; the lock lasts until the
+/// returned file is dropped. Writers that must not interleave (two runs into one output
+/// folder) hold one.
+pub fn lock_exclusive(path: &Path) -> Result<File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create folder", e))?;
+    }
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(path, "open the lock", e))?;
+    file.lock().map_err(|e| Error::io(path, "lock", e))?;
+    Ok(file)
+}
+
 /// Removes temporary files of `name` in `dir` (`.{name}.{pid}.{nonce}.tmp`) left by a
 /// process that no longer runs: a writer killed before it committed (SIGKILL, the OOM
 /// killer, Ctrl-C) cannot remove its own, and a features table's can be hundreds of MB per

@@ -168,19 +168,7 @@ impl ParquetStore {
     /// Opens (or starts) the decisions file, waiting for other runs to finish. Only the
     /// file's columns are checked here; rows are read per date as batches need them.
     pub fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| churn_data::Error::io(dir, "create the folder", e))?;
-        }
-        let lock_path = path.with_extension("lock");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| churn_data::Error::io(&lock_path, "open the lock", e))?;
-        lock.lock()
-            .map_err(|e| churn_data::Error::io(&lock_path, "lock", e))?;
+        let lock = churn_data::io::lock_exclusive(&path.with_extension("lock"))?;
         let existing = path.exists();
         if existing {
             let schema = TableReader::open(path, None, DEFAULT_BATCH_SIZE)?.schema();

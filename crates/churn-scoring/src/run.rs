@@ -124,17 +124,9 @@ fn keys_within_table(table: &FeatureTable, keys: &KeySet) -> Result<()> {
 /// backfill beside the daily run) leave one run's complete set of files, not a mix, and
 /// `latest.json` never moves back to an older date. Scoring itself runs unlocked.
 fn lock_outputs(dir: &Path) -> Result<std::fs::File> {
-    std::fs::create_dir_all(dir).map_err(|e| churn_data::Error::io(dir, "create folder", e))?;
-    let path = dir.join(".churn-score.lock");
-    let file = std::fs::File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| churn_data::Error::io(&path, "open the lock", e))?;
-    file.lock()
-        .map_err(|e| churn_data::Error::io(&path, "lock", e))?;
-    Ok(file)
+    Ok(churn_data::io::lock_exclusive(
+        &dir.join(".churn-score.lock"),
+    )?)
 }
 
 /// Runs a job: loads the model, picks the dates, and scores each one not already up to date.
