@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::DayCalendar;
 use crate::{Error, Result};
 
 /// The environment variable that points at a config file.
@@ -228,40 +229,21 @@ pub struct ValidateConfig {
     pub event_type_map: std::collections::BTreeMap<String, String>,
     /// Examples kept per violated rule.
     pub max_examples: usize,
-    /// The UTC offset whose calendar days events are counted in (`+05:30`, `-08:00`;
-    /// empty or `+00:00` for UTC days), by validate and prepare alike. A fixed offset: a
-    /// zone with daylight saving time counts the hour after midnight of its summer half
-    /// in the previous day.
-    pub day_utc_offset: String,
+    /// The calendar days events are counted in, by validate and prepare alike: a time-zone
+    /// name of the IANA database (`America/New_York`, daylight saving time included), a
+    /// fixed UTC offset (`+05:30`, `-08:00`), or empty / `UTC` for UTC days. Also read under
+    /// its former name, `day_utc_offset`.
+    #[serde(alias = "day_utc_offset")]
+    pub day_time_zone: String,
 }
 
 impl ValidateConfig {
-    /// [`ValidateConfig::day_utc_offset`] in microseconds, added to an event's UTC time
-    /// before taking its day. An error names the key and the value unless it is `±HH:MM`
-    /// within ±14:00 (or empty, `Z`, `UTC`).
-    pub fn day_offset_micros(&self) -> Result<i64> {
-        let text = self.day_utc_offset.trim();
-        if text.is_empty() || text.eq_ignore_ascii_case("z") || text.eq_ignore_ascii_case("utc") {
-            return Ok(0);
-        }
-        let parsed = (|| {
-            let (sign, rest) = match text.as_bytes().first()? {
-                b'+' => (1, &text[1..]),
-                b'-' => (-1, &text[1..]),
-                _ => return None,
-            };
-            let (h, m) = rest.split_once(':')?;
-            if h.len() != 2 || m.len() != 2 {
-                return None;
-            }
-            let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
-            (m < 60 && h * 60 + m <= 14 * 60).then_some(sign * (h * 60 + m) * 60_000_000)
-        })();
-        parsed.ok_or_else(|| Error::Config {
-            source_name: "validate.day_utc_offset".into(),
-            message: format!(
-                "must be a UTC offset such as +05:30 or -08:00 within ±14:00 (got {text:?})"
-            ),
+    /// The calendar of [`ValidateConfig::day_time_zone`]. An error names the key and the
+    /// value, and says which forms are accepted.
+    pub fn day_calendar(&self) -> Result<DayCalendar> {
+        DayCalendar::parse(&self.day_time_zone).map_err(|message| Error::Config {
+            source_name: "validate.day_time_zone".into(),
+            message,
         })
     }
 
@@ -646,8 +628,8 @@ impl Config {
                 ));
             }
         }
-        if let Err(Error::Config { message, .. }) = self.validate.day_offset_micros() {
-            return fail(format!("validate.day_utc_offset {message}"));
+        if let Err(Error::Config { message, .. }) = self.validate.day_calendar() {
+            return fail(format!("validate.day_time_zone {message}"));
         }
         if self.features.windows.is_empty() || self.features.windows.contains(&0) {
             return fail(format!(
@@ -723,40 +705,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn day_utc_offsets_parse_or_name_the_key() {
-        let offset = |text: &str| {
+    fn day_time_zones_parse_or_name_the_key() {
+        let calendar = |text: &str| {
             ValidateConfig {
-                day_utc_offset: text.into(),
+                day_time_zone: text.into(),
                 ..ValidateConfig::default()
             }
-            .day_offset_micros()
+            .day_calendar()
         };
-        let minute = 60_000_000;
-        for (text, minutes) in [
-            ("", 0),
-            ("Z", 0),
-            ("UTC", 0),
-            ("+00:00", 0),
-            ("+05:30", 330),
-            ("-08:00", -480),
-            ("+14:00", 840),
-        ] {
-            assert_eq!(offset(text).unwrap(), minutes * minute, "{text}");
+        for ok in ["", "UTC", "+05:30", "-08:00", "America/New_York"] {
+            assert_eq!(
+                calendar(ok).unwrap().name(),
+                if ok.is_empty() { "UTC" } else { ok }
+            );
         }
-        for bad in ["05:30", "+5:30", "+14:01", "+05:60", "+0530", "IST"] {
-            let err = offset(bad).unwrap_err().to_string();
+        for bad in ["05:30", "+5:30", "+14:01", "IST", "Mars/Olympus"] {
+            let err = calendar(bad).unwrap_err().to_string();
             assert!(
-                err.contains("day_utc_offset") && err.contains(bad),
+                err.contains("validate.day_time_zone") && err.contains(bad),
                 "{bad}: {err}"
             );
         }
         let mut config = Config::default();
-        config.validate.day_utc_offset = "+25:00".into();
+        config.validate.day_time_zone = "+25:00".into();
         let err = config.check("churn.toml").unwrap_err().to_string();
         assert!(
-            err.contains("validate.day_utc_offset") && err.contains("+25:00"),
+            err.contains("validate.day_time_zone") && err.contains("+25:00"),
             "{err}"
         );
+        // The key's former name still reads.
+        let config: Config = toml::from_str("[validate]\nday_utc_offset = \"+05:30\"\n").unwrap();
+        assert_eq!(config.validate.day_time_zone, "+05:30");
     }
 
     #[test]

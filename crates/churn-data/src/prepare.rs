@@ -22,6 +22,7 @@ use arrow::compute::kernels::cast::{CastOptions, cast_with_options};
 use arrow::datatypes::DataType;
 use serde::Serialize;
 
+use crate::calendar::{DayCalendar, DayCursor};
 use crate::canonical::{
     canonicalize, coerce_columns, missing_required, require_columns, require_time_types,
 };
@@ -33,7 +34,6 @@ use crate::schema::{
 };
 use crate::{Error, Result};
 
-const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// Type code of an allowed event type outside the contract's seven (counts as activity).
 const OTHER_TYPE: u8 = schema::EVENT_TYPES.len() as u8;
 
@@ -280,12 +280,12 @@ struct EventCleaner<'a> {
     users: &'a UserTable,
     types: HashMap<String, u8>,
     ids: IdSet,
-    /// Added to an event's UTC time before taking its day (`validate.day_utc_offset`).
-    offset: i64,
+    /// The days of `validate.day_time_zone`.
+    days: DayCursor<'a>,
 }
 
 impl<'a> EventCleaner<'a> {
-    fn new(users: &'a UserTable, config: &ValidateConfig, offset: i64) -> Self {
+    fn new(users: &'a UserTable, config: &ValidateConfig, calendar: &'a DayCalendar) -> Self {
         let mut types: HashMap<String, u8> = schema::EVENT_TYPES
             .iter()
             .enumerate()
@@ -307,7 +307,7 @@ impl<'a> EventCleaner<'a> {
             users,
             types,
             ids: IdSet::new(),
-            offset,
+            days: calendar.cursor(),
         }
     }
 
@@ -357,7 +357,7 @@ impl<'a> EventCleaner<'a> {
                 |a: &Float64Array| (a.is_valid(r) && a.value(r).is_finite()).then(|| a.value(r));
             out.push(CleanEvent {
                 user,
-                day: event_day(time.value(r), self.offset),
+                day: self.days.day(time.value(r)),
                 kind,
                 watch: finite(watch).filter(|w| *w >= 0.0),
                 quiz: finite(quiz).filter(|q| (0.0..=100.0).contains(q)),
@@ -575,17 +575,13 @@ impl DailyBuilder {
     }
 }
 
-/// The day (since 1970-01-01) of an event at `micros` since the epoch (UTC), counted in the
-/// calendar of a UTC offset of `offset` microseconds.
-pub fn event_day(micros: i64, offset: i64) -> i64 {
-    micros.saturating_add(offset).div_euclid(MICROS_PER_DAY)
-}
-
 /// The first and last data dates (days since the epoch) over the events' timestamps.
-fn date_range(source: &dyn EventSource, offset: i64) -> Result<Option<(i32, i32)>> {
+fn date_range(source: &dyn EventSource, calendar: &DayCalendar) -> Result<Option<(i32, i32)>> {
+    // Days never go back in time (crate::calendar), so the first and last instants give
+    // the first and last days.
     let mut range: Option<(i64, i64)> = source
         .time_range_hint()
-        .map(|(lo, hi)| (event_day(lo, offset), event_day(hi, offset)));
+        .map(|(lo, hi)| (calendar.day(lo), calendar.day(hi)));
     let scan: Box<dyn Iterator<Item = Result<RecordBatch>>> = if range.is_some() {
         Box::new(std::iter::empty())
     } else {
@@ -599,7 +595,7 @@ fn date_range(source: &dyn EventSource, offset: i64) -> Result<Option<(i32, i32)
         let (b, _) = coerce_columns(&batch, &[EVENTS_COLUMNS[2]], 0)?;
         let t = typed::<TimestampMicrosecondArray>(&b, events::EVENT_TIME);
         if let (Some(lo), Some(hi)) = (arrow::compute::min(t), arrow::compute::max(t)) {
-            let (lo, hi) = (event_day(lo, offset), event_day(hi, offset));
+            let (lo, hi) = (calendar.day(lo), calendar.day(hi));
             range = Some(match range {
                 None => (lo, hi),
                 Some((a, z)) => (a.min(lo), z.max(hi)),
@@ -632,7 +628,7 @@ struct NotGrouped;
 fn aggregate_pass(
     users: &UserTable,
     source: &dyn EventSource,
-    vcfg: &ValidateConfig,
+    (vcfg, calendar): (&ValidateConfig, &DayCalendar),
     pcfg: &PrepareConfig,
     (first_day, last_day): (i32, i32),
     (lo, hi): (usize, usize),
@@ -642,7 +638,7 @@ fn aggregate_pass(
 ) -> Result<std::result::Result<(), NotGrouped>> {
     let days = (last_day - first_day + 1) as usize;
     let mut agg = DayAgg::new(if streaming { 1 } else { hi - lo }, days);
-    let mut cleaner = EventCleaner::new(users, vcfg, vcfg.day_offset_micros()?);
+    let mut cleaner = EventCleaner::new(users, vcfg, calendar);
     let mut builder = DailyBuilder::new();
     let mut clean = Vec::new();
     let mut next_user = lo; // first user not yet emitted (streaming)
@@ -734,8 +730,8 @@ pub fn prepare_with(
     restart: &mut dyn FnMut() -> Result<()>,
     sink: &mut dyn FnMut(RecordBatch) -> Result<()>,
 ) -> Result<PrepareSummary> {
-    let offset = vcfg.day_offset_micros()?;
-    let Some((first_day, last_day)) = date_range(source, offset)? else {
+    let calendar = vcfg.day_calendar()?;
+    let Some((first_day, last_day)) = date_range(source, &calendar)? else {
         return Err(Error::invalid(
             source.name(),
             events::EVENT_TIME,
@@ -768,7 +764,7 @@ pub fn prepare_with(
     if aggregate_pass(
         users,
         source,
-        vcfg,
+        (vcfg, &calendar),
         pcfg,
         range,
         (0, n),
@@ -797,7 +793,7 @@ pub fn prepare_with(
         let outcome = aggregate_pass(
             users,
             source,
-            vcfg,
+            (vcfg, &calendar),
             pcfg,
             range,
             (lo, hi),

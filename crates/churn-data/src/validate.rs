@@ -12,6 +12,7 @@ use arrow::array::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::DayCalendar;
 use crate::canonical::{
     NUMERIC_TIME_RULE, canonicalize, columns_present, missing_required, numeric_times,
 };
@@ -267,23 +268,18 @@ impl Pass<'_> {
 /// slack for time zones). A date outside is a typo, a placeholder (1900-01-01) or a broken
 /// export, and would stretch the user-day grid.
 #[derive(Debug, Clone, Copy)]
-struct DateBounds {
+struct DateBounds<'a> {
     max_day: i64,
-    /// `validate.day_utc_offset` in microseconds.
-    offset: i64,
+    /// The days of `validate.day_time_zone`.
+    calendar: &'a DayCalendar,
 }
 
-impl DateBounds {
-    fn until(clock: &dyn Clock, offset: i64) -> Self {
+impl<'a> DateBounds<'a> {
+    fn until(clock: &dyn Clock, calendar: &'a DayCalendar) -> Self {
         Self {
-            max_day: crate::prepare::event_day(clock.now().timestamp_micros(), offset) + 1,
-            offset,
+            max_day: calendar.day(clock.now().timestamp_micros()) + 1,
+            calendar,
         }
-    }
-
-    /// The day of an event at `micros` (UTC), in the calendar of the configured offset.
-    fn day_of(self, micros: i64) -> i64 {
-        crate::prepare::event_day(micros, self.offset)
     }
 
     fn contains(self, day: i64) -> bool {
@@ -310,7 +306,8 @@ pub fn validate_files(
 ) -> Result<ValidationReport> {
     let mut tally = Tally::new(config.examples());
     let mut known = KnownUsers::new();
-    let dates = DateBounds::until(clock, config.day_offset_micros()?);
+    let calendar = config.day_calendar()?;
+    let dates = DateBounds::until(clock, &calendar);
     let users_rows = check_table(
         users_path,
         "users",
@@ -468,7 +465,7 @@ fn check_users(
     pass: &mut Pass<'_>,
     b: &RecordBatch,
     known: &mut KnownUsers,
-    dates: DateBounds,
+    dates: DateBounds<'_>,
 ) -> Result<()> {
     let id = col::<StringArray>(b, users::USER_ID);
     let signup = col::<Date32Array>(b, users::SIGNUP_DATE);
@@ -588,7 +585,7 @@ fn check_events(
     allowed: &HashSet<String>,
     config: &ValidateConfig,
     ids: &mut IdSet,
-    dates: DateBounds,
+    dates: DateBounds<'_>,
 ) -> Result<()> {
     let event_id = col::<Int64Array>(b, events::EVENT_ID);
     let user = col::<StringArray>(b, events::USER_ID);
@@ -599,6 +596,7 @@ fn check_events(
     let amount = col::<Float64Array>(b, events::AMOUNT);
     let mut last_user: Option<(&str, Option<Option<i32>>)> = None;
     let mut types = EventTypes::default();
+    let mut days = dates.calendar.cursor();
     for r in 0..b.num_rows() {
         if event_id.is_null(r) {
             pass.missing(events::EVENT_ID, r);
@@ -634,10 +632,10 @@ fn check_events(
             }
             found.flatten()
         };
+        let day = time.is_valid(r).then(|| days.day(time.value(r)));
         if time.is_null(r) {
             pass.missing(events::EVENT_TIME, r);
-        } else if !dates.contains(dates.day_of(time.value(r))) {
-            let day = dates.day_of(time.value(r));
+        } else if let Some(day) = day.filter(|&d| !dates.contains(d)) {
             pass.error(
                 events::EVENT_TIME,
                 &dates.rule(events::EVENT_TIME),
@@ -648,20 +646,19 @@ fn check_events(
                     crate::days::display(day)
                 ),
             );
-        } else if let Some(s) = signup {
-            let day = dates.day_of(time.value(r));
-            if day < i64::from(s) {
-                pass.warn(
-                    events::EVENT_TIME,
-                    "event_time should not be before the user's signup_date",
-                    r,
-                    format!(
-                        "user {} event day {}",
-                        user.value(r),
-                        crate::days::display(day)
-                    ),
-                );
-            }
+        } else if let (Some(s), Some(day)) = (signup, day)
+            && day < i64::from(s)
+        {
+            pass.warn(
+                events::EVENT_TIME,
+                "event_time should not be before the user's signup_date",
+                r,
+                format!(
+                    "user {} event day {}",
+                    user.value(r),
+                    crate::days::display(day)
+                ),
+            );
         }
         let kind = if etype.is_null(r) {
             pass.missing(events::EVENT_TYPE, r);

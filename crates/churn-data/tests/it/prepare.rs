@@ -293,47 +293,47 @@ fn events_ending_before_every_signup_are_an_error_not_an_empty_table() {
     assert!(err.contains("no user-day"), "{err}");
 }
 
-#[test]
-fn events_are_counted_in_the_days_of_the_configured_utc_offset() {
+/// The dates on which `user` of the tiny users is active, from events given as CSV text,
+/// counted in the days of `zone` (`validate.day_time_zone`).
+fn active_days_in(user: &str, events_csv: &str, zone: &str) -> Vec<String> {
     use arrow::array::AsArray;
     use arrow::datatypes::{Date32Type, Int32Type};
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("events.csv");
-    // 20:00 UTC on 2025-01-04 is 01:30 on 2025-01-05 at +05:30, and 12:00 on 2025-01-04
-    // at -08:00.
-    std::fs::write(
-        &events,
-        "event_id,user_id,event_time,event_type\n1,B2,2025-01-03 10:00:00,login\n2,B2,2025-01-04 20:00:00,login\n3,B2,2025-01-06 10:00:00,login\n",
-    )
-    .unwrap();
+    std::fs::write(&events, events_csv).unwrap();
     let users = read_all(&fixture("tiny/users.csv"), None).unwrap().1;
     let events = read_all(&events, None).unwrap().1;
-    let active_days = |offset: &str| -> Vec<String> {
-        let vcfg = ValidateConfig {
-            day_utc_offset: offset.into(),
-            ..ValidateConfig::default()
-        };
-        let (daily, _) =
-            prepare_batches(&users, &events, &vcfg, &PrepareConfig::default()).unwrap();
-        let mut days = Vec::new();
-        for b in &daily {
-            let user = b.column_by_name("user_id").unwrap().as_string::<i32>();
-            let date = b
-                .column_by_name("as_of_date")
-                .unwrap()
-                .as_primitive::<Date32Type>();
-            let active = b
-                .column_by_name("is_active_day")
-                .unwrap()
-                .as_primitive::<Int32Type>();
-            for i in 0..b.num_rows() {
-                if user.value(i) == "B2" && active.value(i) == 1 {
-                    days.push(date.value_as_date(i).unwrap().to_string());
-                }
+    let vcfg = ValidateConfig {
+        day_time_zone: zone.into(),
+        ..ValidateConfig::default()
+    };
+    let (daily, _) = prepare_batches(&users, &events, &vcfg, &PrepareConfig::default()).unwrap();
+    let mut days = Vec::new();
+    for b in &daily {
+        let users = b.column_by_name("user_id").unwrap().as_string::<i32>();
+        let date = b
+            .column_by_name("as_of_date")
+            .unwrap()
+            .as_primitive::<Date32Type>();
+        let active = b
+            .column_by_name("is_active_day")
+            .unwrap()
+            .as_primitive::<Int32Type>();
+        for i in 0..b.num_rows() {
+            if users.value(i) == user && active.value(i) == 1 {
+                days.push(date.value_as_date(i).unwrap().to_string());
             }
         }
-        days
-    };
+    }
+    days
+}
+
+#[test]
+fn events_are_counted_in_the_days_of_the_configured_utc_offset() {
+    // 20:00 UTC on 2025-01-04 is 01:30 on 2025-01-05 at +05:30, and 12:00 on 2025-01-04
+    // at -08:00.
+    let events = "event_id,user_id,event_time,event_type\n1,B2,2025-01-03 10:00:00,login\n2,B2,2025-01-04 20:00:00,login\n3,B2,2025-01-06 10:00:00,login\n";
+    let active_days = |offset: &str| active_days_in("B2", events, offset);
     assert_eq!(active_days(""), ["2025-01-03", "2025-01-04", "2025-01-06"]);
     assert_eq!(
         active_days("+05:30"),
@@ -346,4 +346,19 @@ fn events_are_counted_in_the_days_of_the_configured_utc_offset() {
     // -11:00: 10:00 UTC is the previous evening, so the first login falls on 2025-01-02,
     // before B2 signed up, outside the user's days.
     assert_eq!(active_days("-11:00"), ["2025-01-04", "2025-01-05"]);
+}
+
+#[test]
+fn events_are_counted_in_the_days_of_a_time_zone_with_summer_time() {
+    // 04:30 UTC is 23:30 the evening before in New York in January (UTC-5) and 00:30 the
+    // same day in June (UTC-4): no fixed offset gets both days right.
+    let events = "event_id,user_id,event_time,event_type\n1,B2,2025-01-10 04:30:00,login\n2,B2,2025-06-10 04:30:00,login\n";
+    let active_days = |zone: &str| active_days_in("B2", events, zone);
+    assert_eq!(
+        active_days("America/New_York"),
+        ["2025-01-09", "2025-06-10"]
+    );
+    assert_eq!(active_days("-05:00"), ["2025-01-09", "2025-06-09"]);
+    assert_eq!(active_days("-04:00"), ["2025-01-10", "2025-06-10"]);
+    assert_eq!(active_days(""), ["2025-01-10", "2025-06-10"]);
 }
