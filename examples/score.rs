@@ -1,5 +1,6 @@
 //! Stage 8, score: score the latest date with the production model, then score only a few
-//! keys (user_id, as_of_date) and show that each user gets the same score both ways.
+//! keys (user_id, as_of_date) and show that each user gets the same score both ways; last,
+//! score feature rows held in memory, as a service embedding the crate would.
 //!
 //! `cargo run --example score -- [N_USERS]`
 
@@ -60,6 +61,18 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!(
         "keys-only scoring of those {} users agrees",
         keyed.summary.scored
+    );
+
+    // Features a service already holds in memory (here read back from the file), scored
+    // without writing them anywhere: the same users, the same ranking.
+    let (schema, batches) = churn_data::io::read_all(&files.features, None)?;
+    let held =
+        FeatureTable::from_batches("features in memory", schema, batches, IdColumns::default())?;
+    let in_memory = scorer.score_date(&held, s.as_of_date, None, &clock)?;
+    assert_eq!(in_memory.summary.scored, s.scored);
+    println!(
+        "the same {} users scored from batches in memory",
+        in_memory.summary.scored
     );
     Ok(())
 }

@@ -68,22 +68,60 @@ impl IdColumns {
     }
 }
 
-/// A feature table on disk (Parquet or CSV).
+/// A feature table: a Parquet or CSV file, or record batches a service holds in memory.
 #[derive(Debug, Clone)]
 pub struct FeatureTable {
+    /// The file, or the name given to batches in memory (shown in messages).
     path: PathBuf,
     ids: IdColumns,
     /// The schema with canonical key names.
     schema: SchemaRef,
-    /// The schema as the file has it.
+    /// The schema as the file (or the batches) has it.
     raw: SchemaRef,
+    /// The batches of a table in memory; `None` for a file.
+    memory: Option<Arc<[RecordBatch]>>,
 }
 
 impl FeatureTable {
     /// Opens a table, checking that it has both key columns and no prediction columns.
     pub fn open(path: &Path, ids: IdColumns) -> Result<Self> {
         let reader = TableReader::open(path, None, 1)?;
-        let raw = reader.schema();
+        Self::with_schema(path, reader.schema(), ids, None)
+    }
+
+    /// A table of record batches held in memory (features a service computed or fetched
+    /// itself), checked as [`FeatureTable::open`] checks a file; every batch must have
+    /// `schema`. `name` stands for the table in messages (say, `features of request 42`).
+    /// Scoring it is scoring a file with the same rows: keys are matched the same way,
+    /// user ids of any integer or text type, dates as dates or `YYYY-MM-DD` text.
+    pub fn from_batches(
+        name: &str,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+        ids: IdColumns,
+    ) -> Result<Self> {
+        if let Some((i, b)) = batches
+            .iter()
+            .enumerate()
+            .find(|(_, b)| b.schema().fields() != schema.fields())
+        {
+            return Err(Error::Params(format!(
+                "{name}: every batch must have the table's schema; batch {} has columns \
+                 {:?}, the schema {:?}",
+                i + 1,
+                b.schema().fields(),
+                schema.fields()
+            )));
+        }
+        Self::with_schema(Path::new(name), schema, ids, Some(batches.into()))
+    }
+
+    fn with_schema(
+        path: &Path,
+        raw: SchemaRef,
+        ids: IdColumns,
+        memory: Option<Arc<[RecordBatch]>>,
+    ) -> Result<Self> {
         for key in [&ids.user, &ids.date] {
             if raw.field_with_name(key).is_err() {
                 return Err(Error::Input {
@@ -109,10 +147,11 @@ impl FeatureTable {
             ids,
             schema,
             raw,
+            memory,
         })
     }
 
-    /// The file.
+    /// The file, or the name of a table in memory.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -125,7 +164,9 @@ impl FeatureTable {
     /// First and last as_of_date: from Parquet statistics when present, else by reading the
     /// date column. `None` for an empty table.
     pub fn date_range(&self) -> Result<Option<(NaiveDate, NaiveDate)>> {
-        if let Some((lo, hi)) = parquet_date_range(&self.path, &self.ids.date) {
+        if self.memory.is_none()
+            && let Some((lo, hi)) = parquet_date_range(&self.path, &self.ids.date)
+        {
             return Ok(Some((date(lo), date(hi))));
         }
         let mut range: Option<(i32, i32)> = None;
@@ -148,7 +189,7 @@ impl FeatureTable {
         &'a self,
         columns: &[&str],
         batch_rows: usize,
-    ) -> Result<impl Iterator<Item = Result<RecordBatch>> + 'a> {
+    ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send + 'a>> {
         self.read_on(columns, batch_rows, None)
     }
 
@@ -160,7 +201,7 @@ impl FeatureTable {
         columns: &[&str],
         batch_rows: usize,
         day: Option<NaiveDate>,
-    ) -> Result<impl Iterator<Item = Result<RecordBatch>> + 'a> {
+    ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send + 'a>> {
         let file_names: Vec<String> = columns
             .iter()
             .map(|c| match *c {
@@ -170,6 +211,28 @@ impl FeatureTable {
             })
             .collect();
         let refs: Vec<&str> = file_names.iter().map(String::as_str).collect();
+        if let Some(batches) = &self.memory {
+            let indices = refs
+                .iter()
+                .map(|c| {
+                    self.raw.index_of(c).map_err(|_| Error::Input {
+                        path: self.path.clone(),
+                        column: c.to_string(),
+                        rule: format!(
+                            "column missing ({})",
+                            churn_data::canonical::columns_present(&self.raw)
+                        ),
+                        examples: vec![],
+                    })
+                })
+                .collect::<Result<Vec<usize>>>()?;
+            return Ok(Box::new(batches.iter().map(move |b| {
+                let projected = b
+                    .project(&indices)
+                    .map_err(|e| Error::arrow(format!("{}: columns", self.path.display()), e))?;
+                self.canonical_batch(projected)
+            })));
+        }
         // The latest-date snapshot written beside the table, when it holds exactly this
         // day and is not older than the table: one date instead of the whole history.
         let source = day
@@ -188,7 +251,7 @@ impl FeatureTable {
             batch_rows,
             day.map(|d| (self.ids.date.as_str(), days(d))),
         )?;
-        Ok(reader.map(move |b| self.canonical_batch(b?)))
+        Ok(Box::new(reader.map(move |b| self.canonical_batch(b?))))
     }
 
     fn canonical_batch(&self, batch: RecordBatch) -> Result<RecordBatch> {

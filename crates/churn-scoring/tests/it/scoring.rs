@@ -670,3 +670,122 @@ fn the_rows_and_the_manifest_carry_one_scored_at() {
             .all(|&t| t == written.timestamp_micros())
     );
 }
+
+#[test]
+fn a_table_in_memory_scores_as_its_file_does() {
+    use churn_scoring::{ModelIdentity, Scorer};
+    let p = project();
+    let full = run_job(&p.registry, &job(&p, "file"), &clock()).unwrap();
+    let from_file = read(&full.days[0].paths.parquet);
+    let (info, model) = p
+        .registry
+        .load(&ModelRef::alias("churn", "production").unwrap())
+        .unwrap();
+    let identity = ModelIdentity {
+        name: info.name,
+        version: info.version,
+    };
+    let scorer = Scorer::new(&model, identity, ScoreParams::default()).unwrap();
+    // The file's rows in small batches, keys as a service might hold them: integer-like
+    // user ids as text are kept, dates as `YYYY-MM-DD` text.
+    let (schema, batches) = churn_data::io::read_all(&p.features, None).unwrap();
+    let all = arrow::compute::concat_batches(&schema, &batches).unwrap();
+    let text_dates = |b: &RecordBatch| {
+        let mut columns = b.columns().to_vec();
+        let i = b.schema().index_of("as_of_date").unwrap();
+        columns[i] = arrow::compute::cast(&columns[i], &arrow::datatypes::DataType::Utf8).unwrap();
+        let mut fields: Vec<arrow::datatypes::Field> = b
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields[i] =
+            arrow::datatypes::Field::new("as_of_date", arrow::datatypes::DataType::Utf8, true);
+        RecordBatch::try_new(
+            std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
+            columns,
+        )
+        .unwrap()
+    };
+    let pieces: Vec<RecordBatch> = (0..all.num_rows())
+        .step_by(97)
+        .map(|s| text_dates(&all.slice(s, 97.min(all.num_rows() - s))))
+        .collect();
+    let memory_schema = pieces[0].schema();
+    let table = FeatureTable::from_batches(
+        "features of the request",
+        memory_schema.clone(),
+        pieces.clone(),
+        IdColumns::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        table.date_range().unwrap(),
+        Some((first_date(), last_date()))
+    );
+    let day = scorer
+        .score_date(&table, last_date(), None, &clock())
+        .unwrap();
+    assert_eq!(day.summary.rows_read, (USERS * DAYS) as u64);
+    assert_eq!(by_user(&day.batch), by_user(&from_file));
+    // A date the batches do not hold lists their range, under the table's name.
+    let err = scorer
+        .score_date(&table, date(days(last_date()) + 1), None, &clock())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("features of the request") && err.contains(&first_date().to_string()),
+        "{err}"
+    );
+    // A batch of another shape, a missing key column and a scored input are errors.
+    let mut mixed = pieces.clone();
+    mixed.push(pieces[0].project(&[0, 1]).unwrap());
+    let err =
+        FeatureTable::from_batches("mixed", memory_schema.clone(), mixed, IdColumns::default())
+            .unwrap_err()
+            .to_string();
+    assert!(err.contains("mixed") && err.contains("batch"), "{err}");
+    let no_key = pieces[0].project(&[1]).unwrap();
+    let err = FeatureTable::from_batches(
+        "no key",
+        no_key.schema(),
+        vec![no_key],
+        IdColumns::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("no key") && err.contains("user_id"), "{err}");
+    let mut fields: Vec<arrow::datatypes::Field> = memory_schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(arrow::datatypes::Field::new(
+        "churn_risk",
+        arrow::datatypes::DataType::Float64,
+        false,
+    ));
+    let mut columns = pieces[0].columns().to_vec();
+    columns.push(std::sync::Arc::new(arrow::array::Float64Array::from(vec![
+        0.5;
+        pieces[0].num_rows()
+    ])));
+    let scored = RecordBatch::try_new(
+        std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
+        columns,
+    )
+    .unwrap();
+    let err = FeatureTable::from_batches(
+        "scored",
+        scored.schema(),
+        vec![scored],
+        IdColumns::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("scored") && err.contains("churn_risk"),
+        "{err}"
+    );
+}
