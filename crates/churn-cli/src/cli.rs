@@ -167,7 +167,8 @@ pub enum RegistryAction {
     },
     /// Print the history of a model: registrations, promotions, rollbacks.
     History {
-        /// Model name [registry.model_name].
+        /// Model name [registry.model_name], or NAME@ALIAS for that alias's events only
+        /// (e.g. churn@production) or NAME/VERSION for that version's.
         #[arg(long)]
         model: Option<String>,
     },

@@ -149,11 +149,22 @@ pub fn registry_command(config: &Config, action: &RegistryAction, ui: &Ui) -> Re
             );
         }
         RegistryAction::History { model } => {
-            let name = model_name(config, model);
-            let history = reg.history(&name)?;
+            let text = model_name(config, model);
+            // `churn@production`: that alias's events; `churn/2`: that version's.
+            let (name, only) = if text.contains(['@', '/']) {
+                let r = ModelRef::parse(&text, "production")?;
+                reg.resolve(&r)?;
+                (r.name, Some(r.selector))
+            } else {
+                (text, None)
+            };
+            let mut history = reg.history(&name)?;
             if history.is_empty() {
                 // A model with no history is not registered: the same error as `show`.
                 reg.versions(&name)?;
+            }
+            if let Some(selector) = &only {
+                history.retain(|e| e.concerns(selector));
             }
             if ui.json {
                 outln!("{}", serde_json::to_string_pretty(&history)?);

@@ -717,6 +717,23 @@ fn concurrent_registrations_and_promotions_from_separate_processes_lose_nothing(
         .filter(|l| l.contains("\"promote\"") || l.contains("\"keep\""))
         .count();
     assert_eq!(decisions, 4);
+    // The history of one alias, and of one version.
+    let events = |reference: &str| -> Vec<serde_json::Value> {
+        let o = churn(
+            root,
+            &["--json", "registry", "history", "--model", reference],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let production_events = events("churn@production");
+    assert_eq!(production_events.len(), 4);
+    assert!(production_events.iter().all(|e| e["alias"] == "production"));
+    let third = events("churn/3");
+    assert_eq!(third[0]["action"], "register");
+    assert!(third.iter().all(|e| e["from"] == 3 || e["to"] == 3));
+    let o = churn(root, &["registry", "history", "--model", "churn/99"]);
+    assert_eq!(o.status.code(), Some(1));
 }
 
 #[test]

@@ -137,6 +137,18 @@ pub struct HistoryEvent {
     pub reason: String,
 }
 
+impl HistoryEvent {
+    /// Whether the event concerns what `selector` selects: for an alias, every event of
+    /// that alias (promotions, kept candidates, rollbacks, hand-set targets); for a
+    /// version, its registration and every alias move to or from it.
+    pub fn concerns(&self, selector: &Selector) -> bool {
+        match selector {
+            Selector::Alias(a) => self.alias.as_deref() == Some(a.as_str()),
+            Selector::Version(v) => self.from == Some(*v) || self.to == Some(*v),
+        }
+    }
+}
+
 /// How promotion decides.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PromotePolicy {

@@ -198,6 +198,35 @@ fn the_history_records_every_change_and_aliases_json_agrees() {
     assert_eq!(file, aliases);
     let staging = reg.resolve(&"churn@staging".parse().unwrap()).unwrap();
     assert_eq!(staging.version, 1);
+    // The events of one alias, and of one version.
+    let of = |text: &str| -> Vec<Action> {
+        let r: ModelRef = text.parse().unwrap();
+        history
+            .iter()
+            .filter(|e| e.concerns(&r.selector))
+            .map(|e| e.action)
+            .collect()
+    };
+    assert_eq!(of("churn@production"), [Action::Promote, Action::Keep]);
+    assert_eq!(of("churn@staging"), [Action::SetAlias, Action::Rollback]);
+    assert_eq!(
+        of("churn/1"),
+        [
+            Action::Register,
+            Action::Promote,
+            Action::Keep,
+            Action::Rollback
+        ]
+    );
+    assert_eq!(
+        of("churn/2"),
+        [
+            Action::Register,
+            Action::Keep,
+            Action::SetAlias,
+            Action::Rollback
+        ]
+    );
 }
 
 #[test]
