@@ -135,8 +135,10 @@ pub enum Command {
     ///
     /// Runs labels, trainset, train (registering each model) and promote on the current
     /// user-day and feature tables; the promotion decision and its reason go to the registry
-    /// history.
-    Retrain(TrainArgs),
+    /// history. A model kind already registered from the same training data, window and
+    /// parameters is not fitted again (it would be the same model); with nothing new,
+    /// promotion is skipped too. --force fits anyway.
+    Retrain(RetrainArgs),
     /// Run the lifecycle on synthetic data: generate, validate, prepare, features, labels,
     /// trainset, train, promote, score, monitor (drift); then print the headline results.
     ///
@@ -463,6 +465,17 @@ pub struct TrainArgs {
     /// [train.gap_days, default 0; the label window makes the test period unseen].
     #[arg(long, value_name = "N")]
     pub gap_days: Option<u32>,
+}
+
+/// `churn retrain` arguments.
+#[derive(Debug, Args, Default, Clone)]
+pub struct RetrainArgs {
+    #[command(flatten)]
+    pub train: TrainArgs,
+    /// Fit every model even when one trained on the same data, window and parameters is
+    /// registered.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `churn all` arguments.

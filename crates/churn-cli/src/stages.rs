@@ -120,19 +120,28 @@ pub fn run(cli: &Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Retrain(args) => {
-            let reports = vec![
+            let mut reports = vec![
                 labels(&config, &StageIo::default(), &ui)?,
                 trainset(&config, &TrainsetArgs::default(), &ui)?,
-                train(&config, args, &ui)?,
-                deploy::promote(
+            ];
+            let (report, fitted) = train_models(&config, &args.train, &ui, !args.force)?;
+            reports.push(report);
+            if fitted > 0 {
+                reports.push(deploy::promote(
                     &config,
                     &PromoteArgs {
                         alias: "production".into(),
                         ..PromoteArgs::default()
                     },
                     &ui,
-                )?,
-            ];
+                )?);
+            } else {
+                ui.say(
+                    "retrain: nothing new to learn (every model is registered from this \
+                     training data, window and parameters); promotion skipped (--force fits \
+                     again)",
+                );
+            }
             finish(&ui, &reports);
             Ok(0)
         }
@@ -860,6 +869,18 @@ fn read_training_rows(
 }
 
 fn train(config: &Config, args: &TrainArgs, ui: &Ui) -> Result<StageReport> {
+    train_models(config, args, ui, false).map(|(report, _)| report)
+}
+
+/// Trains the models of `args`, and the number fitted. With `skip_known` (retraining), a
+/// kind whose fit would repeat a registered version (same data, window and parameters) is
+/// not fitted again.
+fn train_models(
+    config: &Config,
+    args: &TrainArgs,
+    ui: &Ui,
+    skip_known: bool,
+) -> Result<(StageReport, usize)> {
     let started = Instant::now();
     let input = args
         .input
@@ -889,7 +910,25 @@ fn train(config: &Config, args: &TrainArgs, ui: &Ui) -> Result<StageReport> {
     let mut outputs = Vec::new();
     let mut rows = Vec::new();
     let mut reports = Vec::new();
+    let registry = deploy::registry(config);
+    let name = &config.registry.model_name;
     for kind in kinds {
+        if skip_known
+            && config.registry.register_on_train
+            && let Some(v) = registry.trained_alike(
+                name,
+                kind,
+                trainer.data_fingerprint(),
+                trainer.window(),
+                &trainer.model_params(kind),
+            )?
+        {
+            ui.say(format!(
+                "train: {kind} not fitted again: {name}/{v} was trained on the same data, \
+                 window and parameters"
+            ));
+            continue;
+        }
         spinner.set_message(format!("train: fitting {kind}"));
         let artifact = trainer.fit(kind, &clock).with_context(|| {
             format!(
@@ -902,8 +941,8 @@ fn train(config: &Config, args: &TrainArgs, ui: &Ui) -> Result<StageReport> {
         let metrics_path = metrics_dir.join(format!("train_{kind}_{stamp}.json"));
         churn_data::io::write_json(&metrics_path, &artifact.report)?;
         let version = if config.registry.register_on_train {
-            let r = deploy::registry(config)
-                .register(&config.registry.model_name, &model_path, &clock)
+            let r = registry
+                .register(name, &model_path, &clock)
                 .with_context(|| format!("train: cannot register {}", display(&model_path)))?;
             format!("{}/{}", r.info.name, r.info.version)
         } else {
@@ -957,26 +996,30 @@ fn train(config: &Config, args: &TrainArgs, ui: &Ui) -> Result<StageReport> {
         w.cutoff.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
         trainer.preprocessor().columns.len(),
     ));
-    ui.say(table(
-        &[
-            "model",
-            "PR-AUC",
-            "ROC-AUC",
-            "log loss",
-            "Brier raw -> cal",
-            "ECE raw -> cal",
-            &format!("P@{}", config.train.top_k),
-            "lift@5%",
-            "fit s",
-            "registered",
-        ],
-        &rows,
-    ));
-    StageReport::new(
+    let fitted = rows.len();
+    if fitted > 0 {
+        ui.say(table(
+            &[
+                "model",
+                "PR-AUC",
+                "ROC-AUC",
+                "log loss",
+                "Brier raw -> cal",
+                "ECE raw -> cal",
+                &format!("P@{}", config.train.top_k),
+                "lift@5%",
+                "fit s",
+                "registered",
+            ],
+            &rows,
+        ));
+    }
+    let report = StageReport::new(
         "train",
         (rows_read as u64, w.rows.fit as u64),
         started,
         outputs,
         &reports,
-    )
+    )?;
+    Ok((report, fitted))
 }

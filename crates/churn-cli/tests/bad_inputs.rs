@@ -268,8 +268,9 @@ fn pipeline_template() -> tempfile::TempDir {
         .to_vec();
     let o = churn(dir.path(), &args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    // A second training run, so the history has registrations and promotions to corrupt.
-    let o = churn(dir.path(), &["retrain".to_string()]);
+    // A second training run, so the history has registrations and promotions to corrupt
+    // (forced: on unchanged data, retrain fits nothing).
+    let o = churn(dir.path(), &["retrain".to_string(), "--force".to_string()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     dir
 }

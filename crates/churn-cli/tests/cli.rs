@@ -914,15 +914,36 @@ fn drifted_data_fails_the_monitor_and_asks_for_a_retrain() {
         "drift by `all`, then drift, then drift + realized + decide"
     );
 
-    // Retrain: a new version is registered and promotion decides, with its reason kept.
+    // Retrain on the data the model was trained on: nothing is fitted, registered or
+    // promoted (it would be the same model), and the run says so.
+    let history_path = drifted
+        .path()
+        .join("artifacts/registry/churn/history.jsonl");
+    let before = std::fs::read_to_string(&history_path).unwrap();
     let o = churn(drifted.path(), &["--config", &config_d, "retrain"]);
     assert!(o.status.success(), "{}", text(&o));
-    let history = std::fs::read_to_string(
-        drifted
-            .path()
-            .join("artifacts/registry/churn/history.jsonl"),
-    )
-    .unwrap();
+    assert!(
+        text(&o).contains("lr not fitted again") && text(&o).contains("nothing new to learn"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&history_path).unwrap(), before);
+    // Other parameters (every second day fitted) are a different model: it is fitted.
+    let o = churn(
+        drifted.path(),
+        &["--config", &config_d, "retrain", "--stride-days", "2"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("not fitted again"), "{}", text(&o));
+    let before = std::fs::read_to_string(&history_path).unwrap();
+    // Forced: a new version is registered and promotion decides, with its reason kept.
+    let o = churn(
+        drifted.path(),
+        &["--config", &config_d, "retrain", "--force"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let history = std::fs::read_to_string(&history_path).unwrap();
+    assert!(history.lines().count() > before.lines().count());
     let last = history.lines().last().unwrap();
     assert!(
         last.contains("\"promote\"") || last.contains("\"keep\""),

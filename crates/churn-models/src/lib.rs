@@ -44,6 +44,10 @@ pub mod preprocess;
 pub mod reasons;
 pub mod train;
 
+/// The version of churn-models, recorded in every artifact it trains
+/// ([`ModelArtifact::crate_version`]).
+pub const CRATE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
 pub use artifact::{CodedPredictions, FORMAT_VERSION, ModelArtifact, Predictions};
 pub use calibration::{CalibrationMethod, Calibrator};
 pub use error::{Error, Result};

@@ -735,6 +735,17 @@ impl Trainer {
         &self.window
     }
 
+    /// Fingerprint of the training data.
+    pub fn data_fingerprint(&self) -> &str {
+        &self.data_fingerprint
+    }
+
+    /// The parameters an artifact of `kind` fitted by this trainer records
+    /// ([`ModelArtifact::params`]).
+    pub fn model_params(&self, kind: ModelKind) -> serde_json::Value {
+        self.params.model_params(kind)
+    }
+
     /// The fitting rows' design matrix and labels.
     pub fn fit_rows(&self) -> (&Design, &[f64]) {
         (&self.fit.0, &self.fit.1)
@@ -807,7 +818,7 @@ impl Trainer {
             data_fingerprint: self.data_fingerprint.clone(),
             report,
             created_at: clock.now(),
-            crate_version: env!("CARGO_PKG_VERSION").to_string(),
+            crate_version: crate::CRATE_VERSION.to_string(),
         })
     }
 }

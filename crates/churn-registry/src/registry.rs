@@ -357,6 +357,38 @@ impl Registry {
             .collect())
     }
 
+    /// The newest version of `name` that a fit of `kind` on the same data (fingerprint),
+    /// window and parameters produced, as [`churn_models::train::Trainer`] reports them
+    /// before fitting, by this version of churn-models: fitting again would give the same
+    /// model (training is deterministic for a seed). `None` when there is none, or `name`
+    /// is not registered.
+    pub fn trained_alike(
+        &self,
+        name: &str,
+        kind: ModelKind,
+        data_fingerprint: &str,
+        window: &TrainingWindow,
+        params: &serde_json::Value,
+    ) -> Result<Option<u32>> {
+        let versions = match self.versions(name) {
+            Ok(v) => v,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        for info in versions.iter().rev().filter(|v| {
+            v.kind == kind
+                && v.lineage.data_fingerprint == data_fingerprint
+                && v.lineage.training == *window
+                && v.lineage.crate_version == churn_models::CRATE_VERSION
+        }) {
+            let (_, artifact) = self.load(&ModelRef::version(name, info.version)?)?;
+            if artifact.params == *params {
+                return Ok(Some(info.version));
+            }
+        }
+        Ok(None)
+    }
+
     /// The version a reference selects.
     pub fn resolve(&self, r: &ModelRef) -> Result<VersionInfo> {
         match &r.selector {
