@@ -59,6 +59,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         Some(&drift),
         None,
         artifact.report.test.pr_auc,
+        Some(artifact.training.last_date),
         0.1,
         clock.now(),
     );

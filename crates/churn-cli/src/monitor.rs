@@ -85,6 +85,7 @@ pub fn monitor(config: &Config, check: &MonitorCheck, ui: &Ui) -> Result<u8> {
                 Some(&drift_report),
                 Some(&realized_report),
                 production.metrics.get("pr_auc").copied(),
+                Some(production.lineage.training.last_date),
                 config.monitor.max_pr_auc_drop,
                 clock.now(),
             );

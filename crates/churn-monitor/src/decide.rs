@@ -1,8 +1,10 @@
 //! The retrain decision: retrain when drift FAILs, or when the realized PR-AUC of the
 //! newest evaluated date is more than `max_pr_auc_drop` below the production model's test
-//! PR-AUC. The reasons are kept with the decision.
+//! PR-AUC. The reasons are kept with the decision, and so is whether the data holds
+//! labelled dates the production model was not trained on: without them a retrain would
+//! refit the same rows (and `churn retrain` fits nothing).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::drift::DriftReport;
@@ -28,13 +30,21 @@ pub struct RetrainDecision {
     pub production_pr_auc: Option<f64>,
     /// The allowed drop.
     pub max_pr_auc_drop: f64,
+    /// The last date of the production model's training data.
+    #[serde(default)]
+    pub production_trained_until: Option<NaiveDate>,
+    /// The newest date the data can label (its last date less the label window).
+    #[serde(default)]
+    pub newest_labelled_date: Option<NaiveDate>,
 }
 
-/// Decides from a drift report and realized outcomes (either may be missing).
+/// Decides from a drift report and realized outcomes (either may be missing), the
+/// production model's test PR-AUC and the last date of its training data.
 pub fn decide(
     drift: Option<&DriftReport>,
     realized: Option<&RealizedReport>,
     production_pr_auc: Option<f64>,
+    production_trained_until: Option<NaiveDate>,
     max_pr_auc_drop: f64,
     now: DateTime<Utc>,
 ) -> RetrainDecision {
@@ -89,6 +99,23 @@ pub fn decide(
             reasons.push("the production model has no test pr_auc to compare with".into())
         }
     }
+    let newest_labelled_date = realized.and_then(|r| {
+        r.last_data_date
+            .checked_sub_days(chrono::Days::new(u64::from(r.window)))
+    });
+    match (newest_labelled_date, production_trained_until) {
+        (Some(newest), Some(until)) if newest <= until => reasons.push(format!(
+            "no labelled date after the production model's training data (up to {until}; the \
+             data labels dates up to {newest}): a retrain now would refit the same rows; it \
+             needs newer data first"
+        )),
+        (Some(newest), Some(until)) => reasons.push(format!(
+            "{} labelled date(s) after the production model's training data (up to {until}), \
+             through {newest}",
+            (newest - until).num_days()
+        )),
+        _ => {}
+    }
     RetrainDecision {
         created_at: now,
         retrain,
@@ -98,5 +125,7 @@ pub fn decide(
         realized_pr_auc,
         production_pr_auc,
         max_pr_auc_drop,
+        production_trained_until,
+        newest_labelled_date,
     }
 }

@@ -147,10 +147,30 @@ fn mature_dates_are_evaluated_and_young_ones_pending() {
     );
 
     // Realized 0.958 against 0.99: a drop of 0.032.
-    let d = decide(None, Some(&r), Some(0.99), 0.01, now());
+    let d = decide(None, Some(&r), Some(0.99), None, 0.01, now());
     assert!(d.retrain, "{:?}", d.reasons);
-    let d = decide(None, Some(&r), Some(0.99), 0.1, now());
+    let d = decide(None, Some(&r), Some(0.99), None, 0.1, now());
     assert!(!d.retrain, "{:?}", d.reasons);
+    // Whether the data labels dates the production model was not trained on.
+    let newest = r.last_data_date - chrono::Days::new(u64::from(r.window));
+    let d = decide(None, Some(&r), Some(0.99), Some(newest), 0.01, now());
+    assert_eq!(d.newest_labelled_date, Some(newest));
+    assert!(
+        d.reasons
+            .iter()
+            .any(|x| x.contains("no labelled date after") && x.contains(&newest.to_string())),
+        "{:?}",
+        d.reasons
+    );
+    let older = newest - chrono::Days::new(5);
+    let d = decide(None, Some(&r), Some(0.99), Some(older), 0.01, now());
+    assert!(
+        d.reasons
+            .iter()
+            .any(|x| x.starts_with("5 labelled date(s) after")),
+        "{:?}",
+        d.reasons
+    );
 
     // A NaN risk would make every metric of its date NaN: an error naming the file.
     let bad = predictions(dir.path(), "2025-03-02");
@@ -203,7 +223,7 @@ fn a_failing_feature_means_retrain_and_the_history_is_indexed() {
         baseline_day_of_month: None,
         features: psi,
     };
-    let d = decide(Some(&report), None, Some(0.8), 0.1, now());
+    let d = decide(Some(&report), None, Some(0.8), None, 0.1, now());
     assert!(d.retrain);
     assert_eq!(d.failing_features, ["moved"]);
     assert!(
