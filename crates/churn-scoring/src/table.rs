@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
 use arrow::compute::{cast, filter_record_batch};
 use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
@@ -282,7 +282,15 @@ impl FeatureTable {
         if array.data_type() == to {
             return Ok(array.clone());
         }
-        let source = array.clone();
+        // Key text is read as written by hand: ` 2025-03-31` after a comma and a space.
+        let source = match array.as_string_opt::<i32>() {
+            Some(text) if text.iter().flatten().any(|v| v.trim() != v) => Arc::new(
+                text.iter()
+                    .map(|v| v.map(str::trim))
+                    .collect::<StringArray>(),
+            ),
+            _ => array.clone(),
+        };
         let cast = cast(&source, to).map_err(|e| Error::Input {
             path: self.path.clone(),
             column: self.ids.canonical(name),
@@ -299,7 +307,10 @@ impl FeatureTable {
             return Err(Error::Input {
                 path: self.path.clone(),
                 column: name.to_string(),
-                rule: format!("values that do not parse as {to}"),
+                rule: match to {
+                    DataType::Date32 => "values that are not dates (YYYY-MM-DD)".to_string(),
+                    _ => format!("values that do not parse as {to}"),
+                },
                 examples: bad,
             });
         }

@@ -294,9 +294,20 @@ fn bad_keys_and_scored_inputs_are_rejected_with_examples() {
     j.keys = Some(bad_date);
     let err = run_job(&p.registry, &j, &clock()).unwrap_err().to_string();
     assert!(
-        err.contains("as_of_date") && err.contains("2025-13-45"),
+        err.contains("as_of_date") && err.contains("2025-13-45") && err.contains("YYYY-MM-DD"),
         "{err}"
     );
+    // Written by hand, with a space after each comma: the keys still read.
+    let spaced = p.dir.path().join("spaced.csv");
+    std::fs::write(
+        &spaced,
+        format!("user_id, as_of_date\n{}, {}\n", user(2), last_date()),
+    )
+    .unwrap();
+    let mut spaced_job = job(&p, "spaced");
+    spaced_job.keys = Some(spaced);
+    let out = run_job(&p.registry, &spaced_job, &clock()).unwrap();
+    assert_eq!(out.days[0].summary.keys_found, Some(1));
 
     let scored = p.dir.path().join("scored.csv");
     std::fs::write(
