@@ -169,11 +169,16 @@ impl ModelArtifact {
                 ));
             }
         }
-        serde_json::from_value(value).map_err(|e| {
+        let artifact: Self = serde_json::from_value(value).map_err(|e| {
             err(format!(
                 "corrupt model artifact (format version {FORMAT_VERSION}): {e}"
             ))
-        })
+        })?;
+        artifact
+            .preprocessing
+            .check_layout()
+            .map_err(|e| err(format!("corrupt model artifact: {e}")))?;
+        Ok(artifact)
     }
 
     /// The design matrix of these rows, after checking their columns against the spec.

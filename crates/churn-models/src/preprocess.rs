@@ -391,6 +391,42 @@ pub struct Preprocessor {
 }
 
 impl Preprocessor {
+    /// The design columns of feature `f`: one run, the features' runs in feature order (as
+    /// fitting lays them out and [`Preprocessor::check_layout`] checks on load).
+    pub fn columns_of(&self, f: usize) -> std::ops::Range<usize> {
+        let start = self.columns.partition_point(|c| c.feature < f);
+        start..start + self.columns[start..].partition_point(|c| c.feature == f)
+    }
+
+    /// Checks the layout the design matrix and the reasons rely on: every design column
+    /// belongs to a feature of the spec, in feature order. An artifact edited by hand could
+    /// break it and would silently put values in the wrong columns.
+    pub fn check_layout(&self) -> Result<()> {
+        if let Some(bad) = self
+            .columns
+            .iter()
+            .find(|c| c.feature >= self.features.len())
+        {
+            return Err(Error::Input(format!(
+                "design column `{}` belongs to feature {}, but the spec has {} features",
+                bad.name,
+                bad.feature,
+                self.features.len()
+            )));
+        }
+        if let Some(w) = self
+            .columns
+            .windows(2)
+            .find(|w| w[1].feature < w[0].feature)
+        {
+            return Err(Error::Input(format!(
+                "design columns out of feature order: `{}` after `{}`",
+                w[1].name, w[0].name
+            )));
+        }
+        Ok(())
+    }
+
     /// Names of the design columns.
     pub fn column_names(&self) -> Vec<String> {
         self.columns.iter().map(|c| c.name.clone()).collect()
@@ -444,19 +480,11 @@ impl Preprocessor {
         let mut parts: Vec<(&FeatureSpec, usize, &mut [f64])> =
             Vec::with_capacity(self.features.len());
         let mut rest: &mut [f64] = &mut out.data;
-        let mut first = 0;
         for (f, spec) in self.features.iter().enumerate() {
-            while first < cols && self.columns[first].feature < f {
-                first += 1;
-            }
-            let span = self.columns[first..]
-                .iter()
-                .take_while(|c| c.feature == f)
-                .count();
-            let (part, tail) = std::mem::take(&mut rest).split_at_mut(span * rows);
+            let run = self.columns_of(f);
+            let (part, tail) = std::mem::take(&mut rest).split_at_mut(run.len() * rows);
             rest = tail;
-            parts.push((spec, first, part));
-            first += span;
+            parts.push((spec, run.start, part));
         }
         let filled: Vec<Result<()>> = parts
             .into_par_iter()

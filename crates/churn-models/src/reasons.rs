@@ -95,10 +95,8 @@ impl ReasonCode {
     pub fn push_value(&self, pre: &Preprocessor, x: &Design, i: usize, out: &mut String) {
         let spec = &pre.features[self.feature];
         let mut value: Option<(usize, f64)> = None;
-        for (j, col) in pre.columns.iter().enumerate() {
-            if col.feature != self.feature {
-                continue;
-            }
+        for j in pre.columns_of(self.feature) {
+            let col = &pre.columns[j];
             let v = x.get(i, j);
             if col.category.is_none() || v == 1.0 {
                 value = Some((j, v));

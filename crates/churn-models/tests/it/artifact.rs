@@ -149,3 +149,40 @@ fn reasons_are_the_largest_positive_contributions() {
     let (forest, batches) = trained(ModelKind::Forest);
     assert!(forest.predict(&batches, true).unwrap().reasons.is_empty());
 }
+
+#[test]
+fn design_columns_out_of_feature_order_are_a_corrupt_artifact() {
+    let (artifact, _) = trained(ModelKind::Logistic);
+    let json: serde_json::Value = serde_json::to_value(&artifact).unwrap();
+    let columns = json["preprocessing"]["columns"].as_array().unwrap();
+    // The last column swapped with the first: values would land in the wrong columns.
+    let mut swapped = json.clone();
+    let cols = swapped["preprocessing"]["columns"].as_array_mut().unwrap();
+    let n = cols.len();
+    cols.swap(0, n - 1);
+    let err = ModelArtifact::from_json(&swapped.to_string())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("corrupt") && err.contains("feature order"),
+        "{err}"
+    );
+    // A column of a feature the spec does not have.
+    let mut stray = json.clone();
+    stray["preprocessing"]["columns"][n - 1]["feature"] = serde_json::json!(columns.len() + 5);
+    let err = ModelArtifact::from_json(&stray.to_string())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("corrupt") && err.contains("features"), "{err}");
+    // The artifact as written loads, and each feature's columns are one run.
+    let loaded = ModelArtifact::from_json(&json.to_string()).unwrap();
+    let pre = &loaded.preprocessing;
+    let mut covered = 0;
+    for f in 0..pre.features.len() {
+        let run = pre.columns_of(f);
+        assert!(!run.is_empty());
+        assert!(pre.columns[run.clone()].iter().all(|c| c.feature == f));
+        covered += run.len();
+    }
+    assert_eq!(covered, pre.columns.len());
+}
