@@ -386,10 +386,12 @@ pub enum FormatArg {
 /// Raw input files.
 #[derive(Debug, Args, Default, Clone)]
 pub struct InputArgs {
-    /// Users file (.csv or .parquet) [default: data/raw/<paths.users_file>].
+    /// Users file (.csv or .parquet), or a folder of such files [default:
+    /// data/raw/<paths.users_file>].
     #[arg(long, value_name = "FILE")]
     pub users: Option<PathBuf>,
-    /// Events file (.csv or .parquet) [default: data/raw/<paths.events_file>].
+    /// Events file (.csv or .parquet), or a folder of such files (a partitioned export)
+    /// [default: data/raw/<paths.events_file>].
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
     /// Where to write the JSON report [default: artifacts/metrics/validation_report.json].
@@ -400,10 +402,12 @@ pub struct InputArgs {
 /// `churn prepare` arguments.
 #[derive(Debug, Args, Default, Clone)]
 pub struct PrepareArgs {
-    /// Users file (.csv or .parquet) [default: data/raw/<paths.users_file>].
+    /// Users file (.csv or .parquet), or a folder of such files [default:
+    /// data/raw/<paths.users_file>].
     #[arg(long, value_name = "FILE")]
     pub users: Option<PathBuf>,
-    /// Events file (.csv or .parquet) [default: data/raw/<paths.events_file>].
+    /// Events file (.csv or .parquet), or a folder of such files (a partitioned export)
+    /// [default: data/raw/<paths.events_file>].
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
     /// Output file (.parquet or .csv) [default: data/processed/user_daily.parquet].

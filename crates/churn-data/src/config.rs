@@ -64,9 +64,11 @@ pub struct PathsConfig {
     pub registry: PathBuf,
     /// Retention decisions (the embedded sink).
     pub decisions: PathBuf,
-    /// File name of the users table inside `raw` (extension picks the format).
+    /// File name of the users table inside `raw` (extension picks the format), or of a
+    /// folder of `.parquet` / `.csv` files read as one table.
     pub users_file: String,
-    /// File name of the events table inside `raw` (extension picks the format).
+    /// File name of the events table inside `raw` (extension picks the format), or of a
+    /// folder of `.parquet` / `.csv` files read as one table (a partitioned export).
     pub events_file: String,
 }
 

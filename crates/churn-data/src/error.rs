@@ -35,6 +35,15 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// A folder given as a table holds no data file, files of two formats, or files whose
+    /// columns differ.
+    #[error("{path}: {message}")]
+    Folder {
+        /// The folder, or the file that differs.
+        path: PathBuf,
+        /// What is wrong, with the files involved.
+        message: String,
+    },
     /// A rule of a table's contract is broken: names the file, column, rule and examples.
     #[error("{path}: column `{column}`: {rule}{}", examples_suffix(examples))]
     Invalid {

@@ -59,12 +59,13 @@ impl Format {
     }
 }
 
-type BatchIter = Box<dyn Iterator<Item = std::result::Result<RecordBatch, ArrowError>> + Send>;
+type BatchIter = Box<dyn Iterator<Item = Result<RecordBatch>> + Send>;
 
-/// A stream of record batches from one file. CSV columns are read as text (so ids and
-/// values are kept verbatim and type problems can be reported with examples); Parquet
-/// columns keep their stored types, and a batch with a date or timestamp outside
-/// 0001-01-01..=9999-12-31 is an [`Error::Invalid`] naming the column (see [`crate::days`]).
+/// A stream of record batches from one file, or from every data file of a folder (see
+/// [`data_files`]). CSV columns are read as text (so ids and values are kept verbatim and
+/// type problems can be reported with examples); Parquet columns keep their stored types,
+/// and a batch with a date or timestamp outside 0001-01-01..=9999-12-31 is an
+/// [`Error::Invalid`] naming the column (see [`crate::days`]). Errors name the file.
 pub struct TableReader {
     path: PathBuf,
     format: Format,
@@ -82,8 +83,9 @@ impl std::fmt::Debug for TableReader {
 }
 
 impl TableReader {
-    /// Opens `path` (format by extension). When `columns` is given, only those columns that
-    /// exist in the file are read; missing ones are left to the caller to judge.
+    /// Opens `path` (format by extension), a file or a folder of data files. When `columns`
+    /// is given, only those columns that exist in the file are read; missing ones are left
+    /// to the caller to judge.
     pub fn open(path: &Path, columns: Option<&[&str]>, batch_size: usize) -> Result<Self> {
         Self::open_on_date(path, columns, batch_size, None)
     }
@@ -99,6 +101,9 @@ impl TableReader {
         batch_size: usize,
         date: Option<(&str, i32)>,
     ) -> Result<Self> {
+        if path.is_dir() {
+            return Self::open_folder(path, columns, batch_size, date);
+        }
         let format = Format::from_path(path)?;
         let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
         let format_err = |message: String| Error::Format {
@@ -106,7 +111,7 @@ impl TableReader {
             format: format.name(),
             message,
         };
-        let (schema, inner): (SchemaRef, BatchIter) = match format {
+        let (schema, inner): (SchemaRef, ArrowBatches) = match format {
             Format::Csv => {
                 let full = csv_text_schema(&file).map_err(format_err)?;
                 let projection = project(&full, columns);
@@ -147,7 +152,88 @@ impl TableReader {
             path: path.to_path_buf(),
             format,
             schema,
-            inner,
+            inner: checked(path, format, inner),
+        })
+    }
+
+    /// Every data file of a folder in turn, as one table: the columns (and, for Parquet,
+    /// their types) must be the same in every file; each batch carries the first file's
+    /// columns, all nullable.
+    fn open_folder(
+        path: &Path,
+        columns: Option<&[&str]>,
+        batch_size: usize,
+        date: Option<(&str, i32)>,
+    ) -> Result<Self> {
+        let (format, files) = data_files(path)?;
+        let first = Self::open_on_date(&files[0], columns, batch_size, date)?;
+        let schema: SchemaRef = Arc::new(Schema::new(
+            first
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect::<Vec<Field>>(),
+        ));
+        let columns: Option<Vec<String>> =
+            columns.map(|c| c.iter().map(|s| s.to_string()).collect());
+        let date: Option<(String, i32)> = date.map(|(c, d)| (c.to_string(), d));
+        let first_file = files[0].clone();
+        let shape = schema.clone();
+        let rest = files
+            .into_iter()
+            .skip(1)
+            .flat_map(move |file| -> BatchIter {
+                let names: Option<Vec<&str>> = columns
+                    .as_ref()
+                    .map(|c| c.iter().map(String::as_str).collect());
+                let opened = Self::open_on_date(
+                &file,
+                names.as_deref(),
+                batch_size,
+                date.as_ref().map(|(c, d)| (c.as_str(), *d)),
+            )
+            .and_then(|r| {
+                let same = r.schema().fields().len() == shape.fields().len()
+                    && r.schema()
+                        .fields()
+                        .iter()
+                        .zip(shape.fields())
+                        .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
+                if same {
+                    Ok(r)
+                } else {
+                    Err(Error::Folder {
+                        path: file.clone(),
+                        message: format!(
+                            "columns {} differ from {}'s {} (the files of a folder are one table)",
+                            describe_fields(&r.schema()),
+                            first_file.display(),
+                            describe_fields(&shape)
+                        ),
+                    })
+                }
+            });
+                match opened {
+                    Ok(r) => Box::new(r),
+                    Err(e) => Box::new(std::iter::once(Err(e))),
+                }
+            });
+        let uniform = schema.clone();
+        let inner = first.chain(rest).map(move |b| {
+            let b = b?;
+            RecordBatch::try_new_with_options(
+                uniform.clone(),
+                b.columns().to_vec(),
+                &arrow::array::RecordBatchOptions::new().with_row_count(Some(b.num_rows())),
+            )
+            .map_err(|e| Error::arrow("reading a folder of files", e))
+        });
+        Ok(Self {
+            path: path.to_path_buf(),
+            format,
+            schema,
+            inner: Box::new(inner),
         })
     }
 
@@ -163,7 +249,11 @@ impl TableReader {
     ) -> Result<Self> {
         use parquet::arrow::arrow_reader::{ArrowReaderOptions, RowSelection, RowSelector};
         let total = parquet_row_count(path).unwrap_or(0) as usize;
-        if max_rows == 0 || total <= max_rows || Format::from_path(path)? != Format::Parquet {
+        if max_rows == 0
+            || total <= max_rows
+            || path.is_dir()
+            || Format::from_path(path)? != Format::Parquet
+        {
             return Self::open(path, columns, batch_size);
         }
         let runs = 32usize.min(max_rows);
@@ -199,7 +289,7 @@ impl TableReader {
             path: path.to_path_buf(),
             format: Format::Parquet,
             schema,
-            inner: Box::new(reader),
+            inner: checked(path, Format::Parquet, Box::new(reader)),
         })
     }
 
@@ -223,25 +313,98 @@ impl Iterator for TableReader {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.inner.next().map(|r| {
-            let batch = r.map_err(|e| Error::Format {
-                path: self.path.clone(),
-                format: self.format.name(),
-                message: e.to_string(),
-            })?;
-            // A Parquet date or timestamp can hold any integer; nothing past this point has
-            // to guard its date arithmetic (CSV dates are text here, parsed downstream).
-            match crate::days::out_of_range(&batch) {
-                None => Ok(batch),
-                Some((column, examples)) => Err(Error::Invalid {
-                    path: self.path.clone(),
-                    column,
-                    rule: crate::days::RANGE_RULE.into(),
-                    examples,
-                }),
-            }
-        })
+        self.inner.next()
     }
+}
+
+type ArrowBatches = Box<dyn Iterator<Item = std::result::Result<RecordBatch, ArrowError>> + Send>;
+
+/// The batches of one file with its errors named, and dates checked: a Parquet date or
+/// timestamp can hold any integer; nothing past the reader has to guard its date
+/// arithmetic (CSV dates are text here, parsed downstream).
+fn checked(path: &Path, format: Format, batches: ArrowBatches) -> BatchIter {
+    let path = path.to_path_buf();
+    Box::new(batches.map(move |r| {
+        let batch = r.map_err(|e| Error::Format {
+            path: path.clone(),
+            format: format.name(),
+            message: e.to_string(),
+        })?;
+        match crate::days::out_of_range(&batch) {
+            None => Ok(batch),
+            Some((column, examples)) => Err(Error::Invalid {
+                path: path.clone(),
+                column,
+                rule: crate::days::RANGE_RULE.into(),
+                examples,
+            }),
+        }
+    }))
+}
+
+/// `name: type, ...` of a schema, for messages.
+fn describe_fields(schema: &Schema) -> String {
+    let fields: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| format!("{}: {}", f.name(), f.data_type()))
+        .collect();
+    format!("[{}]", fields.join(", "))
+}
+
+/// The data files of a table: the file itself, or every `.parquet` / `.csv` file under a
+/// folder, its subfolders included (a partitioned export such as
+/// `events/date=2025-01-01/part-0.parquet`), in path order, with their format. Names
+/// starting with `.` or `_` (`_SUCCESS`, `.part-0.crc`, temporary files) are skipped, and so
+/// are other extensions. A folder with no data file, or with files of both formats, is an
+/// error naming it.
+pub fn data_files(path: &Path) -> Result<(Format, Vec<PathBuf>)> {
+    if !path.is_dir() {
+        return Ok((Format::from_path(path)?, vec![path.to_path_buf()]));
+    }
+    let mut files = Vec::new();
+    let mut pending = vec![path.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, "list", e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&dir, "list", e))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || name.starts_with('_') {
+                continue;
+            }
+            let p = entry.path();
+            if p.is_dir() {
+                pending.push(p);
+            } else if let Ok(format) = Format::from_path(&p) {
+                files.push((p, format));
+            }
+        }
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let Some((_, format)) = files.first().cloned() else {
+        return Err(Error::Folder {
+            path: path.to_path_buf(),
+            message: "no .parquet or .csv file in the folder (or its subfolders)".into(),
+        });
+    };
+    if let Some((other, _)) = files.iter().find(|(_, f)| *f != format) {
+        return Err(Error::Folder {
+            path: path.to_path_buf(),
+            message: format!(
+                "the folder mixes {} and {} files (e.g. {} and {}); a table is one format",
+                format.name(),
+                if format == Format::Csv {
+                    "parquet"
+                } else {
+                    "csv"
+                },
+                files[0].0.display(),
+                other.display()
+            ),
+        });
+    }
+    Ok((format, files.into_iter().map(|(p, _)| p).collect()))
 }
 
 /// Row-group pruning and a row filter keeping `column == day` (a Date32 column).
@@ -354,6 +517,10 @@ fn csv_text_schema(file: &File) -> std::result::Result<Schema, String> {
 /// row group lacks statistics, or a value lies outside the calendar of [`crate::days`] (the
 /// caller then scans, and the reader reports the values).
 pub fn parquet_time_range(path: &Path, column: &str) -> Option<(i64, i64)> {
+    over_files(path, |file| parquet_file_time_range(file, column))
+}
+
+fn parquet_file_time_range(path: &Path, column: &str) -> Option<(i64, i64)> {
     let target = DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None);
     let (mins, maxes) = parquet_column_stats(
         path,
@@ -383,6 +550,23 @@ pub fn parquet_time_range(path: &Path, column: &str) -> Option<(i64, i64)> {
 /// [`crate::days::MIN_DAY`]`..=`[`crate::days::MAX_DAY`] (the caller then scans, and the
 /// reader reports the values).
 pub fn parquet_date_range(path: &Path, column: &str) -> Option<(i32, i32)> {
+    over_files(path, |file| parquet_file_date_range(file, column))
+}
+
+/// The range over every data file of `path` (see [`data_files`]); `None` unless each has
+/// one.
+fn over_files<T: Ord + Copy>(
+    path: &Path,
+    range: impl Fn(&Path) -> Option<(T, T)>,
+) -> Option<(T, T)> {
+    let (_, files) = data_files(path).ok()?;
+    files.iter().try_fold(None, |acc: Option<(T, T)>, f| {
+        let (lo, hi) = range(f)?;
+        Some(Some(acc.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi)))))
+    })?
+}
+
+fn parquet_file_date_range(path: &Path, column: &str) -> Option<(i32, i32)> {
     let (mins, maxes) = parquet_column_stats(
         path,
         column,
@@ -398,13 +582,17 @@ pub fn parquet_date_range(path: &Path, column: &str) -> Option<(i32, i32)> {
     (range.contains(&lo) && range.contains(&hi)).then_some((lo, hi))
 }
 
-/// The number of rows of a Parquet file from its footer; `None` for other files.
+/// The number of rows of a Parquet file (or a folder of them) from the footers; `None` for
+/// other files.
 pub fn parquet_row_count(path: &Path) -> Option<u64> {
-    if Format::from_path(path).ok()? != Format::Parquet {
+    let (format, files) = data_files(path).ok()?;
+    if format != Format::Parquet {
         return None;
     }
-    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).ok()?).ok()?;
-    u64::try_from(builder.metadata().file_metadata().num_rows()).ok()
+    files.iter().try_fold(0u64, |sum, f| {
+        let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(f).ok()?).ok()?;
+        Some(sum + u64::try_from(builder.metadata().file_metadata().num_rows()).ok()?)
+    })
 }
 
 /// Per-row-group mins and maxes of a column, cast to `target`; `None` unless every row group

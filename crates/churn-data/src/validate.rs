@@ -216,6 +216,19 @@ impl Tally {
 /// The rule broken by a file its format's decoder rejects.
 const READABLE: &str = "file must be readable as its extension says";
 
+/// The rule broken by a folder given as a table (see [`crate::io::data_files`]).
+const ONE_TABLE: &str =
+    "a folder must hold .parquet or .csv files of one format with the same columns";
+
+/// The rule an unreadable input breaks: [`READABLE`], or [`ONE_TABLE`] for a folder.
+fn unreadable(e: &Error) -> &'static str {
+    if matches!(e, Error::Folder { .. }) {
+        ONE_TABLE
+    } else {
+        READABLE
+    }
+}
+
 /// Per-table context of a check pass.
 struct Pass<'a> {
     table: &'static str,
@@ -368,7 +381,7 @@ fn check_table(
         Ok(r) => r,
         Err(e @ Error::Io { .. }) => return Err(e),
         Err(e) => {
-            tally.add_whole(table, path, "*", READABLE, e.to_string());
+            tally.add_whole(table, path, "*", unreadable(&e), e.to_string());
             return Ok(0);
         }
     };
@@ -395,7 +408,7 @@ fn check_table(
                     table,
                     path,
                     "*",
-                    READABLE,
+                    unreadable(&e),
                     format!("after {rows} rows: {e}"),
                 );
                 break;

@@ -435,3 +435,89 @@ fn temporary_files_of_writers_that_died_are_removed_by_the_next_write() {
     assert!(not_ours.exists(), "a file not named as ours is kept");
     assert_eq!(read_all(&target, None).unwrap().1[0].num_rows(), 2);
 }
+
+#[test]
+fn a_folder_of_files_reads_as_one_table_in_path_order() {
+    use churn_data::config::GenerateConfig;
+    use churn_data::generate::Simulator;
+    let dir = tempfile::tempdir().unwrap();
+    let (u, e) = (dir.path().join("u.parquet"), dir.path().join("e.parquet"));
+    let sim = Simulator::new(&GenerateConfig {
+        n_users: 40,
+        days: 12,
+        ..GenerateConfig::default()
+    })
+    .unwrap();
+    sim.write(&u, &e, &|_| {}).unwrap();
+    let (schema, events) = read_all(&e, None).unwrap();
+    let all = arrow::compute::concat_batches(&schema, &events).unwrap();
+    // A partitioned export: three parts in nested folders, plus files a reader skips.
+    let folder = dir.path().join("events");
+    let third = all.num_rows() / 3;
+    // Written last part first: reading follows the paths, not the order of writing.
+    for (name, start, len) in [
+        (
+            "date=2/part-0.parquet",
+            2 * third,
+            all.num_rows() - 2 * third,
+        ),
+        ("date=1/part-1.parquet", third, third),
+        ("date=1/part-0.parquet", 0, third),
+    ] {
+        let path = folder.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        write_batches(&path, schema.clone(), &[all.slice(start, len)]).unwrap();
+    }
+    std::fs::write(folder.join("_SUCCESS"), "").unwrap();
+    std::fs::write(folder.join("date=1/.part-0.parquet.crc"), "x").unwrap();
+    std::fs::write(folder.join("README.txt"), "not data").unwrap();
+    let (_, back) = read_all(&folder, None).unwrap();
+    let back = arrow::compute::concat_batches(&back[0].schema(), &back).unwrap();
+    assert_eq!(back.num_rows(), all.num_rows());
+    for c in 0..all.num_columns() {
+        assert_eq!(
+            back.column(c).to_data(),
+            all.column(c).to_data(),
+            "column {c}"
+        );
+    }
+    // Statistics over every file: the same range and row count as the single file.
+    assert_eq!(
+        churn_data::io::parquet_time_range(&folder, "event_time"),
+        churn_data::io::parquet_time_range(&e, "event_time")
+    );
+    assert_eq!(
+        churn_data::io::parquet_row_count(&folder),
+        Some(all.num_rows() as u64)
+    );
+    // A part with other columns, a folder of two formats, an empty folder: errors naming
+    // the files.
+    let odd = folder.join("date=3/part-0.parquet");
+    std::fs::create_dir_all(odd.parent().unwrap()).unwrap();
+    write_batches(&odd, batch().schema(), &[batch()]).unwrap();
+    let err = read_all(&folder, None).unwrap_err().to_string();
+    assert!(
+        err.contains("date=3/part-0.parquet") && err.contains("date=1/part-0.parquet"),
+        "{err}"
+    );
+    std::fs::remove_file(&odd).unwrap();
+    write_batches(
+        &folder.join("date=3/part-0.csv"),
+        batch().schema(),
+        &[batch()],
+    )
+    .unwrap();
+    let err = TableReader::open(&folder, None, 1024)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("mixes") && err.contains("part-0.csv"), "{err}");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(empty.join("date=1")).unwrap();
+    let err = TableReader::open(&empty, None, 1024)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("empty") && err.contains("no .parquet or .csv"),
+        "{err}"
+    );
+}

@@ -148,6 +148,44 @@ fn csv_and_parquet_inputs_give_identical_user_days() {
         outputs[0].iter().map(|b| b.num_rows()).sum::<usize>(),
         60 * 45
     );
+    // The events as a folder of parts, each a run of days (not grouped by user, as date
+    // partitions are): the same user-days, in CSV parts and in Parquet parts.
+    let times = events
+        .column_by_name("event_time")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
+        .unwrap()
+        .clone();
+    let cut = arrow::compute::min(&times).unwrap() + 20 * 86_400_000_000;
+    let early = arrow::compute::kernels::cmp::lt(
+        &times,
+        &arrow::array::TimestampMicrosecondArray::new_scalar(cut),
+    )
+    .unwrap();
+    let late = arrow::compute::not(&early).unwrap();
+    for ext in ["csv", "parquet"] {
+        let folder = dir.path().join(format!("events_{ext}"));
+        for (name, mask) in [("a", &early), ("b", &late)] {
+            let part = arrow::compute::filter_record_batch(&events, mask).unwrap();
+            let path = folder.join(format!("day={name}/part.{ext}"));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            write_batches(&path, part.schema(), &[part]).unwrap();
+        }
+        let out = dir.path().join(format!("daily_folder_{ext}.parquet"));
+        prepare_files(
+            &dir.path().join(format!("users.{ext}")),
+            &folder,
+            &out,
+            &ValidateConfig::default(),
+            &PrepareConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            pretty(&read_all(&out, None).unwrap().1),
+            pretty(&outputs[0])
+        );
+    }
 }
 
 #[test]
