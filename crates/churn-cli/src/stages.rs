@@ -1014,6 +1014,20 @@ fn train_models(
             &rows,
         ));
     }
+    for r in reports.iter().filter(|r| !r.importance.is_empty()) {
+        let top: Vec<String> = r
+            .importance
+            .iter()
+            .take(5)
+            .map(|i| format!("{} {:.3}", i.feature, i.mean_abs_contribution))
+            .collect();
+        ui.say(format!(
+            "{} top features (mean |contribution| to the log-odds on {} test rows): {}",
+            r.kind,
+            r.importance_rows,
+            top.join(", ")
+        ));
+    }
     let report = StageReport::new(
         "train",
         (rows_read as u64, w.rows.fit as u64),

@@ -252,6 +252,54 @@ pub fn top_reasons(
     out
 }
 
+/// How much one feature moves the model's log-odds over a set of rows: the global view of
+/// the same contributions the reasons come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureImportance {
+    /// The feature.
+    pub feature: String,
+    /// Mean absolute contribution to the log-odds (its one-hot columns summed per row).
+    pub mean_abs_contribution: f64,
+    /// Mean contribution (positive: it raises the risk on average).
+    pub mean_contribution: f64,
+    /// Share of the rows where it is one of the top [`REASONS`] reasons.
+    pub reason_share: f64,
+}
+
+/// Every feature's importance over the rows of `x`, from their contributions (row-major,
+/// `x.cols` per row, as [`crate::FittedModel::contributions`] gives them), most important
+/// first (ties by name). Empty for no rows.
+pub fn importance(pre: &Preprocessor, x: &Design, contributions: &[f64]) -> Vec<FeatureImportance> {
+    let n = pre.features.len();
+    if x.rows == 0 || x.cols == 0 {
+        return Vec::new();
+    }
+    let (mut abs, mut sum, mut top) = (vec![0.0; n], vec![0.0; n], vec![0usize; n]);
+    for row in contributions.chunks(x.cols) {
+        for f in 0..n {
+            let c: f64 = row[pre.columns_of(f)].iter().sum();
+            abs[f] += c.abs();
+            sum[f] += c;
+        }
+        select_top(pre, row, REASONS, |_, code| top[code.feature] += 1);
+    }
+    let rows = x.rows as f64;
+    let mut out: Vec<FeatureImportance> = (0..n)
+        .map(|f| FeatureImportance {
+            feature: pre.features[f].name.clone(),
+            mean_abs_contribution: abs[f] / rows,
+            mean_contribution: sum[f] / rows,
+            reason_share: top[f] as f64 / rows,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.mean_abs_contribution
+            .total_cmp(&a.mean_abs_contribution)
+            .then_with(|| a.feature.cmp(&b.feature))
+    });
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -421,5 +469,49 @@ mod tests {
         assert_eq!(format_number(2.5), "2.5000");
         assert_eq!(format_number(f64::NAN), "missing");
         assert_eq!(format_number(1e20), "100000000000000000000.0000");
+    }
+
+    #[test]
+    fn importance_is_the_mean_contribution_of_each_feature_its_columns_summed() {
+        // Features f01 (index 0), f00 (index 1) and plan (three one-hot columns).
+        let pre = preprocessor(2);
+        let x = Design {
+            rows: 2,
+            cols: 5,
+            data: vec![0.0; 10],
+        };
+        #[rustfmt::skip]
+        let contributions = [
+            // f01, f00, plan=basic, plan=pro, plan=team
+            1.0, -3.0, 0.5, 0.0, 0.0,
+            -1.0, 0.5, 0.0, 2.0, 0.0,
+        ];
+        let got = importance(&pre, &x, &contributions);
+        let by_name = |n: &str| got.iter().find(|i| i.feature == n).unwrap().clone();
+        // f00: |-3| and |0.5|; plan: 0.5 and 2; f01: 1 and 1.
+        assert_eq!(
+            got.iter().map(|i| i.feature.as_str()).collect::<Vec<_>>(),
+            ["f00", "plan", "f01"]
+        );
+        assert_eq!(by_name("f00").mean_abs_contribution, 1.75);
+        assert_eq!(by_name("f00").mean_contribution, -1.25);
+        assert_eq!(by_name("plan").mean_contribution, 1.25);
+        assert_eq!(by_name("f01").mean_contribution, 0.0);
+        // Reasons: row 1 has f01 and plan, row 2 has plan and f00.
+        assert_eq!(by_name("plan").reason_share, 1.0);
+        assert_eq!(by_name("f01").reason_share, 0.5);
+        assert_eq!(by_name("f00").reason_share, 0.5);
+        assert!(
+            importance(
+                &pre,
+                &Design {
+                    rows: 0,
+                    cols: 5,
+                    data: vec![]
+                },
+                &[]
+            )
+            .is_empty()
+        );
     }
 }

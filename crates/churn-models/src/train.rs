@@ -34,6 +34,7 @@ use crate::metrics::{
 };
 use crate::model::{FittedModel, ModelKind};
 use crate::preprocess::{Design, PreprocessParams, Preprocessor};
+use crate::reasons::{FeatureImportance, importance};
 
 /// Everything training needs besides the data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -338,6 +339,35 @@ pub struct TrainReport {
     pub dropped_features: Vec<String>,
     /// Every k-th day per user was fitted on.
     pub train_stride_days: u32,
+    /// Each feature's importance on (up to [`IMPORTANCE_ROWS`] evenly spaced) test rows,
+    /// most important first; empty for a model without contributions (the forest).
+    #[serde(default)]
+    pub importance: Vec<FeatureImportance>,
+    /// Test rows the importance was measured on.
+    #[serde(default)]
+    pub importance_rows: usize,
+}
+
+/// Most test rows the feature importance of a [`TrainReport`] is measured on.
+pub const IMPORTANCE_ROWS: usize = 20_000;
+
+/// About `max` rows of `x`, evenly spaced (`None` when it has no more than that).
+fn spaced_rows(x: &Design, max: usize) -> Option<Design> {
+    if x.rows <= max {
+        return None;
+    }
+    let step = x.rows.div_ceil(max);
+    let picked: Vec<usize> = (0..x.rows).step_by(step).collect();
+    let mut data = Vec::with_capacity(picked.len() * x.cols);
+    for j in 0..x.cols {
+        let column = x.column(j);
+        data.extend(picked.iter().map(|&i| column[i]));
+    }
+    Some(Design {
+        rows: picked.len(),
+        cols: x.cols,
+        data,
+    })
 }
 
 /// The split, the fitted preprocessing and the design matrices, shared by every model kind.
@@ -791,6 +821,12 @@ impl Trainer {
             ece_after: test.ece,
             log_loss_before: log_loss(ty, &before)?,
         };
+        let sample = spaced_rows(tx, IMPORTANCE_ROWS);
+        let on = sample.as_ref().unwrap_or(tx);
+        let importance = model
+            .contributions(on)
+            .map(|c| importance(&self.pre, on, &c))
+            .unwrap_or_default();
         let name = format!("churn_{kind}");
         let report = TrainReport {
             model: name.clone(),
@@ -805,6 +841,8 @@ impl Trainer {
             design_columns: self.pre.columns.len(),
             dropped_features: self.pre.dropped.clone(),
             train_stride_days: self.window.train_stride_days,
+            importance_rows: if importance.is_empty() { 0 } else { on.rows },
+            importance,
         };
         Ok(ModelArtifact {
             format_version: FORMAT_VERSION,

@@ -176,6 +176,29 @@ fn every_model_learns_the_signal_and_reports_it() {
         );
         assert_eq!(r.dropped_features, ["constant"]);
         assert!(r.fit_seconds >= 0.0);
+        // Activity moves the log-odds the most (by 6 over its range; tickets by 2.7, the
+        // plan by 1); the forest has no contributions.
+        if kind == ModelKind::Forest {
+            assert!(r.importance.is_empty() && r.importance_rows == 0);
+            continue;
+        }
+        assert_eq!(r.importance_rows, 1200, "{kind}");
+        assert_eq!(
+            r.importance[0].feature, "activity",
+            "{kind}: {:?}",
+            r.importance
+        );
+        assert_eq!(r.importance.len(), a.preprocessing.features.len());
+        assert!(
+            r.importance
+                .windows(2)
+                .all(|w| w[0].mean_abs_contribution >= w[1].mean_abs_contribution)
+        );
+        assert!(
+            r.importance
+                .iter()
+                .all(|i| (0.0..=1.0).contains(&i.reason_share))
+        );
     }
 }
 
