@@ -222,7 +222,7 @@ fn default_payment_fail_factor() -> f64 {
 }
 
 /// Validation options.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ValidateConfig {
     /// Event types accepted in addition to the seven of the contract (counted as activity).
@@ -237,6 +237,21 @@ pub struct ValidateConfig {
     /// its former name, `day_utc_offset`.
     #[serde(alias = "day_utc_offset")]
     pub day_time_zone: String,
+    /// A warning when the last date's events fall below this share of the median of the
+    /// 14 dates before it (a partial export); 0 turns the check off.
+    pub last_day_min_share: f64,
+}
+
+impl Default for ValidateConfig {
+    fn default() -> Self {
+        Self {
+            extra_event_types: Vec::new(),
+            event_type_map: std::collections::BTreeMap::new(),
+            max_examples: 0,
+            day_time_zone: String::new(),
+            last_day_min_share: 0.5,
+        }
+    }
 }
 
 impl ValidateConfig {
@@ -629,6 +644,12 @@ impl Config {
                     d.payment_fail_factor
                 ));
             }
+        }
+        if !(0.0..=1.0).contains(&self.validate.last_day_min_share) {
+            return fail(format!(
+                "validate.last_day_min_share must be within [0, 1] (got {})",
+                self.validate.last_day_min_share
+            ));
         }
         if let Err(Error::Config { message, .. }) = self.validate.day_calendar() {
             return fail(format!("validate.day_time_zone {message}"));

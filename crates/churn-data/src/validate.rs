@@ -330,13 +330,25 @@ pub fn validate_files(
     )?;
     let allowed = allowed_event_types(config);
     let mut ids = IdSet::new();
+    // Events per day since 1970-01-01 (every counted day is within the bounds).
+    let mut per_day = vec![0u64; dates.max_day as usize + 1];
     let events_rows = check_table(
         events_path,
         "events",
         &EVENTS_COLUMNS,
         &mut tally,
-        |pass, batch| check_events(pass, batch, &known, &allowed, config, &mut ids, dates),
+        |pass, batch| {
+            check_events(
+                pass,
+                batch,
+                (&known, &allowed, config),
+                &mut ids,
+                dates,
+                &mut per_day,
+            )
+        },
     )?;
+    check_daily_volume(&per_day, config, events_path, &mut tally);
     let ok = !tally
         .violations
         .iter()
@@ -591,14 +603,69 @@ impl<'a> EventTypes<'a> {
     }
 }
 
+/// Warns about days without events inside the range, and about a last date with far fewer
+/// events than the days before it: the marks of a partial export, which would make every
+/// user look inactive on the date that gets scored.
+fn check_daily_volume(per_day: &[u64], config: &ValidateConfig, path: &Path, tally: &mut Tally) {
+    let (Some(first), Some(last)) = (
+        per_day.iter().position(|&n| n > 0),
+        per_day.iter().rposition(|&n| n > 0),
+    ) else {
+        return;
+    };
+    let last_count = per_day[last];
+    let empty: Vec<usize> = (first..=last).filter(|&d| per_day[d] == 0).collect();
+    if !empty.is_empty() {
+        tally.add_many(
+            "events",
+            path,
+            events::EVENT_TIME,
+            &format!(
+                "every date between the first and the last event date should have events; \
+                 {} date(s) have none (a day or a partition missing from the export?)",
+                empty.len()
+            ),
+            Severity::Warning,
+            0,
+            empty.iter().map(|&d| crate::days::display(d as i64)),
+        );
+    }
+    let share = config.last_day_min_share;
+    // The 14 dates before the last, empty ones counted as 0.
+    let mut before: Vec<u64> = per_day[first.max(last.saturating_sub(14))..last].to_vec();
+    if share <= 0.0 || before.len() < 7 {
+        return;
+    }
+    before.sort_unstable();
+    let median = before[before.len() / 2];
+    if (last_count as f64) < share * median as f64 {
+        tally.add_many(
+            "events",
+            path,
+            events::EVENT_TIME,
+            &format!(
+                "the last date's events should be at least {share} of the median of the {} \
+                 dates before it (validate.last_day_min_share; a partial export would make \
+                 every user look inactive on the date that gets scored)",
+                before.len()
+            ),
+            Severity::Warning,
+            0,
+            std::iter::once(format!(
+                "{}: {last_count} events, median {median}",
+                crate::days::display(last as i64)
+            )),
+        );
+    }
+}
+
 fn check_events(
     pass: &mut Pass<'_>,
     b: &RecordBatch,
-    known: &KnownUsers,
-    allowed: &HashSet<String>,
-    config: &ValidateConfig,
+    (known, allowed, config): (&KnownUsers, &HashSet<String>, &ValidateConfig),
     ids: &mut IdSet,
     dates: DateBounds<'_>,
+    per_day: &mut [u64],
 ) -> Result<()> {
     let event_id = col::<Int64Array>(b, events::EVENT_ID);
     let user = col::<StringArray>(b, events::USER_ID);
@@ -646,6 +713,9 @@ fn check_events(
             found.flatten()
         };
         let day = time.is_valid(r).then(|| days.day(time.value(r)));
+        if let Some(d) = day.filter(|&d| dates.contains(d)) {
+            per_day[d as usize] += 1;
+        }
         if time.is_null(r) {
             pass.missing(events::EVENT_TIME, r);
         } else if let Some(day) = day.filter(|&d| !dates.contains(d)) {

@@ -249,3 +249,63 @@ fn a_missing_column_is_reported_once_not_as_a_null_in_every_row() {
         r.render_text()
     );
 }
+
+#[test]
+fn a_missing_day_and_a_partial_last_day_are_warnings() {
+    use arrow::array::{AsArray, BooleanArray};
+    use arrow::datatypes::TimestampMicrosecondType;
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Simulator::new(&GenerateConfig {
+        n_users: 200,
+        days: 40,
+        ..GenerateConfig::default()
+    })
+    .unwrap();
+    let (u, e) = (
+        dir.path().join("users.parquet"),
+        dir.path().join("events.parquet"),
+    );
+    sim.write(&u, &e, &|_| {}).unwrap();
+    let (schema, batches) = churn_data::io::read_all(&e, None).unwrap();
+    let all = arrow::compute::concat_batches(&schema, &batches).unwrap();
+    let times = all
+        .column_by_name("event_time")
+        .unwrap()
+        .as_primitive::<TimestampMicrosecondType>()
+        .clone();
+    let day = |t: i64| t.div_euclid(86_400_000_000);
+    let hour = |t: i64| t.rem_euclid(86_400_000_000) / 3_600_000_000;
+    let last = (0..times.len()).map(|i| day(times.value(i))).max().unwrap();
+    // Day 20 of the data is missing, and the last day stops at 04:00.
+    let gap = last - 20;
+    let keep: BooleanArray = (0..times.len())
+        .map(|i| {
+            let t = times.value(i);
+            Some(day(t) != gap && (day(t) != last || hour(t) < 4))
+        })
+        .collect();
+    let cut = arrow::compute::filter_record_batch(&all, &keep).unwrap();
+    let broken = dir.path().join("broken.parquet");
+    churn_data::io::write_batches(&broken, schema, &[cut]).unwrap();
+    let r = check(&u, &broken);
+    assert!(r.ok, "warnings only:\n{}", r.render_text());
+    let missing = find(&r, "event_time", "1 date(s) have none");
+    assert_eq!(missing.severity, Severity::Warning);
+    assert_eq!(missing.examples, [churn_data::days::display(gap)]);
+    let partial = find(&r, "event_time", "last date's events");
+    assert_eq!(partial.severity, Severity::Warning);
+    assert!(
+        partial.examples[0].starts_with(&churn_data::days::display(last)),
+        "{:?}",
+        partial.examples
+    );
+    // Turned off, the partial day passes; the untouched export has neither warning.
+    let off = ValidateConfig {
+        last_day_min_share: 0.0,
+        ..ValidateConfig::default()
+    };
+    let r = validate_files(&u, &broken, &off, &clock()).unwrap();
+    assert!(!r.violations.iter().any(|v| v.rule.contains("last date's")));
+    let r = check(&u, &e);
+    assert!(r.violations.is_empty(), "{}", r.render_text());
+}
