@@ -164,3 +164,31 @@ pub fn keys_csv(path: &Path, keys: &[(String, NaiveDate)]) {
 pub fn user(u: i32) -> String {
     user_id(u)
 }
+
+/// `batch` with column `name` set to `column` (replaced where it exists, else appended).
+pub fn with_column(
+    batch: &RecordBatch,
+    name: &str,
+    column: arrow::array::ArrayRef,
+    nullable: bool,
+) -> RecordBatch {
+    let mut fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let mut columns = batch.columns().to_vec();
+    let field = Field::new(name, column.data_type().clone(), nullable);
+    match batch.schema().index_of(name) {
+        Ok(i) => {
+            fields[i] = field;
+            columns[i] = column;
+        }
+        Err(_) => {
+            fields.push(field);
+            columns.push(column);
+        }
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+}

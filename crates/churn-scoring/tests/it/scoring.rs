@@ -10,7 +10,9 @@ use churn_registry::ModelRef;
 use churn_scoring::table::{date, days};
 use churn_scoring::{DayStatus, Error, FeatureTable, IdColumns, ScoreJob, ScoreParams, run_job};
 
-use crate::common::{DAYS, USERS, clock, first_date, keys_csv, last_date, project, user};
+use crate::common::{
+    DAYS, USERS, clock, first_date, keys_csv, last_date, project, user, with_column,
+};
 
 fn job(p: &crate::common::Project, out: &str) -> ScoreJob {
     ScoreJob {
@@ -513,28 +515,12 @@ fn features_with_signup(path: &std::path::Path) {
     let batches: Vec<RecordBatch> = crate::common::batches(false)
         .into_iter()
         .map(|b| {
-            let mut fields: Vec<arrow::datatypes::Field> = b
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone())
-                .collect();
-            fields.push(arrow::datatypes::Field::new(
-                "signup_date",
-                arrow::datatypes::DataType::Date32,
-                true,
-            ));
-            let mut columns = b.columns().to_vec();
-            columns.push(std::sync::Arc::new(arrow::array::Date32Array::from(
+            let signup = arrow::array::Date32Array::from(
                 (0..b.num_rows() as i32)
                     .map(|u| days(first_date()) - if u % 2 == 0 { 50 } else { 0 })
                     .collect::<Vec<_>>(),
-            )));
-            RecordBatch::try_new(
-                std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
-                columns,
-            )
-            .unwrap()
+            );
+            with_column(&b, "signup_date", std::sync::Arc::new(signup), true)
         })
         .collect();
     churn_data::io::write_batches(path, batches[0].schema(), &batches).unwrap();
@@ -702,22 +688,9 @@ fn a_table_in_memory_scores_as_its_file_does() {
     let (schema, batches) = churn_data::io::read_all(&p.features, None).unwrap();
     let all = arrow::compute::concat_batches(&schema, &batches).unwrap();
     let text_dates = |b: &RecordBatch| {
-        let mut columns = b.columns().to_vec();
-        let i = b.schema().index_of("as_of_date").unwrap();
-        columns[i] = arrow::compute::cast(&columns[i], &arrow::datatypes::DataType::Utf8).unwrap();
-        let mut fields: Vec<arrow::datatypes::Field> = b
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone())
-            .collect();
-        fields[i] =
-            arrow::datatypes::Field::new("as_of_date", arrow::datatypes::DataType::Utf8, true);
-        RecordBatch::try_new(
-            std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
-            columns,
-        )
-        .unwrap()
+        let dates = b.column_by_name("as_of_date").unwrap();
+        let text = arrow::compute::cast(dates, &arrow::datatypes::DataType::Utf8).unwrap();
+        with_column(b, "as_of_date", text, true)
     };
     let pieces: Vec<RecordBatch> = (0..all.num_rows())
         .step_by(97)
@@ -767,26 +740,8 @@ fn a_table_in_memory_scores_as_its_file_does() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("no key") && err.contains("user_id"), "{err}");
-    let mut fields: Vec<arrow::datatypes::Field> = memory_schema
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    fields.push(arrow::datatypes::Field::new(
-        "churn_risk",
-        arrow::datatypes::DataType::Float64,
-        false,
-    ));
-    let mut columns = pieces[0].columns().to_vec();
-    columns.push(std::sync::Arc::new(arrow::array::Float64Array::from(vec![
-        0.5;
-        pieces[0].num_rows()
-    ])));
-    let scored = RecordBatch::try_new(
-        std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
-        columns,
-    )
-    .unwrap();
+    let risk = arrow::array::Float64Array::from(vec![0.5; pieces[0].num_rows()]);
+    let scored = with_column(&pieces[0], "churn_risk", std::sync::Arc::new(risk), false);
     let err = FeatureTable::from_batches(
         "scored",
         scored.schema(),
