@@ -114,6 +114,13 @@ pub enum Command {
     /// With --plan, scores every model of a TOML plan and exits 0 (all succeeded),
     /// 3 (some failed) or 1 (all failed).
     Score(ScoreArgs),
+    /// Explain one user's score: the risk, the base every user starts from, and every
+    /// feature's value and contribution to the log-odds, largest first.
+    ///
+    /// Reads the user's row of the feature table on the date (default: the latest) and
+    /// scores it with the model, as `churn score` would; says whether scoring keeps the user
+    /// (eligibility). The forest has no contributions: only its risk is shown.
+    Explain(ExplainArgs),
     /// Monitor the production model: drift, score proxy, realized outcomes, retrain decision.
     ///
     /// Each check writes a JSON report to artifacts/metrics/monitor/ (with an append-only
@@ -261,6 +268,26 @@ pub struct ScoreArgs {
     /// Score every model of a TOML plan instead (see docs/score.md).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["model", "keys", "features", "out"])]
     pub plan: Option<PathBuf>,
+}
+
+/// `churn explain` arguments.
+#[derive(Debug, Args, Default, Clone)]
+pub struct ExplainArgs {
+    /// The user's id.
+    #[arg(long, value_name = "ID")]
+    pub user: String,
+    /// The date, YYYY-MM-DD [default: the latest in the features].
+    #[arg(long, value_name = "DATE")]
+    pub as_of_date: Option<Date>,
+    /// The model: NAME, NAME@ALIAS or NAME/VERSION [default: registry.model_name, alias score.alias].
+    #[arg(long, value_name = "REF")]
+    pub model: Option<String>,
+    /// Feature table [default: data/features/user_features_daily.parquet].
+    #[arg(long, value_name = "FILE")]
+    pub features: Option<PathBuf>,
+    /// Show only the N features that move the score most [default: all].
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
 }
 
 /// `churn decide` arguments.

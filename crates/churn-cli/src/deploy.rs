@@ -8,11 +8,11 @@ use churn_data::clock::{Clock, SystemClock};
 use churn_data::config::Config;
 use churn_registry::{Metric, ModelRef, PromotePolicy, Registry};
 use churn_scoring::{
-    DayStatus, IdColumns, JobOutcome, Plan, PlanDefaults, RunManifest, ScoreJob, ScoreParams,
-    run_job, run_plan,
+    DayStatus, FeatureTable, IdColumns, JobOutcome, ModelIdentity, Plan, PlanDefaults, RunManifest,
+    ScoreJob, ScoreParams, Scorer, run_job, run_plan,
 };
 
-use crate::cli::{PromoteArgs, RegistryAction, RollbackArgs, ScoreArgs};
+use crate::cli::{ExplainArgs, PromoteArgs, RegistryAction, RollbackArgs, ScoreArgs};
 use crate::output::{Ui, outln, table};
 use crate::stages::StageReport;
 
@@ -331,6 +331,85 @@ pub fn score(config: &Config, args: &ScoreArgs, ui: &Ui) -> Result<StageReport> 
         outputs,
         &outcome,
     )
+}
+
+/// `churn explain`
+pub fn explain(config: &Config, args: &ExplainArgs, ui: &Ui) -> Result<u8> {
+    let reg = registry(config);
+    let (info, artifact) = reg.load(&model_ref(config, args.model.as_deref())?)?;
+    let identity = ModelIdentity {
+        name: info.name.clone(),
+        version: info.version,
+    };
+    let features = args
+        .features
+        .clone()
+        .unwrap_or_else(|| config.paths.features_path());
+    let features = FeatureTable::open(&features, IdColumns::default())?;
+    let params = ScoreParams {
+        active_within_days: config.labels.active_within_days,
+        batch_rows: config.score.batch_rows,
+        ..ScoreParams::default()
+    };
+    let scorer = Scorer::new(&artifact, identity, params)?;
+    let mut e = scorer.explain(&features, &args.user, args.as_of_date)?;
+    if let Some(n) = args.top {
+        e.features.truncate(n);
+    }
+    if ui.json {
+        outln!("{}", serde_json::to_string_pretty(&e)?);
+        return Ok(0);
+    }
+    let eligibility = if e.eligible {
+        "scored (eligible)".to_string()
+    } else {
+        format!(
+            "not eligible: inactive for longer than labels.active_within_days = {}; churn \
+             score leaves the user out",
+            config.labels.active_within_days
+        )
+    };
+    let sum: f64 = e.features.iter().map(|f| f.contribution).sum();
+    let decomposition = match e.base {
+        Some(base) if args.top.is_none() => {
+            format!(" = base {base:+.3} + features {sum:+.3}")
+        }
+        Some(base) => format!(
+            " = base {base:+.3} + features (top {} shown)",
+            e.features.len()
+        ),
+        None => String::new(),
+    };
+    outln!(
+        "user {} on {} with {}/{} ({}): churn_risk {:.4}, log-odds {:.3}{decomposition}; {eligibility}",
+        e.user_id,
+        e.as_of_date,
+        e.model.name,
+        e.model.version,
+        artifact.kind,
+        e.churn_risk,
+        e.raw_logit,
+    );
+    if e.features.is_empty() {
+        outln!(
+            "(a {} model has no per-feature contributions)",
+            artifact.kind
+        );
+        return Ok(0);
+    }
+    let rows: Vec<Vec<String>> = e
+        .features
+        .iter()
+        .map(|f| {
+            vec![
+                f.feature.clone(),
+                f.value.clone(),
+                format!("{:+.3}", f.contribution),
+            ]
+        })
+        .collect();
+    outln!("{}", table(&["feature", "value", "contribution"], &rows));
+    Ok(0)
 }
 
 fn say_job(ui: &Ui, outcome: &JobOutcome, min_history: u32) {

@@ -113,6 +113,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 Ok(0)
             }
         },
+        Command::Explain(args) => deploy::explain(&config, args, &ui),
         Command::Monitor { check } => crate::monitor::monitor(&config, check, &ui),
         Command::Decide(args) => {
             let report = crate::decide::decide(&config, args, &ui)?;

@@ -588,6 +588,34 @@ fn registry_promote_rollback_and_score_from_the_command_line() {
         "{}",
         text(&o)
     );
+    // The first user of the list, explained: the risk the list shows, every feature.
+    let risk: f64 = users
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(8)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let o = churn(root, &["--json", "explain", "--user", &first_user]);
+    assert!(o.status.success(), "{}", text(&o));
+    let e: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        (e["churn_risk"].as_f64().unwrap() - risk).abs() < 1e-12,
+        "{e}"
+    );
+    assert!(e["features"].as_array().unwrap().len() > 10, "{e}");
+    let o = churn(root, &["explain", "--user", &first_user, "--top", "3"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("top 3 shown") && text(&o).contains("contribution"));
+    let o = churn(root, &["explain", "--user", "nobody"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("no row for user \"nobody\""),
+        "{}",
+        text(&o)
+    );
     // A date whose 30-day look-back reaches before the data is scored with a warning on
     // stderr and a count in the manifest; the latest date has none.
     let o = churn(root, &["score", "--as-of-date", "2025-01-20"]);

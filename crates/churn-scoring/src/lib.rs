@@ -11,6 +11,7 @@
 //!   user_id), model and time stamps.
 //! - [`output`]: `churn_predictions_<date>` and `churn_top_<K>_<date>` as Parquet and CSV, a
 //!   manifest for idempotent re-runs, the `latest.json` pointer.
+//! - [`explain`]: one user's score with every feature's value and contribution.
 //! - [`run`]: a scoring job from the registry to files, and multi-model plans with
 //!   per-model status and SUCCESS / PARTIAL / FAILED.
 //!
@@ -27,6 +28,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod explain;
 pub mod keys;
 pub mod output;
 pub mod run;
@@ -35,6 +37,7 @@ mod seen;
 pub mod table;
 
 pub use error::{Error, Result};
+pub use explain::{Explanation, FeatureContribution};
 pub use keys::KeySet;
 pub use run::{
     DayOutcome, DayStatus, JobOutcome, ModelRun, ModelStatus, Plan, PlanDefaults, PlanModel,

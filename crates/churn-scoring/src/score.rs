@@ -204,9 +204,9 @@ pub fn predictions_schema(kind: OutputKind) -> SchemaRef {
 /// Scores dates of a feature table with one model.
 #[derive(Debug)]
 pub struct Scorer<'a> {
-    artifact: &'a ModelArtifact,
-    identity: ModelIdentity,
-    params: ScoreParams,
+    pub(crate) artifact: &'a ModelArtifact,
+    pub(crate) identity: ModelIdentity,
+    pub(crate) params: ScoreParams,
 }
 
 /// Rows of one date gathered so far (unranked).
@@ -487,7 +487,7 @@ impl<'a> Scorer<'a> {
 
     /// Text columns (a CSV table) that the model reads as numbers or booleans are parsed;
     /// a value that does not parse is an error, never a silent missing value.
-    fn conform(&self, table: &FeatureTable, batch: &RecordBatch) -> Result<RecordBatch> {
+    pub(crate) fn conform(&self, table: &FeatureTable, batch: &RecordBatch) -> Result<RecordBatch> {
         let schema = batch.schema();
         let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
         let mut columns = batch.columns().to_vec();

@@ -755,3 +755,71 @@ fn a_table_in_memory_scores_as_its_file_does() {
         "{err}"
     );
 }
+
+#[test]
+fn an_explanation_gives_the_scored_risk_its_first_reason_and_every_contribution() {
+    use churn_scoring::{ModelIdentity, Scorer};
+    let p = project();
+    let out = run_job(&p.registry, &job(&p, "pred"), &clock()).unwrap();
+    let scored = by_user(&read(&out.days[0].paths.parquet));
+    let (info, model) = p
+        .registry
+        .load(&ModelRef::alias("churn", "production").unwrap())
+        .unwrap();
+    let identity = ModelIdentity {
+        name: info.name,
+        version: info.version,
+    };
+    let scorer = Scorer::new(&model, identity, ScoreParams::default()).unwrap();
+    let table = FeatureTable::open(&p.features, IdColumns::default()).unwrap();
+    for u in [user(3), user(17), user(50)] {
+        let e = scorer.explain(&table, &u, None).unwrap();
+        assert_eq!(
+            (e.user_id.as_str(), e.as_of_date),
+            (u.as_str(), last_date())
+        );
+        let (risk, _, reason_1) = &scored[&u];
+        assert!((e.churn_risk - risk).abs() < 1e-12, "{u}");
+        assert!(e.eligible);
+        assert_eq!(e.features.len(), model.preprocessing.features.len());
+        // The base and every contribution add up to the log-odds.
+        let total = e.base.unwrap() + e.features.iter().map(|f| f.contribution).sum::<f64>();
+        assert!((total - e.raw_logit).abs() < 1e-9, "{u}");
+        // The largest positive contribution is the scored first reason.
+        let top = e
+            .features
+            .iter()
+            .filter(|f| f.contribution > 0.0)
+            .max_by(|a, b| a.contribution.total_cmp(&b.contribution))
+            .map(|f| format!("{}={} (+{:.3})", f.feature, f.value, f.contribution));
+        assert_eq!(&top, reason_1, "{u}");
+        // Largest absolute contribution first.
+        assert!(
+            e.features
+                .windows(2)
+                .all(|w| w[0].contribution.abs() >= w[1].contribution.abs())
+        );
+    }
+    // An ineligible user is explained and flagged; scoring left them out.
+    let e = scorer.explain(&table, &user(9), None).unwrap();
+    assert!(!e.eligible);
+    assert!(!scored.contains_key(&user(9)));
+    // Another date, an unknown user, a date outside the table.
+    let e = scorer
+        .explain(&table, &user(3), Some(first_date()))
+        .unwrap();
+    assert_eq!(e.as_of_date, first_date());
+    let err = scorer
+        .explain(&table, "nobody", None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("nobody") && err.contains(&last_date().to_string()),
+        "{err}"
+    );
+    let err = scorer
+        .explain(&table, &user(3), Some(date(days(last_date()) + 1)))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&first_date().to_string()), "{err}");
+}
