@@ -187,33 +187,9 @@ impl TableReader {
                 let names: Option<Vec<&str>> = columns
                     .as_ref()
                     .map(|c| c.iter().map(String::as_str).collect());
-                let opened = Self::open_on_date(
-                &file,
-                names.as_deref(),
-                batch_size,
-                date.as_ref().map(|(c, d)| (c.as_str(), *d)),
-            )
-            .and_then(|r| {
-                let same = r.schema().fields().len() == shape.fields().len()
-                    && r.schema()
-                        .fields()
-                        .iter()
-                        .zip(shape.fields())
-                        .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
-                if same {
-                    Ok(r)
-                } else {
-                    Err(Error::Folder {
-                        path: file.clone(),
-                        message: format!(
-                            "columns {} differ from {}'s {} (the files of a folder are one table)",
-                            describe_fields(&r.schema()),
-                            first_file.display(),
-                            describe_fields(&shape)
-                        ),
-                    })
-                }
-            });
+                let date = date.as_ref().map(|(c, d)| (c.as_str(), *d));
+                let opened = Self::open_on_date(&file, names.as_deref(), batch_size, date)
+                    .and_then(|r| same_columns(r, &shape, &first_file));
                 match opened {
                     Ok(r) => Box::new(r),
                     Err(e) => Box::new(std::iter::once(Err(e))),
@@ -340,6 +316,30 @@ fn checked(path: &Path, format: Format, batches: ArrowBatches) -> BatchIter {
             }),
         }
     }))
+}
+
+/// `reader` when its columns have the names and types of `shape` (the columns of the
+/// folder's first file, `first`); an error naming both files otherwise.
+fn same_columns(reader: TableReader, shape: &Schema, first: &Path) -> Result<TableReader> {
+    let schema = reader.schema();
+    let same = schema.fields().len() == shape.fields().len()
+        && schema
+            .fields()
+            .iter()
+            .zip(shape.fields())
+            .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
+    if same {
+        return Ok(reader);
+    }
+    Err(Error::Folder {
+        path: reader.path.clone(),
+        message: format!(
+            "columns {} differ from {}'s {} (the files of a folder are one table)",
+            describe_fields(&schema),
+            first.display(),
+            describe_fields(shape)
+        ),
+    })
 }
 
 /// `name: type, ...` of a schema, for messages.
