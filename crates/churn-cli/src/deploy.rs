@@ -335,6 +335,7 @@ pub fn score(config: &Config, args: &ScoreArgs, ui: &Ui) -> Result<StageReport> 
 
 /// `churn explain`
 pub fn explain(config: &Config, args: &ExplainArgs, ui: &Ui) -> Result<u8> {
+    anyhow::ensure!(args.top != Some(0), "--top must be at least 1");
     let reg = registry(config);
     let (info, artifact) = reg.load(&model_ref(config, args.model.as_deref())?)?;
     let identity = ModelIdentity {

@@ -609,6 +609,8 @@ fn registry_promote_rollback_and_score_from_the_command_line() {
     let o = churn(root, &["explain", "--user", &first_user, "--top", "3"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("top 3 shown") && text(&o).contains("contribution"));
+    let o = churn(root, &["explain", "--user", &first_user, "--top", "0"]);
+    assert_eq!(o.status.code(), Some(1));
     let o = churn(root, &["explain", "--user", "nobody"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
