@@ -314,7 +314,18 @@ fn minute_timestamps(source: &ArrayRef, cast: ArrayRef, target: &DataType) -> Ar
 }
 
 fn trim_all(text: &StringArray) -> StringArray {
-    if text.iter().flatten().all(|s| s.len() == s.trim().len()) {
+    // Most values start and end with a visible ASCII byte: no need to trim them. A
+    // non-ASCII end may be Unicode white space; `trim` decides.
+    let untrimmed = |s: &str| match (s.as_bytes().first(), s.as_bytes().last()) {
+        // The ASCII characters `char::is_whitespace` (and so `trim`) takes.
+        (Some(&a), Some(&z)) if a.is_ascii() && z.is_ascii() => {
+            let space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r');
+            space(a) || space(z)
+        }
+        (Some(_), Some(_)) => s.len() != s.trim().len(),
+        _ => false,
+    };
+    if !text.iter().flatten().any(untrimmed) {
         return text.clone();
     }
     text.iter()
@@ -325,6 +336,34 @@ fn trim_all(text: &StringArray) -> StringArray {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `trim_all` must do: every value trimmed as `str::trim` trims, empty ones null.
+    fn trim_all_naive(text: &StringArray) -> StringArray {
+        text.iter()
+            .map(|v| v.map(str::trim).filter(|s| !s.is_empty()))
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn trimming_equals_str_trim_on_any_white_space(
+            values in proptest::collection::vec(
+                proptest::option::of(proptest::string::string_regex(
+                    "[ \t\n\x0B\x0C\r\u{85}\u{A0}\u{3000}\u{1C}ab\u{E9}]{0,4}",
+                ).unwrap()),
+                0..6,
+            )
+        ) {
+            let text = StringArray::from(values.clone());
+            let got = trim_all(&text);
+            // Nothing to trim: the values are kept as they are (empty ones too).
+            if values.iter().flatten().all(|s| s.trim() == s) {
+                proptest::prop_assert_eq!(got, text);
+            } else {
+                proptest::prop_assert_eq!(got, trim_all_naive(&text));
+            }
+        }
+    }
     use crate::schema::USERS_COLUMNS;
     use arrow::array::{Int32Array, Int64Array};
     use arrow::datatypes::Field;

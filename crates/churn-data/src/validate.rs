@@ -411,50 +411,63 @@ fn check_table(
     for (col, t) in numeric_times(&reader.schema(), spec) {
         tally.add_whole(table, path, col, NUMERIC_TIME_RULE, format!("type {t}"));
     }
+    let max_examples = tally.max_examples;
+    // Decoding and canonicalizing the next batches (a thread of their own) overlap checking
+    // this one: the checks keep state from row to row (ids seen, the last user), so they
+    // run in order on this thread.
+    let decoded = reader.map(|batch| {
+        batch.map(|b| {
+            let canonical = canonicalize(&b, spec, max_examples);
+            (b.num_rows(), canonical)
+        })
+    });
     let mut rows = 0u64;
-    for batch in reader {
-        let batch = match batch {
-            Ok(b) => b,
-            Err(e) => {
-                tally.add_whole(
+    crate::io::prefetched(decoded, 2, |batches| -> Result<()> {
+        for item in batches {
+            let (n, canonical) = match item {
+                Ok(b) => b,
+                Err(e) => {
+                    tally.add_whole(
+                        table,
+                        path,
+                        "*",
+                        unreadable(&e),
+                        format!("after {rows} rows: {e}"),
+                    );
+                    break;
+                }
+            };
+            let (canonical, failures) = canonical?;
+            let mut pass = Pass {
+                table,
+                file: path,
+                tally,
+                row_offset: rows,
+                unparsed: Vec::new(),
+                absent: &missing,
+            };
+            for f in failures {
+                let rule = format!("values must parse as {}", type_name(&f.expected));
+                let examples = f
+                    .examples
+                    .iter()
+                    .map(|(row, value)| format!("row {}: {value:?}", rows + *row as u64 + 1));
+                pass.tally.add_many(
                     table,
                     path,
-                    "*",
-                    unreadable(&e),
-                    format!("after {rows} rows: {e}"),
+                    f.column,
+                    &rule,
+                    Severity::Error,
+                    f.count,
+                    examples,
                 );
-                break;
+                pass.unparsed.push((f.column, f.failed));
             }
-        };
-        let (canonical, failures) = canonicalize(&batch, spec, tally.max_examples)?;
-        let mut pass = Pass {
-            table,
-            file: path,
-            tally,
-            row_offset: rows,
-            unparsed: Vec::new(),
-            absent: &missing,
-        };
-        for f in failures {
-            let rule = format!("values must parse as {}", type_name(&f.expected));
-            let examples = f
-                .examples
-                .iter()
-                .map(|(row, value)| format!("row {}: {value:?}", rows + *row as u64 + 1));
-            pass.tally.add_many(
-                table,
-                path,
-                f.column,
-                &rule,
-                Severity::Error,
-                f.count,
-                examples,
-            );
-            pass.unparsed.push((f.column, f.failed));
+            check(&mut pass, &canonical)?;
+            rows += n as u64;
         }
-        check(&mut pass, &canonical)?;
-        rows += batch.num_rows() as u64;
-    }
+        Ok(())
+    })?;
     if rows == 0 && missing.is_empty() {
         tally.add(
             table,
