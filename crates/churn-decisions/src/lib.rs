@@ -52,6 +52,6 @@ pub mod store;
 pub mod table;
 
 pub use error::{Error, Result};
-pub use rules::{Candidate, Decision, RuleSet, Used, rank};
+pub use rules::{Candidate, Decision, History, RuleSet, Used, rank};
 pub use scorecard::Scorecard;
 pub use store::{DecisionStore, ParquetStore, RunOptions, RunSummary, read_decisions, run};

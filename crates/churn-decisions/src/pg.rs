@@ -12,14 +12,14 @@
 //! Values are always bound parameters. Table names cannot be parameters in SQL, so they are
 //! checked against `[A-Za-z_][A-Za-z0-9_]*` (optionally `schema.table`) and quoted.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use postgres::{Client, NoTls, Transaction};
 
 use crate::error::{Error, Result};
-use crate::rules::{Candidate, Decision, Used};
-use crate::store::{BatchOutcome, DecisionStore};
+use crate::rules::{Candidate, Decision, History, Used};
+use crate::store::{BatchOutcome, Decide, DecisionStore};
 
 /// The default table.
 pub const DEFAULT_TABLE: &str = "churn_decisions";
@@ -376,7 +376,8 @@ impl DecisionStore for PgStore {
         &mut self,
         batch: &[Candidate],
         redecide: bool,
-        decide: &mut dyn FnMut(&[&Candidate], &mut Used) -> Vec<Decision>,
+        cooldowns: &BTreeMap<String, u32>,
+        decide: &mut Decide<'_>,
     ) -> Result<BatchOutcome> {
         let t = self.table.clone();
         let mut tx = self.client.transaction().map_err(Error::pg("begin"))?;
@@ -417,7 +418,8 @@ impl DecisionStore for PgStore {
         dates.sort_unstable();
         dates.dedup();
         let mut used = used_on(&mut tx, &t, &dates)?;
-        let new = decide(&fresh, &mut used);
+        let history = history_of(&mut tx, &t, &fresh, cooldowns)?;
+        let new = decide(&fresh, &mut used, &history);
         let col = |f: &dyn Fn(&Decision) -> String| new.iter().map(f).collect::<Vec<String>>();
         let written = tx
             .execute(
@@ -459,6 +461,43 @@ impl DecisionStore for PgStore {
     fn finish(&mut self) -> Result<()> {
         Ok(())
     }
+}
+
+/// The decisions of the `cooldowns` actions given to the `fresh` users in the days before
+/// the batch's dates (up to the longest cooldown).
+fn history_of(
+    tx: &mut Transaction<'_>,
+    t: &Ident,
+    fresh: &[&Candidate],
+    cooldowns: &BTreeMap<String, u32>,
+) -> Result<History> {
+    let mut history = History::default();
+    let (Some(&longest), Some(first), Some(last)) = (
+        cooldowns.values().max(),
+        fresh.iter().map(|c| c.as_of_date).min(),
+        fresh.iter().map(|c| c.as_of_date).max(),
+    ) else {
+        return Ok(history);
+    };
+    let from = first - chrono::Duration::days(i64::from(longest) - 1);
+    let users: Vec<&str> = fresh.iter().map(|c| c.user_id.as_str()).collect();
+    let actions: Vec<&str> = cooldowns.keys().map(String::as_str).collect();
+    let rows = tx
+        .query(
+            &format!(
+                "SELECT user_id, as_of_date, action FROM {}
+                 WHERE user_id = ANY($1) AND action = ANY($2)
+                   AND as_of_date >= $3 AND as_of_date < $4",
+                t.sql()
+            ),
+            &[&users, &actions, &from, &last],
+        )
+        .map_err(Error::pg("read earlier decisions for cooldowns"))?;
+    for r in rows {
+        let (user, day, action): (String, NaiveDate, String) = (r.get(0), r.get(1), r.get(2));
+        history.add(&user, day, &action);
+    }
+    Ok(history)
 }
 
 /// A connection URL with the password replaced by `***`, for messages.

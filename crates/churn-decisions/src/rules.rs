@@ -107,6 +107,43 @@ pub struct Decision {
 /// Budget used so far, per (date, action).
 pub type Used = HashMap<(NaiveDate, String), u64>;
 
+/// Earlier decisions that cooldowns look at: the dates on which each user was given each
+/// action with a `cooldown_days` (see [`ActionSpec::cooldown_days`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History(HashMap<String, Vec<(NaiveDate, String)>>);
+
+impl History {
+    /// Records that `user` was given `action` on `date`.
+    pub fn add(&mut self, user: &str, date: NaiveDate, action: &str) {
+        self.0
+            .entry(user.to_string())
+            .or_default()
+            .push((date, action.to_string()));
+    }
+
+    /// The latest date before `date` on which `user` was given `action`.
+    pub fn last_before(&self, user: &str, action: &str, date: NaiveDate) -> Option<NaiveDate> {
+        self.0
+            .get(user)?
+            .iter()
+            .filter(|(d, a)| *d < date && a == action)
+            .map(|(d, _)| *d)
+            .max()
+    }
+
+    /// Forgets what `user` was given on `date` (a decision that is redone).
+    pub fn remove(&mut self, user: &str, date: NaiveDate) {
+        if let Some(given) = self.0.get_mut(user) {
+            given.retain(|(d, _)| *d != date);
+        }
+    }
+
+    /// Whether nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RulesFile {
@@ -126,6 +163,9 @@ struct RulesFile {
 pub struct ActionSpec {
     /// At most this many users get the action per as_of_date (none: unlimited).
     pub daily_budget: Option<u64>,
+    /// A user given the action is not given it again for this many days (its rule is
+    /// passed over, as when the budget is used up): no discount every day to the same user.
+    pub cooldown_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -361,7 +401,10 @@ impl RuleSet {
                     && r.params
                         .values()
                         .all(|p| matches!(p.from.as_deref(), None | Some("churn_risk" | "score")))
-                    && (r.action == NONE || file.actions[&r.action].daily_budget.is_none())
+                    && (r.action == NONE || {
+                        let a = &file.actions[&r.action];
+                        a.daily_budget.is_none() && a.cooldown_days.is_none_or(|d| d == 0)
+                    })
             }) {
                 return Err(at(format!(
                     "can never match: rule `{}` on line {} matches every user first",
@@ -384,6 +427,19 @@ impl RuleSet {
         self.actions.get(action).and_then(|a| a.daily_budget)
     }
 
+    /// The actions with a cooldown, and its days: what a store looks up in earlier
+    /// decisions before a batch is decided.
+    pub fn cooldowns(&self) -> BTreeMap<String, u32> {
+        self.actions
+            .iter()
+            .filter_map(|(name, a)| {
+                a.cooldown_days
+                    .filter(|&d| d > 0)
+                    .map(|d| (name.clone(), d))
+            })
+            .collect()
+    }
+
     /// Decides for `candidates`, taken in the order given (call [`rank`] first), counting
     /// budgets in `used` (what earlier runs and batches used, per date and action).
     pub fn decide<'a>(
@@ -392,13 +448,31 @@ impl RuleSet {
         used: &mut Used,
         decided_at: DateTime<Utc>,
     ) -> Vec<Decision> {
+        self.decide_with_history(candidates, used, &History::default(), decided_at)
+    }
+
+    /// [`RuleSet::decide`], passing over a rule whose action the user was given within its
+    /// `cooldown_days` before the candidate's date, as `history` records.
+    pub fn decide_with_history<'a>(
+        &self,
+        candidates: impl IntoIterator<Item = &'a Candidate>,
+        used: &mut Used,
+        history: &History,
+        decided_at: DateTime<Utc>,
+    ) -> Vec<Decision> {
         candidates
             .into_iter()
-            .map(|c| self.decide_one(c, used, decided_at))
+            .map(|c| self.decide_one(c, used, history, decided_at))
             .collect()
     }
 
-    fn decide_one(&self, c: &Candidate, used: &mut Used, decided_at: DateTime<Utc>) -> Decision {
+    fn decide_one(
+        &self,
+        c: &Candidate,
+        used: &mut Used,
+        history: &History,
+        decided_at: DateTime<Utc>,
+    ) -> Decision {
         let score = self.scorecard.points(c.churn_risk);
         let mut passed_over: Vec<String> = Vec::new();
         for rule in &self.rules {
@@ -409,6 +483,21 @@ impl RuleSet {
                 passed_over.push(format!("`{}`: no monthly_amount for plan", rule.name));
                 continue;
             };
+            let cooldown = self
+                .actions
+                .get(&rule.action)
+                .and_then(|a| a.cooldown_days)
+                .filter(|&d| d > 0);
+            if let Some(days) = cooldown
+                && let Some(last) = history.last_before(&c.user_id, &rule.action, c.as_of_date)
+                && (c.as_of_date - last).num_days() < i64::from(days)
+            {
+                passed_over.push(format!(
+                    "`{}`: {} given on {last}, within cooldown_days {days}",
+                    rule.name, rule.action
+                ));
+                continue;
+            }
             if rule.action != NONE {
                 let key = (c.as_of_date, rule.action.clone());
                 let count = used.entry(key).or_insert(0);

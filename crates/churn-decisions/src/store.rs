@@ -18,7 +18,7 @@ use arrow::array::{AsArray, BooleanArray, RecordBatch};
 use churn_data::io::{DEFAULT_BATCH_SIZE, TableReader, TableWriter};
 
 use crate::error::{Error, Result};
-use crate::rules::{Candidate, Decision, RuleSet, Used, rank};
+use crate::rules::{Candidate, Decision, History, RuleSet, Used, rank};
 use crate::table::{conform, decisions_schema, from_batches, to_batch};
 
 /// What one batch did.
@@ -30,16 +30,23 @@ pub struct BatchOutcome {
     pub already_decided: u64,
 }
 
+/// What a store calls to decide a batch: the fresh candidates, the budget used, and
+/// their earlier decisions of the cooldown actions; it returns the decisions to write.
+pub type Decide<'a> = dyn FnMut(&[&Candidate], &mut Used, &History) -> Vec<Decision> + 'a;
+
 /// A sink of decisions that can decide a batch atomically.
 pub trait DecisionStore {
     /// Decides `batch` (ranked) in one transaction: `decide` gets the candidates not yet
-    /// decided (all of them, with `redecide`, after their old decisions are removed) and
-    /// the budget used per (date, action), and returns the decisions to write.
+    /// decided (all of them, with `redecide`, after their old decisions are removed), the
+    /// budget used per (date, action), and their earlier decisions of the `cooldowns`
+    /// actions (action -> days) within the days before their dates; it returns the
+    /// decisions to write.
     fn transact(
         &mut self,
         batch: &[Candidate],
         redecide: bool,
-        decide: &mut dyn FnMut(&[&Candidate], &mut Used) -> Vec<Decision>,
+        cooldowns: &BTreeMap<String, u32>,
+        decide: &mut Decide<'_>,
     ) -> Result<BatchOutcome>;
 
     /// Makes everything durable (the Parquet sink writes its file here).
@@ -94,6 +101,7 @@ pub fn run(
     }
     rank(&mut candidates);
     let now = clock.now();
+    let cooldowns = rules.cooldowns();
     let mut summary = RunSummary {
         candidates: candidates.len() as u64,
         ..RunSummary::default()
@@ -116,14 +124,19 @@ pub fn run(
         let mut by_action: BTreeMap<String, u64> = BTreeMap::new();
         let mut examples = Vec::new();
         let room = 5usize.saturating_sub(summary.examples.len());
-        let outcome = store.transact(batch, options.redecide, &mut |fresh, used| {
-            let d = rules.decide(fresh.iter().copied(), used, now);
-            for x in &d {
-                *by_action.entry(x.action.clone()).or_default() += 1;
-            }
-            examples.extend(d.iter().take(room).cloned());
-            d
-        })?;
+        let outcome = store.transact(
+            batch,
+            options.redecide,
+            &cooldowns,
+            &mut |fresh, used, history| {
+                let d = rules.decide_with_history(fresh.iter().copied(), used, history, now);
+                for x in &d {
+                    *by_action.entry(x.action.clone()).or_default() += 1;
+                }
+                examples.extend(d.iter().take(room).cloned());
+                d
+            },
+        )?;
         summary.written += outcome.written;
         summary.already_decided += outcome.already_decided;
         for (action, n) in by_action {
@@ -160,6 +173,12 @@ pub struct ParquetStore {
     used: Used,
     /// Positions in `decisions` replaced by this run (re-deciding), dropped on write.
     removed: HashSet<usize>,
+    /// The actions with a cooldown (action -> days), as the run's rules say.
+    cooldowns: BTreeMap<String, u32>,
+    /// Who was given a cooldown action when: from the dates in `loaded` and `scanned`.
+    history: History,
+    /// Dates not in `loaded` whose cooldown actions were read into `history`.
+    scanned: HashSet<NaiveDate>,
     dirty: bool,
     _lock: File,
 }
@@ -204,6 +223,9 @@ impl ParquetStore {
             index: HashMap::new(),
             used: Used::new(),
             removed: HashSet::new(),
+            cooldowns: BTreeMap::new(),
+            history: History::default(),
+            scanned: HashSet::new(),
             dirty: false,
             _lock: lock,
         })
@@ -216,31 +238,64 @@ impl ParquetStore {
         &self.decisions
     }
 
-    /// Reads the file's decisions of `dates` not read yet: one streaming pass over the
-    /// file, keeping only their rows.
+    /// Reads the file's decisions of `dates` not read yet and, for cooldowns, the user and
+    /// action of the cooldown actions on the dates before them (up to the longest cooldown)
+    /// that neither this run holds nor an earlier batch read: one streaming pass over the
+    /// file, keeping only those rows.
     fn load(&mut self, dates: &HashSet<NaiveDate>) -> Result<()> {
         let new: HashSet<NaiveDate> = dates
             .iter()
             .copied()
             .filter(|d| !self.loaded.contains(d))
             .collect();
-        if new.is_empty() {
+        let longest = self.cooldowns.values().max().copied().unwrap_or(0);
+        let before: HashSet<NaiveDate> = dates
+            .iter()
+            .flat_map(|&d| {
+                (1..i64::from(longest))
+                    .filter_map(move |k| d.checked_sub_signed(chrono::Duration::days(k)))
+            })
+            .filter(|d| !self.loaded.contains(d) && !self.scanned.contains(d) && !new.contains(d))
+            .collect();
+        if new.is_empty() && before.is_empty() {
             return Ok(());
         }
         if self.existing {
             for b in TableReader::open(&self.path, None, DEFAULT_BATCH_SIZE)? {
-                let b = select_dates(&self.path, &b?, |d| new.contains(&d))?;
-                for d in from_batches(&self.path, std::slice::from_ref(&b))? {
+                let b = b?;
+                let full = select_dates(&self.path, &b, |d| new.contains(&d))?;
+                for d in from_batches(&self.path, std::slice::from_ref(&full))? {
                     self.add(d);
+                }
+                if before.is_empty() {
+                    continue;
+                }
+                let earlier = select_dates(&self.path, &b, |d| before.contains(&d))?;
+                let (users, days, actions) = (
+                    earlier.column(0).as_string::<i32>(),
+                    earlier
+                        .column(1)
+                        .as_primitive::<arrow::datatypes::Date32Type>(),
+                    earlier.column(4).as_string::<i32>(),
+                );
+                for i in 0..earlier.num_rows() {
+                    if self.cooldowns.contains_key(actions.value(i)) {
+                        let day = churn_data::days::date_saturating(days.value(i));
+                        self.history.add(users.value(i), day, actions.value(i));
+                    }
                 }
             }
         }
         self.loaded.extend(new);
+        self.scanned.extend(before);
         Ok(())
     }
 
     /// Appends a decision and indexes it.
     fn add(&mut self, d: Decision) {
+        if self.cooldowns.contains_key(&d.action) {
+            self.history.add(&d.user_id, d.as_of_date, &d.action);
+        }
         self.index
             .entry(d.as_of_date)
             .or_default()
@@ -287,9 +342,21 @@ impl DecisionStore for ParquetStore {
         &mut self,
         batch: &[Candidate],
         redecide: bool,
-        decide: &mut dyn FnMut(&[&Candidate], &mut Used) -> Vec<Decision>,
+        cooldowns: &BTreeMap<String, u32>,
+        decide: &mut Decide<'_>,
     ) -> Result<BatchOutcome> {
         let dates: HashSet<NaiveDate> = batch.iter().map(|c| c.as_of_date).collect();
+        if self.cooldowns != *cooldowns {
+            // Rules with other cooldowns: what was read is not what they need.
+            self.cooldowns = cooldowns.clone();
+            self.history = History::default();
+            self.scanned.clear();
+            for d in &self.decisions {
+                if self.cooldowns.contains_key(&d.action) {
+                    self.history.add(&d.user_id, d.as_of_date, &d.action);
+                }
+            }
+        }
         self.load(&dates)?;
         if redecide {
             // Old decisions of the batch's users are tombstoned (dropped when the file is
@@ -301,6 +368,7 @@ impl DecisionStore for ParquetStore {
                     .and_then(|users| users.remove(c.user_id.as_str()));
                 if let Some(i) = removed {
                     let d = &self.decisions[i];
+                    self.history.remove(&d.user_id, d.as_of_date);
                     if let Some(n) = self.used.get_mut(&(d.as_of_date, d.action.clone())) {
                         *n = n.saturating_sub(1);
                     }
@@ -325,7 +393,7 @@ impl DecisionStore for ParquetStore {
             .filter(|((day, _), _)| dates.contains(day))
             .map(|(k, n)| (k.clone(), *n))
             .collect();
-        let new = decide(&fresh, &mut used);
+        let new = decide(&fresh, &mut used, &self.history);
         let written = new.len() as u64;
         for d in new {
             self.add(d);

@@ -291,3 +291,53 @@ fn undecided_users_are_read_from_a_table_with_a_limit() {
     assert!(next.iter().all(|c| !a.contains(&c.user_id)));
     assert!(store.undecided_from("t_source; --", None, 1).is_err());
 }
+
+#[test]
+fn a_cooldown_reads_earlier_dates_from_the_table() {
+    let Some(url) = url() else { return };
+    let r = RuleSet::from_toml_str(
+        "[actions.offer]\ncooldown_days = 7\n[actions.email]\n\
+         [[rule]]\nname = \"o\"\naction = \"offer\"\nwhen = { churn_risk = { min = 0.5 } }\n\
+         [[rule]]\nname = \"e\"\naction = \"email\"\nwhen = { churn_risk = { min = 0.5 } }\n",
+        std::path::Path::new("rules.toml"),
+    )
+    .unwrap();
+    let on = |days: i64| -> Vec<Candidate> {
+        users(3)
+            .into_iter()
+            .map(|c| Candidate {
+                as_of_date: day() + chrono::Duration::days(days),
+                churn_risk: 0.9,
+                ..c
+            })
+            .collect()
+    };
+    let mut store = fresh(&url, "churn_test_cooldown");
+    let actions = |store: &mut PgStore, days: i64| -> Vec<String> {
+        let s = run(store, &r, on(days), &RunOptions::default(), &clock()).unwrap();
+        s.by_action
+            .iter()
+            .map(|(a, n)| format!("{a} {n}"))
+            .collect()
+    };
+    assert_eq!(actions(&mut store, 0), ["offer 3"]);
+    assert_eq!(
+        actions(&mut store, 3),
+        ["email 3"],
+        "within 7 days of the offers"
+    );
+    assert_eq!(
+        actions(&mut store, 7),
+        ["offer 3"],
+        "7 days after: offered again"
+    );
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let reason: String = c
+        .query_one(
+            "SELECT reason FROM churn_test_cooldown WHERE as_of_date = $1 LIMIT 1",
+            &[&(day() + chrono::Duration::days(3))],
+        )
+        .unwrap()
+        .get(0);
+    assert!(reason.contains("within cooldown_days 7"), "{reason}");
+}

@@ -563,3 +563,81 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_action_with_a_cooldown_is_not_given_again_within_it_and_the_next_rule_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("decisions.parquet");
+    let r = rules(
+        "[actions.offer]\ncooldown_days = 7\n[actions.email]\n\
+         [[rule]]\nname = \"o\"\naction = \"offer\"\nwhen = { churn_risk = { min = 0.5 } }\n\
+         [[rule]]\nname = \"e\"\naction = \"email\"\nwhen = { churn_risk = { min = 0.5 } }\n",
+    );
+    assert_eq!(r.cooldowns().get("offer"), Some(&7));
+    let on = |days: i64, ids: &[&str]| -> Vec<Candidate> {
+        ids.iter()
+            .map(|id| Candidate {
+                as_of_date: day() + chrono::Duration::days(days),
+                ..user(id, 0.9)
+            })
+            .collect()
+    };
+    let decide = |candidates: Vec<Candidate>| -> Vec<(String, String)> {
+        let mut store = ParquetStore::open(&out).unwrap();
+        run(
+            &mut store,
+            &r,
+            candidates,
+            &RunOptions::default(),
+            &FixedClock(now()),
+        )
+        .unwrap();
+        let mut got: Vec<(String, String)> = store
+            .decisions()
+            .iter()
+            .filter(|d| d.as_of_date == store.decisions().last().unwrap().as_of_date)
+            .map(|d| (d.user_id.clone(), d.action.clone()))
+            .collect();
+        got.sort();
+        got
+    };
+    let pair = |u: &str, a: &str| (u.to_string(), a.to_string());
+    // Day 0: both get the offer. Day 1 (a new run, the file read back): `a` is within the
+    // cooldown and gets the e-mail; `c` is new. Day 7: the offer again.
+    assert_eq!(
+        decide(on(0, &["a", "b"])),
+        [pair("a", "offer"), pair("b", "offer")]
+    );
+    assert_eq!(
+        decide(on(1, &["a", "c"])),
+        [pair("a", "email"), pair("c", "offer")]
+    );
+    let d6 = decide(on(6, &["a", "c"]));
+    assert_eq!(d6, [pair("a", "email"), pair("c", "email")]);
+    assert_eq!(
+        decide(on(7, &["a", "c"])),
+        [pair("a", "offer"), pair("c", "email")]
+    );
+    let all = read_decisions(&out).unwrap();
+    let a1 = all
+        .iter()
+        .find(|d| d.user_id == "a" && d.as_of_date == day() + chrono::Duration::days(1))
+        .unwrap();
+    assert!(
+        a1.reason
+            .contains("offer given on 2025-04-30, within cooldown_days 7"),
+        "{}",
+        a1.reason
+    );
+    // In memory: the history decides, without a store.
+    let mut history = churn_decisions::History::default();
+    history.add("x", day(), "offer");
+    let later = Candidate {
+        as_of_date: day() + chrono::Duration::days(3),
+        ..user("x", 0.9)
+    };
+    let d = r.decide_with_history([&later], &mut Used::new(), &history, now());
+    assert_eq!(d[0].action, "email");
+    // A catch-all rule whose action has a cooldown can still fall through: not an error.
+    rules("[actions.offer]\ncooldown_days = 3\n[[rule]]\nname = \"all\"\naction = \"offer\"\n");
+}
