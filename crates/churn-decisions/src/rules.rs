@@ -162,10 +162,40 @@ struct RulesFile {
 #[serde(deny_unknown_fields)]
 pub struct ActionSpec {
     /// At most this many users get the action per as_of_date (none: unlimited).
+    #[serde(default, deserialize_with = "daily_budget")]
     pub daily_budget: Option<u64>,
     /// A user given the action is not given it again for this many days (its rule is
     /// passed over, as when the budget is used up): no discount every day to the same user.
+    #[serde(default, deserialize_with = "cooldown_days")]
     pub cooldown_days: Option<u32>,
+}
+
+/// A whole number `key` of the rules file, 0 or more, with an error naming the key.
+fn whole<'de, D, T>(d: D, key: &str) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    use serde::de::Error as _;
+    Option::<i64>::deserialize(d)?
+        .map(|n| {
+            T::try_from(n).map_err(|_| {
+                D::Error::custom(format!("{key} must be a whole number, 0 or more (got {n})"))
+            })
+        })
+        .transpose()
+}
+
+fn daily_budget<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<u64>, D::Error> {
+    whole(d, "daily_budget")
+}
+
+fn cooldown_days<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<u32>, D::Error> {
+    whole(d, "cooldown_days")
 }
 
 #[derive(Debug, Deserialize)]
