@@ -331,7 +331,7 @@ pub fn validate_files(
     let allowed = allowed_event_types(config);
     let mut ids = IdSet::new();
     // Events per day since 1970-01-01 (every counted day is within the bounds).
-    let mut per_day = vec![0u64; dates.max_day as usize + 1];
+    let mut per_day = vec![0u64; usize::try_from(dates.max_day).unwrap_or(0) + 1];
     let events_rows = check_table(
         events_path,
         "events",

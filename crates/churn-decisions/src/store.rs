@@ -351,7 +351,12 @@ impl DecisionStore for ParquetStore {
             self.cooldowns = cooldowns.clone();
             self.history = History::default();
             self.scanned.clear();
-            for d in &self.decisions {
+            let kept = self
+                .decisions
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !self.removed.contains(i));
+            for (_, d) in kept {
                 if self.cooldowns.contains_key(&d.action) {
                     self.history.add(&d.user_id, d.as_of_date, &d.action);
                 }
