@@ -78,7 +78,7 @@ pub trait EventSource {
     fn batches(
         &self,
         columns: &[&str],
-    ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + '_>>;
+    ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send + '_>>;
     /// A name for messages.
     fn name(&self) -> String;
     /// The event_time range in microseconds when known without a scan (file statistics).
@@ -91,7 +91,7 @@ impl EventSource for PathBuf {
     fn batches(
         &self,
         columns: &[&str],
-    ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + '_>> {
+    ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send + '_>> {
         let r = TableReader::open(self, Some(columns), DEFAULT_BATCH_SIZE)?;
         let required: Vec<&str> = missing_required(&r.schema(), &EVENTS_COLUMNS)
             .into_iter()
@@ -117,7 +117,7 @@ impl EventSource for InMemoryEvents<'_> {
     fn batches(
         &self,
         _columns: &[&str],
-    ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + '_>> {
+    ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send + '_>> {
         Ok(Box::new(self.0.iter().cloned().map(Ok)))
     }
     fn name(&self) -> String {
@@ -275,9 +275,9 @@ struct CleanEvent {
     quiz: Option<f64>,
 }
 
-/// Turns raw event batches into clean events, applying every cleaning rule.
+/// Turns parsed event batches ([`parse_events`]) into clean events, applying every
+/// cleaning rule.
 struct EventCleaner<'a> {
-    users: &'a UserTable,
     types: HashMap<String, u8>,
     ids: IdSet,
     /// The days of `validate.day_time_zone`.
@@ -285,7 +285,7 @@ struct EventCleaner<'a> {
 }
 
 impl<'a> EventCleaner<'a> {
-    fn new(users: &'a UserTable, config: &ValidateConfig, calendar: &'a DayCalendar) -> Self {
+    fn new(config: &ValidateConfig, calendar: &'a DayCalendar) -> Self {
         let mut types: HashMap<String, u8> = schema::EVENT_TYPES
             .iter()
             .enumerate()
@@ -304,7 +304,6 @@ impl<'a> EventCleaner<'a> {
             types.insert(from.trim().to_lowercase(), code);
         }
         Self {
-            users,
             types,
             ids: IdSet::new(),
             days: calendar.cursor(),
@@ -313,18 +312,17 @@ impl<'a> EventCleaner<'a> {
 
     fn clean(
         &mut self,
-        raw: &RecordBatch,
+        raw: &(Vec<u32>, RecordBatch),
         summary: &mut PrepareSummary,
         out: &mut Vec<CleanEvent>,
     ) -> Result<()> {
         out.clear();
-        let user_idx = self.lookup_users(raw)?;
-        let (b, _) = canonicalize(raw, &CLEAN_SPEC, 0)?;
-        let event_id = typed::<Int64Array>(&b, events::EVENT_ID);
-        let time = typed::<TimestampMicrosecondArray>(&b, events::EVENT_TIME);
-        let etype = typed::<StringArray>(&b, events::EVENT_TYPE);
-        let watch = typed::<Float64Array>(&b, events::WATCH_MINUTES);
-        let quiz = typed::<Float64Array>(&b, events::QUIZ_SCORE);
+        let (user_idx, b) = raw;
+        let event_id = typed::<Int64Array>(b, events::EVENT_ID);
+        let time = typed::<TimestampMicrosecondArray>(b, events::EVENT_TIME);
+        let etype = typed::<StringArray>(b, events::EVENT_TYPE);
+        let watch = typed::<Float64Array>(b, events::WATCH_MINUTES);
+        let quiz = typed::<Float64Array>(b, events::QUIZ_SCORE);
         let mut lowered = String::new();
         for (r, &user) in user_idx.iter().enumerate() {
             summary.events_in += 1;
@@ -365,72 +363,81 @@ impl<'a> EventCleaner<'a> {
         }
         Ok(())
     }
+}
 
-    /// Maps the user_id column to dense user indexes, looking each run of equal ids up once.
-    fn lookup_users(&self, raw: &RecordBatch) -> Result<Vec<u32>> {
-        let col = raw.column_by_name(events::USER_ID).ok_or_else(|| {
-            Error::invalid(
-                "events",
-                events::USER_ID,
-                "required column is missing",
-                vec![],
-            )
-        })?;
-        if col.data_type().is_integer() {
-            return self.lookup_integer_users(col);
-        }
-        let text: ArrayRef = match col.data_type() {
-            DataType::Utf8 => col.clone(),
-            _ => cast_with_options(col, &DataType::Utf8, &CastOptions::default())
-                .map_err(|e| Error::arrow("reading events.user_id as text", e))?,
-        };
-        let text = text
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("cast to Utf8 yields a StringArray");
-        let mut out = Vec::with_capacity(text.len());
-        let mut last: Option<(&str, u32)> = None;
-        for v in text.iter() {
-            let idx = match v.map(str::trim) {
-                None | Some("") => MISSING_ID,
-                Some(s) => match last {
-                    Some((prev, i)) if prev == s => i,
-                    _ => {
-                        let i = self.users.index_of(s).unwrap_or(UNKNOWN_USER);
-                        last = Some((s, i));
-                        i
-                    }
-                },
-            };
-            out.push(idx);
-        }
-        Ok(out)
+/// What can be done with a raw events batch before the cleaning that keeps state across
+/// batches (duplicate ids): each row's user index and the columns in their canonical types
+/// (event times parsed). Runs ahead, on the reading thread.
+fn parse_events(users: &UserTable, raw: &RecordBatch) -> Result<(Vec<u32>, RecordBatch)> {
+    let user_idx = lookup_users(users, raw)?;
+    let (b, _) = canonicalize(raw, &CLEAN_SPEC, 0)?;
+    Ok((user_idx, b))
+}
+
+/// Maps the user_id column to dense user indexes, looking each run of equal ids up once.
+fn lookup_users(users: &UserTable, raw: &RecordBatch) -> Result<Vec<u32>> {
+    let col = raw.column_by_name(events::USER_ID).ok_or_else(|| {
+        Error::invalid(
+            "events",
+            events::USER_ID,
+            "required column is missing",
+            vec![],
+        )
+    })?;
+    if col.data_type().is_integer() {
+        return lookup_integer_users(users, col);
     }
-
-    /// Integer ids are compared as integers and formatted only when the id changes.
-    fn lookup_integer_users(&self, col: &ArrayRef) -> Result<Vec<u32>> {
-        let ints = cast_with_options(col, &DataType::Int64, &CastOptions::default())
-            .map_err(|e| Error::arrow("reading events.user_id as integers", e))?;
-        let ints = ints
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .expect("cast to Int64 yields an Int64Array");
-        let mut out = Vec::with_capacity(ints.len());
-        let mut last: Option<(i64, u32)> = None;
-        for v in ints.iter() {
-            let idx = match (v, last) {
-                (None, _) => MISSING_ID,
-                (Some(x), Some((prev, i))) if prev == x => i,
-                (Some(x), _) => {
-                    let i = self.users.index_of(&x.to_string()).unwrap_or(UNKNOWN_USER);
-                    last = Some((x, i));
+    let text: ArrayRef = match col.data_type() {
+        DataType::Utf8 => col.clone(),
+        _ => cast_with_options(col, &DataType::Utf8, &CastOptions::default())
+            .map_err(|e| Error::arrow("reading events.user_id as text", e))?,
+    };
+    let text = text
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("cast to Utf8 yields a StringArray");
+    let mut out = Vec::with_capacity(text.len());
+    let mut last: Option<(&str, u32)> = None;
+    for v in text.iter() {
+        let idx = match v.map(str::trim) {
+            None | Some("") => MISSING_ID,
+            Some(s) => match last {
+                Some((prev, i)) if prev == s => i,
+                _ => {
+                    let i = users.index_of(s).unwrap_or(UNKNOWN_USER);
+                    last = Some((s, i));
                     i
                 }
-            };
-            out.push(idx);
-        }
-        Ok(out)
+            },
+        };
+        out.push(idx);
     }
+    Ok(out)
+}
+
+/// Integer ids are compared as integers and formatted only when the id changes.
+fn lookup_integer_users(users: &UserTable, col: &ArrayRef) -> Result<Vec<u32>> {
+    let ints = cast_with_options(col, &DataType::Int64, &CastOptions::default())
+        .map_err(|e| Error::arrow("reading events.user_id as integers", e))?;
+    let ints = ints
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .expect("cast to Int64 yields an Int64Array");
+    let mut out = Vec::with_capacity(ints.len());
+    let mut last: Option<(i64, u32)> = None;
+    for v in ints.iter() {
+        let idx = match (v, last) {
+            (None, _) => MISSING_ID,
+            (Some(x), Some((prev, i))) if prev == x => i,
+            (Some(x), _) => {
+                let i = users.index_of(&x.to_string()).unwrap_or(UNKNOWN_USER);
+                last = Some((x, i));
+                i
+            }
+        };
+        out.push(idx);
+    }
+    Ok(out)
 }
 
 /// The code of a contract event type spelled exactly (the common case, no hashing).
@@ -638,7 +645,7 @@ fn aggregate_pass(
 ) -> Result<std::result::Result<(), NotGrouped>> {
     let days = (last_day - first_day + 1) as usize;
     let mut agg = DayAgg::new(if streaming { 1 } else { hi - lo }, days);
-    let mut cleaner = EventCleaner::new(users, vcfg, calendar);
+    let mut cleaner = EventCleaner::new(vcfg, calendar);
     let mut builder = DailyBuilder::new();
     let mut clean = Vec::new();
     let mut next_user = lo; // first user not yet emitted (streaming)
@@ -657,40 +664,59 @@ fn aggregate_pass(
         }
         Ok(())
     };
-    for batch in source.batches(&columns)? {
-        cleaner.clean(&batch?, summary, &mut clean)?;
-        for e in &clean {
-            let u = e.user as usize;
-            if u < lo || u >= hi {
-                continue;
-            }
-            let d = e.day - i64::from(first_day);
-            if d < 0 || d >= days as i64 {
-                continue;
-            }
-            let slot = if streaming {
-                if current != Some(u) {
-                    if u < next_user {
-                        return Ok(Err(NotGrouped));
-                    }
-                    if let Some(c) = current {
-                        builder.push_user(users, c, &agg, 0, (first_day, last_day), summary);
-                        agg.reset();
-                    }
-                    for empty in next_user.max(current.map_or(0, |c| c + 1))..u {
-                        builder.push_user(users, empty, &agg, 0, (first_day, last_day), summary);
-                    }
-                    current = Some(u);
-                    next_user = u + 1;
-                    flush(&mut builder, false)?;
+    // Reading the next batches, looking their users up and parsing their columns run on
+    // a thread of their own, ahead of the cleaning and aggregation here (which keep state
+    // from batch to batch: ids seen, the current user).
+    let parsed = source
+        .batches(&columns)?
+        .map(|b| b.and_then(|b| parse_events(users, &b)));
+    let grouped = crate::io::prefetched(parsed, 2, |batches| -> Result<bool> {
+        for batch in batches {
+            cleaner.clean(&batch?, summary, &mut clean)?;
+            for e in &clean {
+                let u = e.user as usize;
+                if u < lo || u >= hi {
+                    continue;
                 }
-                d as usize
-            } else {
-                (u - lo) * days + d as usize
-            };
-            summary.events_kept += 1;
-            agg.add(slot, e.kind, e.watch, e.quiz);
+                let d = e.day - i64::from(first_day);
+                if d < 0 || d >= days as i64 {
+                    continue;
+                }
+                let slot = if streaming {
+                    if current != Some(u) {
+                        if u < next_user {
+                            return Ok(false);
+                        }
+                        if let Some(c) = current {
+                            builder.push_user(users, c, &agg, 0, (first_day, last_day), summary);
+                            agg.reset();
+                        }
+                        for empty in next_user.max(current.map_or(0, |c| c + 1))..u {
+                            builder.push_user(
+                                users,
+                                empty,
+                                &agg,
+                                0,
+                                (first_day, last_day),
+                                summary,
+                            );
+                        }
+                        current = Some(u);
+                        next_user = u + 1;
+                        flush(&mut builder, false)?;
+                    }
+                    d as usize
+                } else {
+                    (u - lo) * days + d as usize
+                };
+                summary.events_kept += 1;
+                agg.add(slot, e.kind, e.watch, e.quiz);
+            }
         }
+        Ok(true)
+    })?;
+    if !grouped {
+        return Ok(Err(NotGrouped));
     }
     if streaming {
         if let Some(c) = current {
