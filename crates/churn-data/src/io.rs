@@ -135,17 +135,42 @@ impl TableReader {
                 let projection = project(&full, columns);
                 let mask =
                     ProjectionMask::roots(builder.parquet_schema(), projection.iter().copied());
-                let builder = match date {
-                    Some((column, day)) => only_day(builder, column, day),
-                    None => builder,
-                };
-                let reader = builder
-                    .with_projection(mask)
-                    .with_batch_size(batch_size)
-                    .build()
-                    .map_err(|e| format_err(e.to_string()))?;
-                let schema = arrow::record_batch::RecordBatchReader::schema(&reader);
-                (schema, Box::new(reader))
+                let day = date.and_then(|(c, d)| Some((date_column(&builder, c)?, d)));
+                match day {
+                    Some((index, day)) => {
+                        let groups = day_groups(&builder, index, day);
+                        let schema = Arc::new(
+                            builder
+                                .schema()
+                                .project(&projection)
+                                .map_err(|e| format_err(e.to_string()))?,
+                        );
+                        let metadata = parquet::arrow::arrow_reader::ArrowReaderMetadata::try_new(
+                            builder.metadata().clone(),
+                            Default::default(),
+                        )
+                        .map_err(|e| format_err(e.to_string()))?;
+                        let reader = DayGroups {
+                            path: path.to_path_buf(),
+                            metadata,
+                            mask,
+                            day: (index, day),
+                            batch_size,
+                            groups: groups.into_iter(),
+                            ready: Default::default(),
+                        };
+                        (schema as SchemaRef, Box::new(reader) as ArrowBatches)
+                    }
+                    None => {
+                        let reader = builder
+                            .with_projection(mask)
+                            .with_batch_size(batch_size)
+                            .build()
+                            .map_err(|e| format_err(e.to_string()))?;
+                        let schema = arrow::record_batch::RecordBatchReader::schema(&reader);
+                        (schema, Box::new(reader) as ArrowBatches)
+                    }
+                }
             }
         };
         Ok(Self {
@@ -407,24 +432,18 @@ pub fn data_files(path: &Path) -> Result<(Format, Vec<PathBuf>)> {
     Ok((format, files.into_iter().map(|(p, _)| p).collect()))
 }
 
-/// Row-group pruning and a row filter keeping `column == day` (a Date32 column).
-fn only_day(
-    builder: ParquetRecordBatchReaderBuilder<File>,
-    column: &str,
+/// The row groups whose statistics may hold `day` in the Date32 column `index` (a group
+/// without statistics may).
+fn day_groups(
+    builder: &ParquetRecordBatchReaderBuilder<File>,
+    index: usize,
     day: i32,
-) -> ParquetRecordBatchReaderBuilder<File> {
+) -> Vec<usize> {
     use arrow::array::Date32Array;
-    use parquet::arrow::arrow_reader::{ArrowPredicateFn, RowFilter};
     let schema = builder.schema().clone();
-    let Ok(index) = schema.index_of(column) else {
-        return builder;
-    };
-    if schema.field(index).data_type() != &DataType::Date32 {
-        return builder;
-    }
     let groups = builder.metadata().row_groups();
     let stats = parquet::arrow::arrow_reader::statistics::StatisticsConverter::try_new(
-        column,
+        schema.field(index).name(),
         &schema,
         builder.parquet_schema(),
     )
@@ -436,9 +455,8 @@ fn only_day(
         let maxes = maxes.as_any().downcast_ref::<Date32Array>()?.clone();
         Some((mins, maxes))
     });
-    let keep: Vec<usize> = (0..groups.len())
+    (0..groups.len())
         .filter(|&g| match &stats {
-            // A group without statistics is read.
             Some((mins, maxes)) => {
                 mins.is_null(g)
                     || maxes.is_null(g)
@@ -446,14 +464,88 @@ fn only_day(
             }
             None => true,
         })
-        .collect();
+        .collect()
+}
+
+/// The builder with a row filter keeping `column index == day` (a Date32 column): the
+/// other columns are decoded only for the rows kept.
+fn day_filter(
+    builder: ParquetRecordBatchReaderBuilder<File>,
+    index: usize,
+    day: i32,
+) -> ParquetRecordBatchReaderBuilder<File> {
+    use arrow::array::Date32Array;
+    use parquet::arrow::arrow_reader::{ArrowPredicateFn, RowFilter};
     let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
     let predicate = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
         arrow::compute::kernels::cmp::eq(batch.column(0), &Date32Array::new_scalar(day))
     });
-    builder
-        .with_row_groups(keep)
-        .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
+    builder.with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
+}
+
+/// The Date32 column `column` of a Parquet file, for a date filter.
+fn date_column(builder: &ParquetRecordBatchReaderBuilder<File>, column: &str) -> Option<usize> {
+    let schema = builder.schema();
+    let index = schema.index_of(column).ok()?;
+    (schema.field(index).data_type() == &DataType::Date32).then_some(index)
+}
+
+/// One day's rows of a Parquet file's row groups, each row group decoded (projection and
+/// day filter applied) on the rayon pool, a window of them at a time, yielded in row-group
+/// order: a day's rows of a user-ordered table are spread over every page, so reading them
+/// is decoding the whole file, which one thread would do alone.
+struct DayGroups {
+    path: PathBuf,
+    metadata: parquet::arrow::arrow_reader::ArrowReaderMetadata,
+    mask: ProjectionMask,
+    day: (usize, i32),
+    batch_size: usize,
+    groups: std::vec::IntoIter<usize>,
+    ready: std::collections::VecDeque<std::result::Result<RecordBatch, ArrowError>>,
+}
+
+impl DayGroups {
+    fn decode(&self, group: usize) -> std::result::Result<Vec<RecordBatch>, ArrowError> {
+        let file = File::open(&self.path).map_err(|e| ArrowError::IoError(e.to_string(), e))?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone())
+                .with_row_groups(vec![group])
+                .with_projection(self.mask.clone())
+                .with_batch_size(self.batch_size);
+        day_filter(builder, self.day.0, self.day.1)
+            .build()
+            .map_err(|e| ArrowError::ExternalError(Box::new(e)))?
+            .collect()
+    }
+}
+
+impl Iterator for DayGroups {
+    type Item = std::result::Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.ready.is_empty() {
+            let window: Vec<usize> = self
+                .groups
+                .by_ref()
+                .take(2 * rayon::current_num_threads().max(1))
+                .collect();
+            if window.is_empty() {
+                return None;
+            }
+            let decoded: Vec<_> = window.par_iter().map(|&g| self.decode(g)).collect();
+            for d in decoded {
+                match d {
+                    Ok(batches) => self.ready.extend(batches.into_iter().map(Ok)),
+                    Err(e) => {
+                        self.ready.push_back(Err(e));
+                        self.groups = Vec::new().into_iter();
+                        break;
+                    }
+                }
+            }
+        }
+        self.ready.pop_front()
+    }
 }
 
 fn project(schema: &Schema, columns: Option<&[&str]>) -> Vec<usize> {

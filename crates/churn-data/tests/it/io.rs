@@ -521,3 +521,68 @@ fn a_folder_of_files_reads_as_one_table_in_path_order() {
         "{err}"
     );
 }
+
+#[test]
+fn one_days_rows_from_many_row_groups_come_in_file_order() {
+    use arrow::array::{AsArray, Date32Array, Int64Array};
+    use arrow::datatypes::{Date32Type, Int64Type};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("daily.parquet");
+    // 60 users x 30 days, user-major as the feature table is, in row groups of 97 rows.
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("row", DataType::Int64, false),
+        Field::new("as_of_date", DataType::Date32, false),
+    ]));
+    let rows = 60 * 30;
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(0..rows)),
+            Arc::new(Date32Array::from_iter_values(
+                (0..rows).map(|r| 20_000 + (r % 30) as i32),
+            )),
+        ],
+    )
+    .unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(97))
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&path).unwrap(),
+        schema,
+        Some(props),
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let groups = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(&path).unwrap(),
+    )
+    .unwrap()
+    .metadata()
+    .num_row_groups();
+    assert_eq!(
+        groups, 19,
+        "several windows of row groups decoded in parallel"
+    );
+    for day in [20_000, 20_017, 20_029] {
+        let reader = TableReader::open_on_date(&path, None, 16, Some(("as_of_date", day))).unwrap();
+        let mut got = Vec::new();
+        for b in reader {
+            let b = b.unwrap();
+            let dates = b.column(1).as_primitive::<Date32Type>();
+            assert!(dates.values().iter().all(|&d| d == day));
+            got.extend(
+                b.column(0)
+                    .as_primitive::<Int64Type>()
+                    .values()
+                    .iter()
+                    .copied(),
+            );
+        }
+        let want: Vec<i64> = (0..rows)
+            .filter(|r| 20_000 + (r % 30) as i32 == day)
+            .collect();
+        assert_eq!(got, want, "day {day}");
+    }
+}
