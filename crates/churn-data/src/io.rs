@@ -136,9 +136,11 @@ impl TableReader {
                 let mask =
                     ProjectionMask::roots(builder.parquet_schema(), projection.iter().copied());
                 let day = date.and_then(|(c, d)| Some((date_column(&builder, c)?, d)));
-                match day {
-                    Some((index, day)) => {
-                        let groups = day_groups(&builder, index, day);
+                let groups = day.map(|(index, day)| day_groups(&builder, index, day));
+                match (day, groups) {
+                    // Several row groups to search: decoded in parallel. One (a latest-date
+                    // snapshot) streams batch by batch, so its consumer starts at once.
+                    (Some((index, day)), Some(groups)) if groups.len() > 1 => {
                         let schema = Arc::new(
                             builder
                                 .schema()
@@ -161,7 +163,13 @@ impl TableReader {
                         };
                         (schema as SchemaRef, Box::new(reader) as ArrowBatches)
                     }
-                    None => {
+                    (day, groups) => {
+                        let builder = match (day, groups) {
+                            (Some((index, day)), Some(groups)) => {
+                                day_filter(builder.with_row_groups(groups), index, day)
+                            }
+                            _ => builder,
+                        };
                         let reader = builder
                             .with_projection(mask)
                             .with_batch_size(batch_size)
