@@ -668,20 +668,26 @@ fn the_rows_and_the_manifest_carry_one_scored_at() {
     );
 }
 
-#[test]
-fn a_table_in_memory_scores_as_its_file_does() {
-    use churn_scoring::{ModelIdentity, Scorer};
-    let p = project();
-    let full = run_job(&p.registry, &job(&p, "file"), &clock()).unwrap();
-    let from_file = read(&full.days[0].paths.parquet);
+/// The production model of the project and its identity.
+fn production(p: &crate::common::Project) -> (ModelArtifact, churn_scoring::ModelIdentity) {
     let (info, model) = p
         .registry
         .load(&ModelRef::alias("churn", "production").unwrap())
         .unwrap();
-    let identity = ModelIdentity {
+    let identity = churn_scoring::ModelIdentity {
         name: info.name,
         version: info.version,
     };
+    (model, identity)
+}
+
+#[test]
+fn a_table_in_memory_scores_as_its_file_does() {
+    use churn_scoring::Scorer;
+    let p = project();
+    let full = run_job(&p.registry, &job(&p, "file"), &clock()).unwrap();
+    let from_file = read(&full.days[0].paths.parquet);
+    let (model, identity) = production(&p);
     let scorer = Scorer::new(&model, identity, ScoreParams::default()).unwrap();
     // The file's rows in small batches, keys as a service might hold them: integer-like
     // user ids as text are kept, dates as `YYYY-MM-DD` text.
@@ -758,18 +764,11 @@ fn a_table_in_memory_scores_as_its_file_does() {
 
 #[test]
 fn an_explanation_gives_the_scored_risk_its_first_reason_and_every_contribution() {
-    use churn_scoring::{ModelIdentity, Scorer};
+    use churn_scoring::Scorer;
     let p = project();
     let out = run_job(&p.registry, &job(&p, "pred"), &clock()).unwrap();
     let scored = by_user(&read(&out.days[0].paths.parquet));
-    let (info, model) = p
-        .registry
-        .load(&ModelRef::alias("churn", "production").unwrap())
-        .unwrap();
-    let identity = ModelIdentity {
-        name: info.name,
-        version: info.version,
-    };
+    let (model, identity) = production(&p);
     let scorer = Scorer::new(&model, identity, ScoreParams::default()).unwrap();
     let table = FeatureTable::open(&p.features, IdColumns::default()).unwrap();
     for u in [user(3), user(17), user(50)] {
