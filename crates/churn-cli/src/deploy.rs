@@ -171,13 +171,19 @@ pub fn registry_command(config: &Config, action: &RegistryAction, ui: &Ui) -> Re
                 return Ok(0);
             }
             for e in history {
+                let version = |v: Option<u32>| v.map_or("-".into(), |v| v.to_string());
+                // A kept alias did not move: the candidate stayed out.
+                let change = match e.action {
+                    churn_registry::Action::Keep => {
+                        format!("{} (not {})", version(e.from), version(e.to))
+                    }
+                    _ => format!("{} -> {}", version(e.from), version(e.to)),
+                };
                 outln!(
-                    "{}  {:<9} {:<11} {} -> {}  {}",
+                    "{}  {:<9} {:<11} {change}  {}",
                     e.at.format("%Y-%m-%d %H:%M:%S"),
                     format!("{:?}", e.action).to_lowercase(),
                     e.alias.as_deref().unwrap_or("-"),
-                    e.from.map_or("-".into(), |v| v.to_string()),
-                    e.to.map_or("-".into(), |v| v.to_string()),
                     e.reason
                 );
             }
