@@ -549,6 +549,14 @@ fn registry_promote_rollback_and_score_from_the_command_line() {
             "rollback"
         ]
     );
+    // In text, the kept alias reads as staying, not as a move to the candidate.
+    let o = churn(root, &["registry", "history"]);
+    let keep = text(&o)
+        .lines()
+        .find(|l| l.contains("  keep  "))
+        .unwrap_or_default()
+        .to_string();
+    assert!(keep.contains(" (not "), "{}", text(&o));
     // Bad names never reach the file system.
     let o = churn(root, &["registry", "set-alias", "../../x", "1"]);
     assert_eq!(o.status.code(), Some(1));
