@@ -60,21 +60,7 @@ impl Scorer<'_> {
         user: &str,
         date: Option<NaiveDate>,
     ) -> Result<Explanation> {
-        let (first, last) = table.date_range()?.ok_or_else(|| Error::Input {
-            path: table.path().to_path_buf(),
-            column: ud::AS_OF_DATE.into(),
-            rule: "the feature table has no rows".into(),
-            examples: vec![],
-        })?;
-        let date = date.unwrap_or(last);
-        if date < first || date > last {
-            return Err(Error::UnknownDate {
-                path: table.path().to_path_buf(),
-                date,
-                first,
-                last,
-            });
-        }
+        let date = table.date_or_latest(date)?;
         let schema = table.schema();
         let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         let keys = HashMap::from([(user.trim().to_string(), 0usize)]);

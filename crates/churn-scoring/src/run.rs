@@ -148,30 +148,7 @@ pub fn run_job(registry: &Registry, job: &ScoreJob, clock: &dyn Clock) -> Result
             keys_within_table(&table, k)?;
             k.dates()
         }
-        (None, Some(d)) => {
-            if let Some((first, last)) = table.date_range()?
-                && (d < first || d > last)
-            {
-                return Err(Error::UnknownDate {
-                    path: job.features.clone(),
-                    date: d,
-                    first,
-                    last,
-                });
-            }
-            vec![d]
-        }
-        (None, None) => match table.date_range()? {
-            Some((_, last)) => vec![last],
-            None => {
-                return Err(Error::Input {
-                    path: job.features.clone(),
-                    column: churn_data::schema::user_daily::AS_OF_DATE.into(),
-                    rule: "the feature table has no rows".into(),
-                    examples: vec![],
-                });
-            }
-        },
+        (None, date) => vec![table.date_or_latest(date)?],
     };
     let scorer = Scorer::new(&artifact, identity.clone(), job.params.clone())?;
     let settings = serde_json::json!({

@@ -183,6 +183,28 @@ impl FeatureTable {
         Ok(range.map(|(lo, hi)| (date(lo), date(hi))))
     }
 
+    /// The date to read: `date` when the table covers it (an error listing the table's range
+    /// otherwise), else the table's last date (an error when the table has no rows). A
+    /// date given for a table without rows is returned as it is: reading finds nothing.
+    pub fn date_or_latest(&self, date: Option<NaiveDate>) -> Result<NaiveDate> {
+        match (self.date_range()?, date) {
+            (Some((first, last)), Some(d)) if d < first || d > last => Err(Error::UnknownDate {
+                path: self.path.clone(),
+                date: d,
+                first,
+                last,
+            }),
+            (_, Some(d)) => Ok(d),
+            (Some((_, last)), None) => Ok(last),
+            (None, None) => Err(Error::Input {
+                path: self.path.clone(),
+                column: ud::AS_OF_DATE.into(),
+                rule: "the feature table has no rows".into(),
+                examples: vec![],
+            }),
+        }
+    }
+
     /// Streams the given (canonical) columns; keys come as user_id text and as_of_date
     /// dates, whatever the file stores.
     pub fn read<'a>(
