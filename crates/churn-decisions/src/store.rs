@@ -262,15 +262,15 @@ impl ParquetStore {
         }
         if self.existing {
             for b in TableReader::open(&self.path, None, DEFAULT_BATCH_SIZE)? {
-                let b = b?;
-                let full = select_dates(&self.path, &b, |d| new.contains(&d))?;
+                let b = conform(&self.path, &b?)?;
+                let full = filter_dates(&b, |d| new.contains(&d))?;
                 for d in from_batches(&self.path, std::slice::from_ref(&full))? {
                     self.add(d);
                 }
                 if before.is_empty() {
                     continue;
                 }
-                let earlier = select_dates(&self.path, &b, |d| before.contains(&d))?;
+                let earlier = filter_dates(&b, |d| before.contains(&d))?;
                 let (users, days, actions) = (
                     earlier.column(0).as_string::<i32>(),
                     earlier
@@ -324,7 +324,11 @@ fn select_dates(
     b: &RecordBatch,
     keep: impl Fn(NaiveDate) -> bool,
 ) -> Result<RecordBatch> {
-    let b = conform(path, b)?;
+    filter_dates(&conform(path, b)?, keep)
+}
+
+/// The rows of a conformed decisions batch whose as_of_date satisfies `keep`.
+fn filter_dates(b: &RecordBatch, keep: impl Fn(NaiveDate) -> bool) -> Result<RecordBatch> {
     let dates = b
         .column(1)
         .as_primitive::<arrow::datatypes::Date32Type>()
@@ -333,7 +337,7 @@ fn select_dates(
         .iter()
         .map(|&d| Some(keep(churn_data::days::date_saturating(d))))
         .collect();
-    arrow::compute::filter_record_batch(&b, &mask)
+    arrow::compute::filter_record_batch(b, &mask)
         .map_err(|e| churn_data::Error::arrow("selecting decisions by date", e).into())
 }
 
