@@ -136,39 +136,20 @@ impl TableReader {
                 let mask =
                     ProjectionMask::roots(builder.parquet_schema(), projection.iter().copied());
                 let day = date.and_then(|(c, d)| Some((date_column(&builder, c)?, d)));
-                let groups = day.map(|(index, day)| day_groups(&builder, index, day));
-                match (day, groups) {
+                let groups = day.map_or_else(Vec::new, |(index, d)| day_groups(&builder, index, d));
+                match day {
                     // Several row groups to search: decoded in parallel. One (a latest-date
                     // snapshot) streams batch by batch, so its consumer starts at once.
-                    (Some((index, day)), Some(groups)) if groups.len() > 1 => {
-                        let schema = Arc::new(
-                            builder
-                                .schema()
-                                .project(&projection)
-                                .map_err(|e| format_err(e.to_string()))?,
-                        );
-                        let metadata = parquet::arrow::arrow_reader::ArrowReaderMetadata::try_new(
-                            builder.metadata().clone(),
-                            Default::default(),
-                        )
-                        .map_err(|e| format_err(e.to_string()))?;
-                        let reader = DayGroups {
-                            path: path.to_path_buf(),
-                            metadata,
-                            mask,
-                            day: (index, day),
-                            batch_size,
-                            groups: groups.into_iter(),
-                            ready: Default::default(),
-                        };
-                        (schema as SchemaRef, Box::new(reader) as ArrowBatches)
+                    Some(day) if groups.len() > 1 => {
+                        DayGroups::start(path, &builder, &projection, mask, day, groups, batch_size)
+                            .map_err(|e| format_err(e.to_string()))?
                     }
-                    (day, groups) => {
-                        let builder = match (day, groups) {
-                            (Some((index, day)), Some(groups)) => {
-                                day_filter(builder.with_row_groups(groups), index, day)
+                    _ => {
+                        let builder = match day {
+                            Some((index, d)) => {
+                                day_filter(builder.with_row_groups(groups), index, d)
                             }
-                            _ => builder,
+                            None => builder,
                         };
                         let reader = builder
                             .with_projection(mask)
@@ -513,6 +494,34 @@ struct DayGroups {
 }
 
 impl DayGroups {
+    /// The reader of `groups` of the file `builder` opened, with its schema.
+    fn start(
+        path: &Path,
+        builder: &ParquetRecordBatchReaderBuilder<File>,
+        projection: &[usize],
+        mask: ProjectionMask,
+        day: (usize, i32),
+        groups: Vec<usize>,
+        batch_size: usize,
+    ) -> std::result::Result<(SchemaRef, ArrowBatches), ArrowError> {
+        let schema = Arc::new(builder.schema().project(projection)?);
+        let metadata = parquet::arrow::arrow_reader::ArrowReaderMetadata::try_new(
+            builder.metadata().clone(),
+            Default::default(),
+        )
+        .map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
+        let reader = DayGroups {
+            path: path.to_path_buf(),
+            metadata,
+            mask,
+            day,
+            batch_size,
+            groups: groups.into_iter(),
+            ready: Default::default(),
+        };
+        Ok((schema, Box::new(reader)))
+    }
+
     fn decode(&self, group: usize) -> std::result::Result<Vec<RecordBatch>, ArrowError> {
         let file = File::open(&self.path).map_err(|e| ArrowError::IoError(e.to_string(), e))?;
         let builder =
