@@ -140,11 +140,12 @@ impl Features {
     ) -> Result<RecordBatch> {
         let n = chunk.batch.num_rows();
         let dates = chunk.dates().values();
-        // Prefix sums over the chunk; a window sum is a difference inside one user. Counts
-        // sum in i64 (exact), measures in f64.
+        // Prefix sums restarting at each user; a window sum is a difference inside one
+        // user. Counts sum in i64 (exact), measures in f64.
+        let layout = Layout::of(&chunk.starts);
         let sums: Vec<Prefix> = SUMMED
             .iter()
-            .map(|(col, _, _)| prefix_sums(&chunk.batch, col, source, first_row))
+            .map(|(col, _, _)| prefix_sums(&chunk.batch, col, source, first_row, &layout))
             .collect::<Result<_>>()?;
         let quiz = typed::<Float64Array>(&chunk.batch, ud::QUIZ_AVG_SCORE, source)?;
         let since_signup = typed::<Int32Array>(&chunk.batch, ud::DAYS_SINCE_SIGNUP, source)?;
@@ -170,17 +171,20 @@ impl Features {
             .into());
         }
         let (quiz_sum, quiz_n) = {
-            let (mut sum, mut count) = (Vec::with_capacity(n + 1), Vec::with_capacity(n + 1));
-            let (mut s, mut k) = (0.0f64, 0u32);
-            sum.push(s);
-            count.push(k);
-            for i in 0..n {
-                if quiz.is_valid(i) {
-                    s += quiz.value(i);
-                    k += 1;
-                }
+            let mut sum = Vec::with_capacity(layout.len());
+            let mut count = Vec::with_capacity(layout.len());
+            for w in chunk.starts.windows(2) {
+                let (mut s, mut k) = (0.0f64, 0u32);
                 sum.push(s);
                 count.push(k);
+                for i in w[0]..w[1] {
+                    if quiz.is_valid(i) {
+                        s += quiz.value(i);
+                        k += 1;
+                    }
+                    sum.push(s);
+                    count.push(k);
+                }
             }
             (sum, count)
         };
@@ -202,7 +206,7 @@ impl Features {
             }
             let mut last_active: Option<i32> = None;
             for i in s..e {
-                if sums[0].at(i) > 0.0 {
+                if sums[0].at(&layout, i) > 0.0 {
                     last_active = Some(dates[i]);
                 }
                 dsla[i] = match last_active {
@@ -217,17 +221,18 @@ impl Features {
         columns.push(Arc::new(Int32Array::from(dsla)));
         for left in &lefts {
             for (sum, (_, _, float)) in sums.iter().zip(SUMMED) {
-                columns.push(sum.window(left, float));
+                columns.push(sum.window(&layout, left, float));
             }
             let mut valid = Vec::with_capacity(n);
             let avg: Vec<f64> = left
                 .iter()
                 .enumerate()
                 .map(|(i, &l)| {
-                    let k = quiz_n[i + 1] - quiz_n[l as usize];
+                    let (from, to) = layout.range(l as usize, i);
+                    let k = quiz_n[to] - quiz_n[from];
                     valid.push(k > 0);
                     if k > 0 {
-                        (quiz_sum[i + 1] - quiz_sum[l as usize]) / f64::from(k)
+                        (quiz_sum[to] - quiz_sum[from]) / f64::from(k)
                     } else {
                         0.0
                     }
@@ -248,7 +253,10 @@ impl Features {
             .iter()
             .enumerate()
             .map(|(i, &l)| {
-                let (s, fl) = (succ.sum(l as usize, i), fail.sum(l as usize, i));
+                let (s, fl) = (
+                    succ.sum(&layout, l as usize, i),
+                    fail.sum(&layout, l as usize, i),
+                );
                 if s + fl > 0.0 { fl / (s + fl) } else { 0.0 }
             })
             .collect();
@@ -258,7 +266,38 @@ impl Features {
     }
 }
 
-/// Prefix sums of one summed column: `p[i]` is the sum of rows `0..i`.
+/// Where a chunk's rows sit in prefix sums that restart at each user: user `u` (rows
+/// `s..e`) owns the entries `s + u ..= e + u`, the first 0. A user's window sums then depend
+/// on that user's rows alone, not on the users before it in the chunk: with one running
+/// sum over the chunk, a float window sum is a difference of two large totals and its last
+/// bits change with the chunk's other users (a partitioned run's parts, another batch size).
+struct Layout {
+    /// Row `i`'s entry: `i + u + 1`, the sum of its user's rows up to and including `i`.
+    end: Vec<u32>,
+}
+
+impl Layout {
+    fn of(starts: &[usize]) -> Self {
+        let mut end = Vec::with_capacity(starts.last().copied().unwrap_or(0));
+        for (u, w) in starts.windows(2).enumerate() {
+            end.extend((w[0]..w[1]).map(|i| (i + u + 1) as u32));
+        }
+        Self { end }
+    }
+
+    /// Entries of a prefix array: one per row and one per user.
+    fn len(&self) -> usize {
+        self.end.last().map_or(1, |&e| e as usize + 1)
+    }
+
+    /// `(a, b)` such that `p[b] - p[a]` sums rows `from..=to` of one user.
+    fn range(&self, from: usize, to: usize) -> (usize, usize) {
+        let b = self.end[to] as usize;
+        (b - (to - from + 1), b)
+    }
+}
+
+/// Prefix sums of one summed column, laid out by [`Layout`].
 enum Prefix {
     /// Of an integer count: exact.
     Int(Vec<i64>),
@@ -267,43 +306,44 @@ enum Prefix {
 }
 
 impl Prefix {
-    /// The sum of rows `from..=to`, as f64 (exact for counts far below 2^53).
-    fn sum(&self, from: usize, to: usize) -> f64 {
+    /// The sum of rows `from..=to` (one user's), as f64 (exact for counts far below 2^53).
+    fn sum(&self, layout: &Layout, from: usize, to: usize) -> f64 {
+        let (a, b) = layout.range(from, to);
         match self {
-            Prefix::Int(p) => (p[to + 1] - p[from]) as f64,
-            Prefix::Float(p) => p[to + 1] - p[from],
+            Prefix::Int(p) => (p[b] - p[a]) as f64,
+            Prefix::Float(p) => p[b] - p[a],
         }
     }
 
     /// Row `i`'s own value.
-    fn at(&self, i: usize) -> f64 {
-        self.sum(i, i)
+    fn at(&self, layout: &Layout, i: usize) -> f64 {
+        self.sum(layout, i, i)
     }
 
     /// The window sum of every row (`left[i]..=i`), as Int32 or Float64.
-    fn window(&self, left: &[u32], float: bool) -> ArrayRef {
+    fn window(&self, layout: &Layout, left: &[u32], float: bool) -> ArrayRef {
+        let ranges = left
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| layout.range(l as usize, i));
         match (self, float) {
             (Prefix::Int(p), false) => Arc::new(Int32Array::from(
-                left.iter()
-                    .zip(&p[1..])
+                ranges
                     // A window sum beyond i32 saturates, as the f64 path does.
-                    .map(|(&l, &hi)| (hi - p[l as usize]).min(i64::from(i32::MAX)) as i32)
+                    .map(|(a, b)| (p[b] - p[a]).min(i64::from(i32::MAX)) as i32)
                     .collect::<Vec<_>>(),
             )),
             (Prefix::Float(p), true) => Arc::new(Float64Array::from(
-                left.iter()
-                    .zip(&p[1..])
-                    .map(|(&l, &hi)| hi - p[l as usize])
-                    .collect::<Vec<_>>(),
+                ranges.map(|(a, b)| p[b] - p[a]).collect::<Vec<_>>(),
             )),
             (_, true) => Arc::new(Float64Array::from(
                 (0..left.len())
-                    .map(|i| self.sum(left[i] as usize, i))
+                    .map(|i| self.sum(layout, left[i] as usize, i))
                     .collect::<Vec<_>>(),
             )),
             (_, false) => Arc::new(Int32Array::from(
                 (0..left.len())
-                    .map(|i| self.sum(left[i] as usize, i) as i32)
+                    .map(|i| self.sum(layout, left[i] as usize, i) as i32)
                     .collect::<Vec<_>>(),
             )),
         }
@@ -332,7 +372,13 @@ fn typed<'a, A: Array + 'static>(
 
 /// Prefix sums of a count (Int32) or measure (Float64) column, rejecting nulls, NaN, infinite
 /// and negative values with up to five examples.
-fn prefix_sums(batch: &RecordBatch, name: &str, source: &str, first_row: u64) -> Result<Prefix> {
+fn prefix_sums(
+    batch: &RecordBatch,
+    name: &str,
+    source: &str,
+    first_row: u64,
+    layout: &Layout,
+) -> Result<Prefix> {
     let col = batch.column_by_name(name).ok_or_else(|| {
         churn_data::Error::invalid(source, name, "required column is missing", vec![])
     })?;
@@ -362,27 +408,23 @@ fn prefix_sums(batch: &RecordBatch, name: &str, source: &str, first_row: u64) ->
         if a.null_count() > 0 || a.values().iter().any(|&v| v < 0) {
             return Err(bad(&|i| a.is_valid(i).then(|| f64::from(a.value(i)))));
         }
-        let mut p = Vec::with_capacity(a.len() + 1);
-        let mut acc = 0i64;
-        p.push(acc);
-        p.extend(a.values().iter().map(|&v| {
-            acc += i64::from(v);
-            acc
-        }));
-        return Ok(Prefix::Int(p));
+        return Ok(Prefix::Int(per_user_prefix(
+            a.values(),
+            layout,
+            0i64,
+            |acc, v| acc + i64::from(v),
+        )));
     }
     if let Some(a) = col.as_any().downcast_ref::<Float64Array>() {
         if a.null_count() > 0 || !a.values().iter().all(|&v| v >= 0.0 && v.is_finite()) {
             return Err(bad(&|i| a.is_valid(i).then(|| a.value(i))));
         }
-        let mut p = Vec::with_capacity(a.len() + 1);
-        let mut acc = 0.0f64;
-        p.push(acc);
-        p.extend(a.values().iter().map(|&v| {
-            acc += v;
-            acc
-        }));
-        return Ok(Prefix::Float(p));
+        return Ok(Prefix::Float(per_user_prefix(
+            a.values(),
+            layout,
+            0.0f64,
+            |acc, v| acc + v,
+        )));
     }
     Err(churn_data::Error::invalid(
         source,
@@ -391,6 +433,30 @@ fn prefix_sums(batch: &RecordBatch, name: &str, source: &str, first_row: u64) ->
         vec![format!("type {}", col.data_type())],
     )
     .into())
+}
+
+/// Running sums of `values` laid out by `layout`: a `zero` before each user's rows.
+fn per_user_prefix<V: Copy, S: Copy>(
+    values: &[V],
+    layout: &Layout,
+    zero: S,
+    add: impl Fn(S, V) -> S,
+) -> Vec<S> {
+    let mut p = Vec::with_capacity(layout.len());
+    let mut acc = zero;
+    for (i, &v) in values.iter().enumerate() {
+        if p.len() + 1 == layout.end[i] as usize {
+            // The user's first row: its own running sum from zero.
+            acc = zero;
+            p.push(zero);
+        }
+        acc = add(acc, v);
+        p.push(acc);
+    }
+    if p.is_empty() {
+        p.push(zero);
+    }
+    p
 }
 
 /// Counts of a features run.

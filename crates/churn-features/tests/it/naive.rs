@@ -83,3 +83,31 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// A user's features are a function of that user's rows alone, to the last bit: the
+    /// users before it in the input (another partition's, another batch size) change
+    /// nothing. Float window sums taken from one running total over many users did.
+    #[test]
+    fn a_users_features_do_not_depend_on_the_other_users(rows in users(), cut in 1usize..30) {
+        let set = FeatureParams { windows: vec![3, 7, 30] }.check().unwrap();
+        let features = |rows: &[Row], cut: usize| {
+            let input = user_daily(rows);
+            let batches: Vec<RecordBatch> = (0..input.num_rows()).step_by(cut).map(|s| input.slice(s, cut.min(input.num_rows() - s))).collect();
+            let out = compute_batches(&set, batches.into_iter().map(Ok)).unwrap();
+            arrow::compute::concat_batches(&out[0].schema(), &out).unwrap()
+        };
+        let all = features(&rows, cut);
+        let mut at = 0;
+        let mut users: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+        users.dedup();
+        for user in users {
+            let own: Vec<Row> = rows.iter().filter(|r| r.0 == user).cloned().collect();
+            let alone = features(&own, 1000);
+            prop_assert_eq!(&all.slice(at, own.len()), &alone, "user {}", user);
+            at += own.len();
+        }
+    }
+}
