@@ -440,6 +440,31 @@ pub struct PrepareArgs {
     /// Output file (.parquet or .csv) [default: data/processed/user_daily.parquet].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub partition: PartitionArg,
+}
+
+/// `--partition i/N` of the per-user stages.
+#[derive(Debug, Args, Default, Clone, Copy)]
+pub struct PartitionArg {
+    /// Only the users of hash partition i of N (i from 0): every table this command reads
+    /// or writes is the part `<table>/part-0000i-of-0000N.<ext>`. The N parts together are
+    /// the whole table, which train, score and monitor read as one once all N are there.
+    /// For N copies of prepare..trainset over shared storage, e.g. a Kubernetes Indexed Job
+    /// with i = $JOB_COMPLETION_INDEX.
+    #[arg(long, value_name = "i/N")]
+    pub partition: Option<churn_data::partition::Partition>,
+}
+
+impl PartitionArg {
+    /// The file this command reads or writes for the table at `table`: the table itself, or
+    /// the partition's part of it.
+    pub fn path(&self, table: PathBuf) -> PathBuf {
+        match self.partition {
+            Some(p) => p.part_path(&table),
+            None => table,
+        }
+    }
 }
 
 /// A stage's input and output files.
@@ -451,6 +476,8 @@ pub struct StageIo {
     /// Output table (.parquet or .csv) [default: under data/features].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub partition: PartitionArg,
 }
 
 /// `churn trainset` arguments.
@@ -465,6 +492,8 @@ pub struct TrainsetArgs {
     /// Output [default: data/features/training_dataset.parquet].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub partition: PartitionArg,
 }
 
 /// Model kinds on the command line.
@@ -520,6 +549,10 @@ pub struct AllArgs {
     /// Last stage to run.
     #[arg(long, value_enum, value_name = "STAGE")]
     pub to: Option<Stage>,
+    /// With --partition, `all` runs prepare..trainset (the per-user stages) for one
+    /// partition; --from/--to may narrow that range, not widen it.
+    #[command(flatten)]
+    pub partition: PartitionArg,
 }
 
 /// The stages of `churn all`, in order.

@@ -8,14 +8,14 @@ use arrow::array::AsArray;
 use churn_data::clock::{Clock, SystemClock};
 use churn_data::config::{Config, DriftConfig, FileFormat};
 use churn_data::generate::Simulator;
-use churn_data::prepare::prepare_files;
+use churn_data::prepare::prepare_files_in;
 use churn_data::validate::validate_files;
 use churn_models::{ModelKind, RowPlan, TrainParams, Trainer, TrainingData};
 use serde::Serialize;
 
 use crate::cli::{
-    AllArgs, Cli, Command, ConfigAction, FormatArg, GenerateArgs, InputArgs, ModelArg, PrepareArgs,
-    PromoteArgs, ScoreArgs, Stage, StageIo, TrainArgs, TrainsetArgs,
+    AllArgs, Cli, Command, ConfigAction, FormatArg, GenerateArgs, InputArgs, ModelArg,
+    PartitionArg, PrepareArgs, PromoteArgs, ScoreArgs, Stage, StageIo, TrainArgs, TrainsetArgs,
 };
 use crate::deploy;
 use crate::output::{Ui, outln, peak_rss_mib, table};
@@ -345,14 +345,28 @@ fn validate(config: &Config, args: &InputArgs, ui: &Ui) -> Result<(StageReport, 
 fn prepare(config: &Config, args: &PrepareArgs, ui: &Ui) -> Result<StageReport> {
     let started = Instant::now();
     let (users, events) = inputs(config, &args.users, &args.events);
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| config.paths.user_daily_path());
+    let out = args.partition.path(
+        args.out
+            .clone()
+            .unwrap_or_else(|| config.paths.user_daily_path()),
+    );
     let spinner = ui.spinner("prepare");
-    let summary = prepare_files(&users, &events, &out, &config.validate, &config.prepare)
-        .with_context(|| format!("prepare failed; {} was left untouched", display(&out)))?;
+    let summary = prepare_files_in(
+        &users,
+        &events,
+        &out,
+        &config.validate,
+        &config.prepare,
+        args.partition.partition,
+    )
+    .with_context(|| format!("prepare failed; {} was left untouched", display(&out)))?;
     spinner.finish_and_clear();
+    if let Some(p) = args.partition.partition {
+        ui.say(format!(
+            "partition {p}: skipped {} users and {} events of the other partitions",
+            summary.users_other_partition, summary.events_other_partition
+        ));
+    }
     let seconds = started.elapsed().as_secs_f64();
     ui.say(format!(
         "prepared {} user-days from {} events of {} users in {seconds:.2}s ({:.1}M events/s); dropped: {} missing identity, {} duplicate, {} unknown user, {} unknown type",
@@ -379,14 +393,29 @@ fn display(p: &Path) -> String {
 }
 
 fn all(config: &mut Config, args: &AllArgs, ui: &Ui) -> Result<u8> {
-    let from = args.from.unwrap_or(Stage::Generate);
-    let to = args.to.unwrap_or(Stage::Monitor);
+    let partition = args.partition;
+    let (first, last) = match partition.partition {
+        Some(_) => (Stage::Prepare, Stage::Trainset),
+        None => (Stage::Generate, Stage::Monitor),
+    };
+    let from = args.from.unwrap_or(first);
+    let to = args.to.unwrap_or(last);
     anyhow::ensure!(
         from <= to,
         "--from {} comes after --to {}: nothing to run",
         stage_name(from),
         stage_name(to)
     );
+    if let Some(p) = partition.partition {
+        anyhow::ensure!(
+            first <= from && to <= last,
+            "--partition {p} runs the per-user stages prepare..trainset only; --from {} --to {} \
+             reaches beyond them (generate and validate read every user; train, score and \
+             monitor read every part, so run them without --partition once all parts exist)",
+            stage_name(from),
+            stage_name(to)
+        );
+    }
     let g = &args.generate;
     let generate_flags = g.n_users.is_some()
         || g.days.is_some()
@@ -422,21 +451,39 @@ fn all(config: &mut Config, args: &AllArgs, ui: &Ui) -> Result<u8> {
         }
     }
     if runs(Stage::Prepare) {
-        reports.push(prepare(config, &PrepareArgs::default(), ui)?);
+        reports.push(prepare(
+            config,
+            &PrepareArgs {
+                partition,
+                ..PrepareArgs::default()
+            },
+            ui,
+        )?);
     }
     if from <= Stage::Features && Stage::Trainset <= to {
         // All three: one pass over the user-day table.
         runs(Stage::Features);
-        reports.push(data_pass(config, ui)?);
+        reports.push(data_pass(config, partition, ui)?);
     } else {
+        let io = StageIo {
+            partition,
+            ..StageIo::default()
+        };
         if runs(Stage::Features) {
-            reports.push(features(config, &StageIo::default(), ui)?);
+            reports.push(features(config, &io, ui)?);
         }
         if runs(Stage::Labels) {
-            reports.push(labels(config, &StageIo::default(), ui)?);
+            reports.push(labels(config, &io, ui)?);
         }
         if runs(Stage::Trainset) {
-            reports.push(trainset(config, &TrainsetArgs::default(), ui)?);
+            reports.push(trainset(
+                config,
+                &TrainsetArgs {
+                    partition,
+                    ..TrainsetArgs::default()
+                },
+                ui,
+            )?);
         }
     }
     if runs(Stage::Train) {
@@ -486,6 +533,7 @@ fn headline(config: &Config, reports: &[StageReport], ui: &Ui) {
     }
     let detail = |stage: &str| reports.iter().find(|r| r.stage == stage).map(|r| &r.detail);
     let mut lines = vec![String::new(), "results".to_string()];
+    let header = lines.len();
     if let Some(models) = detail("train").and_then(|d| d.as_array()) {
         let m: Vec<String> = models
             .iter()
@@ -565,19 +613,23 @@ fn headline(config: &Config, reports: &[StageReport], ui: &Ui) {
             drifted.join(", ")
         ));
     }
-    ui.say(lines.join("\n"));
+    if lines.len() > header {
+        ui.say(lines.join("\n"));
+    }
 }
 
 fn features(config: &Config, args: &StageIo, ui: &Ui) -> Result<StageReport> {
     let started = Instant::now();
-    let input = args
-        .input
-        .clone()
-        .unwrap_or_else(|| config.paths.user_daily_path());
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| config.paths.features_path());
+    let input = args.partition.path(
+        args.input
+            .clone()
+            .unwrap_or_else(|| config.paths.user_daily_path()),
+    );
+    let out = args.partition.path(
+        args.out
+            .clone()
+            .unwrap_or_else(|| config.paths.features_path()),
+    );
     let set = churn_features::FeatureParams {
         windows: config.features.windows.clone(),
     }
@@ -605,14 +657,16 @@ fn label_params(config: &Config) -> churn_labels::LabelParams {
 
 fn labels(config: &Config, args: &StageIo, ui: &Ui) -> Result<StageReport> {
     let started = Instant::now();
-    let input = args
-        .input
-        .clone()
-        .unwrap_or_else(|| config.paths.user_daily_path());
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| config.paths.labels_path());
+    let input = args.partition.path(
+        args.input
+            .clone()
+            .unwrap_or_else(|| config.paths.user_daily_path()),
+    );
+    let out = args.partition.path(
+        args.out
+            .clone()
+            .unwrap_or_else(|| config.paths.labels_path()),
+    );
     let labeler = label_params(config).check()?;
     let spinner = ui.spinner("labels");
     let summary = labeler
@@ -635,24 +689,18 @@ fn labels(config: &Config, args: &StageIo, ui: &Ui) -> Result<StageReport> {
 
 fn trainset(config: &Config, args: &TrainsetArgs, ui: &Ui) -> Result<StageReport> {
     let started = Instant::now();
-    let features = args
-        .features
-        .clone()
-        .unwrap_or_else(|| config.paths.features_path());
-    let labels = args
-        .labels
-        .clone()
-        .unwrap_or_else(|| config.paths.labels_path());
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| config.paths.trainset_path());
+    let part =
+        |path: &Option<PathBuf>, table: PathBuf| args.partition.path(path.clone().unwrap_or(table));
+    let features = part(&args.features, config.paths.features_path());
+    let labels = part(&args.labels, config.paths.labels_path());
+    let table = args.out.clone().unwrap_or(config.paths.trainset_path());
+    let out = args.partition.path(table.clone());
+    let json = args.partition.path(table.with_extension("json"));
     let spinner = ui.spinner("trainset");
     let params = trainset_params(config);
     let summary = churn_labels::build_trainset(&features, &labels, &out, &params)
         .with_context(|| format!("trainset failed; {} was left untouched", display(&out)))?;
     spinner.finish_and_clear();
-    let json = out.with_extension("json");
     churn_data::io::write_json(&json, &summary)?;
     ui.say(trainset_line(&summary, started.elapsed().as_secs_f64()));
     StageReport::new(
@@ -670,14 +718,18 @@ fn trainset(config: &Config, args: &TrainsetArgs, ui: &Ui) -> Result<StageReport
 /// Features, labels and the training set in one pass over the user-day table (what `churn
 /// all` runs when it runs all three): the same tables as the three stages, without reading
 /// the user-day table twice or the features table back.
-fn data_pass(config: &Config, ui: &Ui) -> Result<StageReport> {
+fn data_pass(config: &Config, partition: PartitionArg, ui: &Ui) -> Result<StageReport> {
     let started = Instant::now();
-    let input = config.paths.user_daily_path();
+    let input = partition.path(config.paths.user_daily_path());
     let outputs = [
         config.paths.features_path(),
         config.paths.labels_path(),
         config.paths.trainset_path(),
-    ];
+    ]
+    .map(|p| partition.path(p));
+    // A partition's summary is its part of a folder of summaries, never inside the
+    // training set's folder, which Parquet readers take as all data.
+    let json = partition.path(config.paths.trainset_path().with_extension("json"));
     let features = churn_features::FeatureParams {
         windows: config.features.windows.clone(),
     }
@@ -702,7 +754,6 @@ fn data_pass(config: &Config, ui: &Ui) -> Result<StageReport> {
         )
     })?;
     spinner.finish_and_clear();
-    let json = outputs[2].with_extension("json");
     churn_data::io::write_json(&json, &summary.trainset)?;
     let seconds = started.elapsed().as_secs_f64();
     ui.say(features_line(&summary.features, seconds));

@@ -1122,3 +1122,104 @@ fn killing_score_and_registry_writers_leaves_old_or_new_complete_files() {
         .collect();
     assert!(left.is_empty(), "temporary files left behind: {left:?}");
 }
+
+/// Every row of a table (a file or a folder of parts), sorted by user and date, as text.
+fn sorted_rows(path: &Path) -> Vec<String> {
+    let (_, batches) = churn_data::io::read_all(path, None).unwrap();
+    let mut rows = Vec::new();
+    for b in &batches {
+        for i in 0..b.num_rows() {
+            let cells: Vec<String> = b
+                .columns()
+                .iter()
+                .map(|c| arrow::util::display::array_value_to_string(c, i).unwrap())
+                .collect();
+            rows.push(cells.join("|"));
+        }
+    }
+    rows.sort();
+    rows
+}
+
+#[test]
+fn partitioned_runs_add_up_to_the_whole_tables_and_train_reads_every_part() {
+    let whole = tempfile::tempdir().unwrap();
+    let o = churn(
+        whole.path(),
+        &[
+            "all",
+            "--n-users",
+            "120",
+            "--days",
+            "90",
+            "--to",
+            "trainset",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let parts = tempfile::tempdir().unwrap();
+    let raw = parts.path().join("data/raw");
+    std::fs::create_dir_all(&raw).unwrap();
+    for f in ["users.parquet", "events.parquet"] {
+        std::fs::copy(whole.path().join("data/raw").join(f), raw.join(f)).unwrap();
+    }
+    // Two partitions of three, as two pods of an indexed job would run them.
+    for i in [0, 2] {
+        let o = churn(parts.path(), &["all", "--partition", &format!("{i}/3")]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            text(&o).contains(&format!("partition {i}/3: skipped")),
+            "{}",
+            text(&o)
+        );
+    }
+    // The whole table is not there yet: reading it is an error naming the missing part.
+    let o = churn(parts.path(), &["train", "--model", "lr"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("1 of 3 partition parts are missing (1/3)"),
+        "{}",
+        text(&o)
+    );
+    // The last partition, by stage, as separate commands.
+    for stage in ["prepare", "features", "labels", "trainset"] {
+        let o = churn(parts.path(), &[stage, "--partition", "1/3"]);
+        assert!(o.status.success(), "{stage}: {}", text(&o));
+    }
+    for table in [
+        "data/processed/user_daily.parquet",
+        "data/features/user_features_daily.parquet",
+        "data/features/user_features_daily.latest.parquet",
+        "data/features/labels.parquet",
+        "data/features/training_dataset.parquet",
+    ] {
+        let (a, b) = (whole.path().join(table), parts.path().join(table));
+        assert!(b.is_dir(), "{table} is a folder of parts");
+        assert_eq!(sorted_rows(&a), sorted_rows(&b), "{table}");
+    }
+    let summary = parts
+        .path()
+        .join("data/features/training_dataset.json/part-00001-of-00003.json");
+    assert!(summary.is_file());
+    // Downstream stages take the folders as the whole tables.
+    let o = churn(parts.path(), &["all", "--from", "train", "--to", "score"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // A partitioned run stays within the per-user stages; a whole-table write does not
+    // replace a folder of parts.
+    let o = churn(
+        parts.path(),
+        &["all", "--partition", "0/3", "--to", "train"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("prepare..trainset only"), "{}", text(&o));
+    let o = churn(parts.path(), &["features"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("is a folder (the parts of a run with --partition)"),
+        "{}",
+        text(&o)
+    );
+    let o = churn(parts.path(), &["prepare", "--partition", "3/3"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("below N (3)"), "{}", text(&o));
+}

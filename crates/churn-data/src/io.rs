@@ -371,7 +371,8 @@ fn describe_fields(schema: &Schema) -> String {
 /// `events/date=2025-01-01/part-0.parquet`), in path order, with their format. Names
 /// starting with `.` or `_` (`_SUCCESS`, `.part-0.crc`, temporary files) are skipped, and so
 /// are other extensions. A folder with no data file, or with files of both formats, is an
-/// error naming it.
+/// error naming it, and so is a folder of partition parts (`part-00000-of-00004.parquet`,
+/// see [`crate::partition`]) that lacks a part or mixes two partition counts.
 pub fn data_files(path: &Path) -> Result<(Format, Vec<PathBuf>)> {
     if !path.is_dir() {
         return Ok((Format::from_path(path)?, vec![path.to_path_buf()]));
@@ -418,7 +419,9 @@ pub fn data_files(path: &Path) -> Result<(Format, Vec<PathBuf>)> {
             ),
         });
     }
-    Ok((format, files.into_iter().map(|(p, _)| p).collect()))
+    let files: Vec<PathBuf> = files.into_iter().map(|(p, _)| p).collect();
+    crate::partition::check_parts(path, &files)?;
+    Ok((format, files))
 }
 
 /// The row groups whose statistics may hold `day` in the Date32 column `index` (a group
@@ -764,6 +767,25 @@ impl AtomicFile {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
+        if target.is_dir() {
+            return Err(Error::Folder {
+                path: target.to_path_buf(),
+                message: "is a folder (the parts of a run with --partition) where this run \
+                          writes one file; remove the folder, or run with --partition"
+                    .into(),
+            });
+        }
+        if dir.is_file() {
+            return Err(Error::Folder {
+                path: dir.clone(),
+                message: format!(
+                    "is a file where this run writes the part {} of a partitioned table; \
+                     remove the file (a run without --partition wrote it), or run without \
+                     --partition",
+                    target.display()
+                ),
+            });
+        }
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create folder", e))?;
         let name = target
             .file_name()
@@ -1320,8 +1342,19 @@ pub fn prefetched<T: Send, R>(
 
 /// The latest-date snapshot beside a daily table: `user_features_daily.parquet` →
 /// `user_features_daily.latest.parquet`, the rows of the table's last as_of_date only, so
-/// the daily job (score the latest date) reads one date instead of the whole history.
+/// the daily job (score the latest date) reads one date instead of the whole history. The
+/// snapshot of a partition's part (`T/part-00001-of-00004.parquet`, see
+/// [`crate::partition`]) is the same part of the snapshot folder of `T`.
 pub fn latest_snapshot_path(table: &Path) -> PathBuf {
+    // A partition's part `T/part-i-of-N.parquet` has its snapshot in the snapshot folder
+    // of `T`, so the snapshot folder is as whole as the table's.
+    if let Some(name) = table.file_name()
+        && let Some(folder) = table.parent()
+        && crate::partition::part_of(&name.to_string_lossy()).is_some()
+        && !folder.as_os_str().is_empty()
+    {
+        return latest_snapshot_path(folder).join(name);
+    }
     let stem = table
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

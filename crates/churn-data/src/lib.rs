@@ -36,6 +36,7 @@ pub mod groups;
 mod idset;
 pub mod io;
 pub mod names;
+pub mod partition;
 pub mod prepare;
 pub mod schema;
 pub mod validate;

@@ -29,6 +29,7 @@ use crate::canonical::{
 use crate::config::{PrepareConfig, ValidateConfig};
 use crate::idset::IdSet;
 use crate::io::{DEFAULT_BATCH_SIZE, TableReader, TableWriter};
+use crate::partition::Partition;
 use crate::schema::{
     self, EVENTS_COLUMNS, USERS_COLUMNS, event_code, events, user_daily_schema, users,
 };
@@ -58,6 +59,11 @@ pub struct PrepareSummary {
     pub events_dropped_duplicate: u64,
     /// Events of users not in the users table.
     pub events_dropped_unknown_user: u64,
+    /// Users of other partitions, skipped by a partitioned run (see [`crate::partition`]).
+    pub users_other_partition: u64,
+    /// Events of other partitions' users, skipped by a partitioned run (after the duplicate
+    /// check, which sees every event, so the parts add up to the unpartitioned table).
+    pub events_other_partition: u64,
     /// Events whose type is neither allowed nor mapped.
     pub events_dropped_unknown_type: u64,
     /// Events dated before their user's grid starts (before signup).
@@ -135,6 +141,7 @@ pub struct UserTable {
     is_paid: Vec<Option<i32>>,
     country: Vec<Option<String>>,
     source: Vec<Option<String>>,
+    partition: Option<Partition>,
 }
 
 impl UserTable {
@@ -151,12 +158,35 @@ impl UserTable {
         self.index.get(id).copied()
     }
 
+    /// Where an event's user id goes: its dense index, `OTHER_PARTITION` for a user of
+    /// another partition, or `UNKNOWN_USER`.
+    fn lookup(&self, id: &str) -> u32 {
+        match self.index.get(id) {
+            Some(&i) => i,
+            None if self.partition.is_some_and(|p| !p.contains(id)) => OTHER_PARTITION,
+            None => UNKNOWN_USER,
+        }
+    }
+
     /// Cleans raw users batches (any reasonable types) into a table, counting what it drops.
     pub fn from_batches(
         batches: impl Iterator<Item = Result<RecordBatch>>,
         summary: &mut PrepareSummary,
     ) -> Result<Self> {
-        let mut t = UserTable::default();
+        Self::from_batches_in(batches, summary, None)
+    }
+
+    /// [`UserTable::from_batches`] keeping only the users of `partition` (all when `None`);
+    /// events of the others are then skipped, not counted as unknown.
+    pub fn from_batches_in(
+        batches: impl Iterator<Item = Result<RecordBatch>>,
+        summary: &mut PrepareSummary,
+        partition: Option<Partition>,
+    ) -> Result<Self> {
+        let mut t = UserTable {
+            partition,
+            ..UserTable::default()
+        };
         for batch in batches {
             let (b, _) = canonicalize(&batch?, &USERS_COLUMNS, 0)?;
             let id = typed::<StringArray>(&b, users::USER_ID);
@@ -172,6 +202,10 @@ impl UserTable {
                     continue;
                 }
                 let key = id.value(r);
+                if partition.is_some_and(|p| !p.contains(key)) {
+                    summary.users_other_partition += 1;
+                    continue;
+                }
                 if t.index.contains_key(key) {
                     summary.users_dropped_duplicate += 1;
                     continue;
@@ -338,6 +372,10 @@ impl<'a> EventCleaner<'a> {
                 summary.events_dropped_unknown_user += 1;
                 continue;
             }
+            if user == OTHER_PARTITION {
+                summary.events_other_partition += 1;
+                continue;
+            }
             let t = etype.value(r);
             let code = match contract_type_code(t).or_else(|| self.types.get(t).copied()) {
                 Some(c) => Some(c),
@@ -404,7 +442,7 @@ fn lookup_users(users: &UserTable, raw: &RecordBatch) -> Result<Vec<u32>> {
             Some(s) => match last {
                 Some((prev, i)) if prev == s => i,
                 _ => {
-                    let i = users.index_of(s).unwrap_or(UNKNOWN_USER);
+                    let i = users.lookup(s);
                     last = Some((s, i));
                     i
                 }
@@ -430,7 +468,7 @@ fn lookup_integer_users(users: &UserTable, col: &ArrayRef) -> Result<Vec<u32>> {
             (None, _) => MISSING_ID,
             (Some(x), Some((prev, i))) if prev == x => i,
             (Some(x), _) => {
-                let i = users.index_of(&x.to_string()).unwrap_or(UNKNOWN_USER);
+                let i = users.lookup(&x.to_string());
                 last = Some((x, i));
                 i
             }
@@ -459,6 +497,7 @@ const CLEAN_SPEC: [schema::ColumnSpec; 5] = [
 
 const MISSING_ID: u32 = u32::MAX;
 const UNKNOWN_USER: u32 = u32::MAX - 1;
+const OTHER_PARTITION: u32 = u32::MAX - 2;
 
 /// Builds user-day batches.
 struct DailyBuilder {
@@ -885,6 +924,22 @@ pub fn prepare_files(
     vcfg: &ValidateConfig,
     pcfg: &PrepareConfig,
 ) -> Result<PrepareSummary> {
+    prepare_files_in(users_path, events_path, out, vcfg, pcfg, None)
+}
+
+/// [`prepare_files`] for the users of one partition (see [`crate::partition`]), or all
+/// when `partition` is `None`. The date range is the events' whole range, so every part's
+/// grid ends on the same last date, and the parts of every partition together hold exactly
+/// the rows of the unpartitioned table. `out` is the file written (a part's path, for a
+/// partitioned table).
+pub fn prepare_files_in(
+    users_path: &Path,
+    events_path: &Path,
+    out: &Path,
+    vcfg: &ValidateConfig,
+    pcfg: &PrepareConfig,
+    partition: Option<Partition>,
+) -> Result<PrepareSummary> {
     let mut summary = PrepareSummary::default();
     let reader = TableReader::open(users_path, None, DEFAULT_BATCH_SIZE)?;
     require_columns(
@@ -893,14 +948,29 @@ pub fn prepare_files(
         &missing_required(&reader.schema(), &USERS_COLUMNS),
     )?;
     require_time_types(users_path, &reader.schema(), &USERS_COLUMNS)?;
-    let users = UserTable::from_batches(reader, &mut summary)?;
+    let users = UserTable::from_batches_in(reader, &mut summary, partition)?;
     if users.is_empty() {
-        return Err(Error::invalid(
-            users_path,
-            users::USER_ID,
-            "users table must have at least one user with a user_id",
-            vec![],
-        ));
+        return Err(match partition {
+            Some(p) => Error::invalid(
+                users_path,
+                users::USER_ID,
+                format!(
+                    "partition {p} holds none of the users (each holds those whose id hashes \
+                     to it); use fewer partitions than {}",
+                    p.count()
+                ),
+                vec![format!(
+                    "{} users in other partitions",
+                    summary.users_other_partition
+                )],
+            ),
+            None => Error::invalid(
+                users_path,
+                users::USER_ID,
+                "users table must have at least one user with a user_id",
+                vec![],
+            ),
+        });
     }
     let source = events_path.to_path_buf();
     // Parquet encoding runs on its own thread, overlapping decoding and aggregation.

@@ -592,3 +592,45 @@ fn one_days_rows_from_many_row_groups_come_in_file_order() {
         assert_eq!(got, want, "day {day}");
     }
 }
+
+#[test]
+fn a_whole_table_and_a_folder_of_parts_never_replace_each_other() {
+    use churn_data::partition::Partition;
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("t.parquet");
+    write_batches(&table, batch().schema(), &[batch()]).unwrap();
+    // A part cannot be written into a whole table's file, and the file is kept.
+    let part = Partition::new(0, 2).unwrap().part_path(&table);
+    let e = TableWriter::create(&part, batch().schema())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("is a file where this run writes the part"),
+        "{e}"
+    );
+    assert!(e.contains("t.parquet"), "{e}");
+    assert_eq!(
+        pretty(&read_all(&table, None).unwrap().1),
+        pretty(&[batch()])
+    );
+    // Nor a whole table over a folder of parts; the parts are kept.
+    std::fs::remove_file(&table).unwrap();
+    for i in 0..2 {
+        let part = Partition::new(i, 2).unwrap().part_path(&table);
+        write_batches(&part, batch().schema(), &[batch()]).unwrap();
+    }
+    let e = write_batches(&table, batch().schema(), &[batch()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("is a folder (the parts of a run with --partition)"),
+        "{e}"
+    );
+    assert_eq!(read_all(&table, None).unwrap().1.len(), 2);
+    // A part's latest-date snapshot is the same part of the snapshot folder.
+    assert_eq!(
+        churn_data::io::latest_snapshot_path(&Partition::new(1, 2).unwrap().part_path(&table)),
+        dir.path()
+            .join("t.latest.parquet/part-00001-of-00002.parquet")
+    );
+}

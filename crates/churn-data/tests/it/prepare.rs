@@ -400,3 +400,85 @@ fn events_are_counted_in_the_days_of_a_time_zone_with_summer_time() {
     assert_eq!(active_days("-04:00"), ["2025-01-10", "2025-06-10"]);
     assert_eq!(active_days(""), ["2025-01-10", "2025-06-10"]);
 }
+
+/// The batch with its `user_id` column as Int64 (the simulator's `u0000042` as 42).
+fn integer_ids(batch: &RecordBatch) -> RecordBatch {
+    use arrow::array::{Array, Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    let i = batch.schema().index_of("user_id").unwrap();
+    let text = arrow::compute::cast(batch.column(i), &DataType::Utf8).unwrap();
+    let ids = text.as_any().downcast_ref::<StringArray>().unwrap();
+    let ints: Int64Array = ids
+        .iter()
+        .map(|v| v.map(|s| s.trim_start_matches('u').parse::<i64>().unwrap()))
+        .collect();
+    let mut fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields[i] = Field::new("user_id", DataType::Int64, ids.null_count() > 0);
+    let mut columns = batch.columns().to_vec();
+    columns[i] = std::sync::Arc::new(ints);
+    RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns).unwrap()
+}
+
+#[test]
+fn the_parts_of_every_partition_add_up_to_the_whole_user_day_table() {
+    use churn_data::partition::Partition;
+    use churn_data::prepare::prepare_files_in;
+    let (users, events) = simulated(300, 60);
+    let dir = tempfile::tempdir().unwrap();
+    // Integer ids: events are looked up as integers, partitions hash their decimal text.
+    let (u, e) = (
+        dir.path().join("users.parquet"),
+        dir.path().join("events.parquet"),
+    );
+    let (users, events) = (integer_ids(&users), integer_ids(&events));
+    write_batches(&u, users.schema(), std::slice::from_ref(&users)).unwrap();
+    write_batches(&e, events.schema(), std::slice::from_ref(&events)).unwrap();
+    let (vcfg, pcfg) = (ValidateConfig::default(), PrepareConfig::default());
+    let whole_path = dir.path().join("whole.parquet");
+    let whole = prepare_files(&u, &e, &whole_path, &vcfg, &pcfg).unwrap();
+    let table = dir.path().join("user_daily.parquet");
+    let n = 4;
+    let mut kept = (0, 0, 0);
+    for i in 0..n {
+        let p = Partition::new(i, n).unwrap();
+        let s = prepare_files_in(&u, &e, &p.part_path(&table), &vcfg, &pcfg, Some(p)).unwrap();
+        assert!(s.users_kept > 0 && s.users_kept < whole.users_kept, "{s:?}");
+        assert_eq!(s.users_kept + s.users_other_partition, whole.users_kept);
+        assert_eq!(s.events_kept + s.events_other_partition, whole.events_kept);
+        assert_eq!(
+            s.events_dropped_unknown_user, 0,
+            "other partitions are not unknown"
+        );
+        // Every part's grid ends on the data's last date, not its own users' last event.
+        assert_eq!(
+            (s.first_date, s.last_date),
+            (whole.first_date, whole.last_date)
+        );
+        kept = (
+            kept.0 + s.users_kept,
+            kept.1 + s.events_kept,
+            kept.2 + s.user_days,
+        );
+    }
+    assert_eq!(kept, (whole.users_kept, whole.events_kept, whole.user_days));
+    let sort = |b: &[RecordBatch]| {
+        let mut lines: Vec<String> = pretty(b).lines().map(String::from).collect();
+        lines.sort();
+        lines
+    };
+    let (_, a) = read_all(&whole_path, None).unwrap();
+    let (_, b) = read_all(&table, None).unwrap();
+    assert_eq!(sort(&a), sort(&b));
+    // Without one part, the folder is not the whole table.
+    std::fs::remove_file(Partition::new(3, n).unwrap().part_path(&table)).unwrap();
+    let e = read_all(&table, None).unwrap_err().to_string();
+    assert!(
+        e.contains("1 of 4 partition parts are missing (3/4)"),
+        "{e}"
+    );
+}
