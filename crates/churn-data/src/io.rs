@@ -102,7 +102,12 @@ impl TableReader {
         date: Option<(&str, i32)>,
     ) -> Result<Self> {
         if path.is_dir() {
-            return Self::open_folder(path, columns, batch_size, date);
+            let (_, files) = data_files(path)?;
+            let date: Option<(String, i32)> = date.map(|(c, d)| (c.to_string(), d));
+            return Self::open_folder(path, files, columns, move |file, names| {
+                let date = date.as_ref().map(|(c, d)| (c.as_str(), *d));
+                Self::open_on_date(file, names, batch_size, date)
+            });
         }
         let format = Format::from_path(path)?;
         let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
@@ -170,17 +175,17 @@ impl TableReader {
         })
     }
 
-    /// Every data file of a folder in turn, as one table: the columns (and, for Parquet,
-    /// their types) must be the same in every file; each batch carries the first file's
-    /// columns, all nullable.
+    /// The data `files` of the folder `path` (see [`data_files`]) in turn, each opened by
+    /// `open(file, columns)`, as one table: the columns (and, for Parquet, their types) must
+    /// be the same in every file; each batch carries the first file's columns, all nullable.
     fn open_folder(
         path: &Path,
+        files: Vec<PathBuf>,
         columns: Option<&[&str]>,
-        batch_size: usize,
-        date: Option<(&str, i32)>,
+        open: impl Fn(&Path, Option<&[&str]>) -> Result<Self> + Send + 'static,
     ) -> Result<Self> {
-        let (format, files) = data_files(path)?;
-        let first = Self::open_on_date(&files[0], columns, batch_size, date)?;
+        let first = open(&files[0], columns)?;
+        let format = first.format;
         let schema: SchemaRef = Arc::new(Schema::new(
             first
                 .schema()
@@ -191,7 +196,6 @@ impl TableReader {
         ));
         let columns: Option<Vec<String>> =
             columns.map(|c| c.iter().map(|s| s.to_string()).collect());
-        let date: Option<(String, i32)> = date.map(|(c, d)| (c.to_string(), d));
         let first_file = files[0].clone();
         let shape = schema.clone();
         let rest = files
@@ -201,8 +205,7 @@ impl TableReader {
                 let names: Option<Vec<&str>> = columns
                     .as_ref()
                     .map(|c| c.iter().map(String::as_str).collect());
-                let date = date.as_ref().map(|(c, d)| (c.as_str(), *d));
-                let opened = Self::open_on_date(&file, names.as_deref(), batch_size, date)
+                let opened = open(&file, names.as_deref())
                     .and_then(|r| same_columns(r, &shape, &first_file));
                 match opened {
                     Ok(r) => Box::new(r),
@@ -229,8 +232,9 @@ impl TableReader {
 
     /// Opens a Parquet table keeping about `max_rows` of its rows: 32 evenly spaced runs of
     /// consecutive rows (runs long enough that whole pages outside them are skipped, not
-    /// decoded, when the file has a page index). A table with no more rows than that, or a
-    /// CSV table, is read whole.
+    /// decoded, when the file has a page index); from a folder of files (the parts of a
+    /// partitioned run), each file's share of `max_rows` in proportion to its rows. A table
+    /// with no more rows than that, or a CSV table, is read whole.
     pub fn open_sample(
         path: &Path,
         columns: Option<&[&str]>,
@@ -239,12 +243,16 @@ impl TableReader {
     ) -> Result<Self> {
         use parquet::arrow::arrow_reader::{ArrowReaderOptions, RowSelection, RowSelector};
         let total = parquet_row_count(path).unwrap_or(0) as usize;
-        if max_rows == 0
-            || total <= max_rows
-            || path.is_dir()
-            || Format::from_path(path)? != Format::Parquet
-        {
+        if max_rows == 0 || total <= max_rows || Format::from_path(path)? != Format::Parquet {
             return Self::open(path, columns, batch_size);
+        }
+        if path.is_dir() {
+            let (_, files) = data_files(path)?;
+            return Self::open_folder(path, files, columns, move |file, names| {
+                let rows = parquet_row_count(file).unwrap_or(0) as usize;
+                let share = (max_rows as u128 * rows as u128).div_ceil(total as u128) as usize;
+                Self::open_sample(file, names, batch_size, share.max(1))
+            });
         }
         let runs = 32usize.min(max_rows);
         let run = max_rows / runs;

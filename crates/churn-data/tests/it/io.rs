@@ -634,3 +634,22 @@ fn a_whole_table_and_a_folder_of_parts_never_replace_each_other() {
             .join("t.latest.parquet/part-00001-of-00002.parquet")
     );
 }
+
+#[test]
+fn a_sample_of_a_folder_of_parts_takes_each_parts_share() {
+    use churn_data::partition::Partition;
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("t.parquet");
+    for (i, n) in [(0, 30_000), (1, 10_000)] {
+        let part = Partition::new(i, 2).unwrap().part_path(&table);
+        let batches = many(n, 4_000);
+        write_batches(&part, batches[0].schema(), &batches).unwrap();
+    }
+    // 3,000 rows of the first part and 1,000 of the second (32 runs each, rounded down):
+    // far from all 40,000, and more than either part's share alone.
+    let rows: usize = TableReader::open_sample(&table, None, 1024, 4_000)
+        .unwrap()
+        .map(|b| b.unwrap().num_rows())
+        .sum();
+    assert_eq!(rows, 32 * (3_000 / 32) + 32 * (1_000 / 32));
+}
