@@ -150,7 +150,9 @@ pub enum Command {
     /// trainset, train, promote, score, monitor (drift); then print the headline results.
     ///
     /// `--from STAGE` / `--to STAGE` run a part: the stages before --from use the outputs
-    /// already under the root.
+    /// already under the root. `--partition i/N` runs prepare..trainset (the per-user
+    /// stages) for one hash partition of the users; once all N have run, `churn all --from
+    /// train` uses the parts as whole tables.
     All(AllArgs),
     /// Inspect the configuration.
     Config {
@@ -549,8 +551,8 @@ pub struct AllArgs {
     /// Last stage to run.
     #[arg(long, value_enum, value_name = "STAGE")]
     pub to: Option<Stage>,
-    /// With --partition, `all` runs prepare..trainset (the per-user stages) for one
-    /// partition; --from/--to may narrow that range, not widen it.
+    // With --partition, `all` runs prepare..trainset for one partition; --from/--to may
+    // narrow that range, not widen it.
     #[command(flatten)]
     pub partition: PartitionArg,
 }
