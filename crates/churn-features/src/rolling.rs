@@ -140,12 +140,12 @@ impl Features {
     ) -> Result<RecordBatch> {
         let n = chunk.batch.num_rows();
         let dates = chunk.dates().values();
-        // Prefix sums restarting at each user; a window sum is a difference inside one
-        // user. Counts sum in i64 (exact), measures in f64.
-        let layout = Layout::of(&chunk.starts);
+        // Prefix sums restarting at each user (see `Prefix`); a window sum is a difference
+        // inside one user. Counts sum in i64 (exact), measures in f64.
+        let starts = &chunk.starts;
         let sums: Vec<Prefix> = SUMMED
             .iter()
-            .map(|(col, _, _)| prefix_sums(&chunk.batch, col, source, first_row, &layout))
+            .map(|(col, _, _)| prefix_sums(&chunk.batch, col, source, first_row, starts))
             .collect::<Result<_>>()?;
         let quiz = typed::<Float64Array>(&chunk.batch, ud::QUIZ_AVG_SCORE, source)?;
         let since_signup = typed::<Int32Array>(&chunk.batch, ud::DAYS_SINCE_SIGNUP, source)?;
@@ -171,9 +171,9 @@ impl Features {
             .into());
         }
         let (quiz_sum, quiz_n) = {
-            let mut sum = Vec::with_capacity(layout.len());
-            let mut count = Vec::with_capacity(layout.len());
-            for w in chunk.starts.windows(2) {
+            let mut sum = Vec::with_capacity(n + chunk.users());
+            let mut count = Vec::with_capacity(n + chunk.users());
+            for w in starts.windows(2) {
                 let (mut s, mut k) = (0.0f64, 0u32);
                 sum.push(s);
                 count.push(k);
@@ -189,24 +189,25 @@ impl Features {
             (sum, count)
         };
 
-        // left[w][i]: first row of i's user dated within (date_i - w, date_i].
-        let mut lefts: Vec<Vec<u32>> = vec![vec![0; n]; self.windows.len()];
+        // spans[w][i]: the prefix entries whose difference sums the rows of i's user dated
+        // within (date_i - w, date_i]: rows l..=i are entries (l + u, i + u + 1) for user u.
+        let mut spans: Vec<Vec<Span>> = vec![vec![(0, 0); n]; self.windows.len()];
         let mut dsla = vec![0i32; n];
         for u in 0..chunk.users() {
-            let (s, e) = (chunk.starts[u], chunk.starts[u + 1]);
+            let (s, e) = (starts[u], starts[u + 1]);
             for (wi, &w) in self.windows.iter().enumerate() {
-                let left = &mut lefts[wi][s..e];
+                let span = &mut spans[wi][s..e];
                 let mut l = s;
-                for (i, out) in (s..e).zip(left) {
+                for (i, out) in (s..e).zip(span) {
                     while dates[l] <= dates[i] - w as i32 {
                         l += 1;
                     }
-                    *out = l as u32;
+                    *out = ((l + u) as u32, (i + u + 1) as u32);
                 }
             }
             let mut last_active: Option<i32> = None;
             for i in s..e {
-                if sums[0].at(&layout, i) > 0.0 {
+                if sums[0].sum(((i + u) as u32, (i + u + 1) as u32)) > 0.0 {
                     last_active = Some(dates[i]);
                 }
                 dsla[i] = match last_active {
@@ -219,16 +220,15 @@ impl Features {
 
         let mut columns: Vec<ArrayRef> = chunk.batch.columns().to_vec();
         columns.push(Arc::new(Int32Array::from(dsla)));
-        for left in &lefts {
+        for span in &spans {
             for (sum, (_, _, float)) in sums.iter().zip(SUMMED) {
-                columns.push(sum.window(&layout, left, float));
+                columns.push(sum.window(span, float));
             }
             let mut valid = Vec::with_capacity(n);
-            let avg: Vec<f64> = left
+            let avg: Vec<f64> = span
                 .iter()
-                .enumerate()
-                .map(|(i, &l)| {
-                    let (from, to) = layout.range(l as usize, i);
+                .map(|&(from, to)| {
+                    let (from, to) = (from as usize, to as usize);
                     let k = quiz_n[to] - quiz_n[from];
                     valid.push(k > 0);
                     if k > 0 {
@@ -243,20 +243,16 @@ impl Features {
                 Some(NullBuffer::from(valid)),
             )));
         }
-        let rate_left = &lefts[self
+        let rate_spans = &spans[self
             .windows
             .iter()
             .position(|&w| w == self.rate_window)
             .expect("rate window is one of the windows")];
         let (succ, fail) = (&sums[6], &sums[7]);
-        let rate: Vec<f64> = rate_left
+        let rate: Vec<f64> = rate_spans
             .iter()
-            .enumerate()
-            .map(|(i, &l)| {
-                let (s, fl) = (
-                    succ.sum(&layout, l as usize, i),
-                    fail.sum(&layout, l as usize, i),
-                );
+            .map(|&span| {
+                let (s, fl) = (succ.sum(span), fail.sum(span));
                 if s + fl > 0.0 { fl / (s + fl) } else { 0.0 }
             })
             .collect();
@@ -266,38 +262,15 @@ impl Features {
     }
 }
 
-/// Where a chunk's rows sit in prefix sums that restart at each user: user `u` (rows
-/// `s..e`) owns the entries `s + u ..= e + u`, the first 0. A user's window sums then depend
-/// on that user's rows alone, not on the users before it in the chunk: with one running
-/// sum over the chunk, a float window sum is a difference of two large totals and its last
-/// bits change with the chunk's other users (a partitioned run's parts, another batch size).
-struct Layout {
-    /// Row `i`'s entry: `i + u + 1`, the sum of its user's rows up to and including `i`.
-    end: Vec<u32>,
-}
+/// Two entries of a [`Prefix`] whose difference is a window sum.
+type Span = (u32, u32);
 
-impl Layout {
-    fn of(starts: &[usize]) -> Self {
-        let mut end = Vec::with_capacity(starts.last().copied().unwrap_or(0));
-        for (u, w) in starts.windows(2).enumerate() {
-            end.extend((w[0]..w[1]).map(|i| (i + u + 1) as u32));
-        }
-        Self { end }
-    }
-
-    /// Entries of a prefix array: one per row and one per user.
-    fn len(&self) -> usize {
-        self.end.last().map_or(1, |&e| e as usize + 1)
-    }
-
-    /// `(a, b)` such that `p[b] - p[a]` sums rows `from..=to` of one user.
-    fn range(&self, from: usize, to: usize) -> (usize, usize) {
-        let b = self.end[to] as usize;
-        (b - (to - from + 1), b)
-    }
-}
-
-/// Prefix sums of one summed column, laid out by [`Layout`].
+/// Prefix sums of one summed column that restart at each user: user `u` (rows `s..e` of
+/// the chunk) owns the entries `s + u ..= e + u`, the first 0, so rows `l..=i` sum to
+/// `p[i + u + 1] - p[l + u]`. A user's window sums then depend on that user's rows alone:
+/// with one running sum over the chunk, a float window sum is a difference of two large
+/// totals, and its last bits changed with the chunk's other users (a partitioned run's
+/// parts, another batch size).
 enum Prefix {
     /// Of an integer count: exact.
     Int(Vec<i64>),
@@ -306,44 +279,37 @@ enum Prefix {
 }
 
 impl Prefix {
-    /// The sum of rows `from..=to` (one user's), as f64 (exact for counts far below 2^53).
-    fn sum(&self, layout: &Layout, from: usize, to: usize) -> f64 {
-        let (a, b) = layout.range(from, to);
+    /// The sum over a span, as f64 (exact for counts far below 2^53).
+    fn sum(&self, (a, b): Span) -> f64 {
         match self {
-            Prefix::Int(p) => (p[b] - p[a]) as f64,
-            Prefix::Float(p) => p[b] - p[a],
+            Prefix::Int(p) => (p[b as usize] - p[a as usize]) as f64,
+            Prefix::Float(p) => p[b as usize] - p[a as usize],
         }
     }
 
-    /// Row `i`'s own value.
-    fn at(&self, layout: &Layout, i: usize) -> f64 {
-        self.sum(layout, i, i)
-    }
-
-    /// The window sum of every row (`left[i]..=i`), as Int32 or Float64.
-    fn window(&self, layout: &Layout, left: &[u32], float: bool) -> ArrayRef {
-        let ranges = left
-            .iter()
-            .enumerate()
-            .map(|(i, &l)| layout.range(l as usize, i));
+    /// The window sum of every row (its span), as Int32 or Float64.
+    fn window(&self, spans: &[Span], float: bool) -> ArrayRef {
         match (self, float) {
             (Prefix::Int(p), false) => Arc::new(Int32Array::from(
-                ranges
+                spans
+                    .iter()
                     // A window sum beyond i32 saturates, as the f64 path does.
-                    .map(|(a, b)| (p[b] - p[a]).min(i64::from(i32::MAX)) as i32)
+                    .map(|&(a, b)| (p[b as usize] - p[a as usize]).min(i64::from(i32::MAX)) as i32)
                     .collect::<Vec<_>>(),
             )),
             (Prefix::Float(p), true) => Arc::new(Float64Array::from(
-                ranges.map(|(a, b)| p[b] - p[a]).collect::<Vec<_>>(),
-            )),
-            (_, true) => Arc::new(Float64Array::from(
-                (0..left.len())
-                    .map(|i| self.sum(layout, left[i] as usize, i))
+                spans
+                    .iter()
+                    .map(|&(a, b)| p[b as usize] - p[a as usize])
                     .collect::<Vec<_>>(),
             )),
+            (_, true) => Arc::new(Float64Array::from(
+                spans.iter().map(|&s| self.sum(s)).collect::<Vec<_>>(),
+            )),
             (_, false) => Arc::new(Int32Array::from(
-                (0..left.len())
-                    .map(|i| self.sum(layout, left[i] as usize, i) as i32)
+                spans
+                    .iter()
+                    .map(|&s| self.sum(s) as i32)
                     .collect::<Vec<_>>(),
             )),
         }
@@ -377,7 +343,7 @@ fn prefix_sums(
     name: &str,
     source: &str,
     first_row: u64,
-    layout: &Layout,
+    starts: &[usize],
 ) -> Result<Prefix> {
     let col = batch.column_by_name(name).ok_or_else(|| {
         churn_data::Error::invalid(source, name, "required column is missing", vec![])
@@ -410,7 +376,7 @@ fn prefix_sums(
         }
         return Ok(Prefix::Int(per_user_prefix(
             a.values(),
-            layout,
+            starts,
             0i64,
             |acc, v| acc + i64::from(v),
         )));
@@ -421,7 +387,7 @@ fn prefix_sums(
         }
         return Ok(Prefix::Float(per_user_prefix(
             a.values(),
-            layout,
+            starts,
             0.0f64,
             |acc, v| acc + v,
         )));
@@ -435,26 +401,23 @@ fn prefix_sums(
     .into())
 }
 
-/// Running sums of `values` laid out by `layout`: a `zero` before each user's rows.
+/// Running sums of `values` laid out as [`Prefix`]: a `zero` before each user's rows
+/// (`starts`: where each user starts, then the row count).
 fn per_user_prefix<V: Copy, S: Copy>(
     values: &[V],
-    layout: &Layout,
+    starts: &[usize],
     zero: S,
     add: impl Fn(S, V) -> S,
 ) -> Vec<S> {
-    let mut p = Vec::with_capacity(layout.len());
-    let mut acc = zero;
-    for (i, &v) in values.iter().enumerate() {
-        if p.len() + 1 == layout.end[i] as usize {
-            // The user's first row: its own running sum from zero.
-            acc = zero;
-            p.push(zero);
-        }
-        acc = add(acc, v);
+    let users = starts.len().saturating_sub(1);
+    let mut p = Vec::with_capacity(values.len() + users);
+    for w in starts.windows(2) {
+        let mut acc = zero;
         p.push(acc);
-    }
-    if p.is_empty() {
-        p.push(zero);
+        p.extend(values[w[0]..w[1]].iter().map(|&v| {
+            acc = add(acc, v);
+            acc
+        }));
     }
     p
 }
