@@ -467,6 +467,11 @@ impl PartitionArg {
             None => table,
         }
     }
+
+    /// [`PartitionArg::path`] of the table given on the command line, or of `default`.
+    pub fn given_or(&self, given: &Option<PathBuf>, default: PathBuf) -> PathBuf {
+        self.path(given.clone().unwrap_or(default))
+    }
 }
 
 /// A stage's input and output files.

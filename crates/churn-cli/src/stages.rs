@@ -345,11 +345,9 @@ fn validate(config: &Config, args: &InputArgs, ui: &Ui) -> Result<(StageReport, 
 fn prepare(config: &Config, args: &PrepareArgs, ui: &Ui) -> Result<StageReport> {
     let started = Instant::now();
     let (users, events) = inputs(config, &args.users, &args.events);
-    let out = args.partition.path(
-        args.out
-            .clone()
-            .unwrap_or_else(|| config.paths.user_daily_path()),
-    );
+    let out = args
+        .partition
+        .given_or(&args.out, config.paths.user_daily_path());
     let spinner = ui.spinner("prepare");
     let summary = prepare_files_in(
         &users,
@@ -620,16 +618,12 @@ fn headline(config: &Config, reports: &[StageReport], ui: &Ui) {
 
 fn features(config: &Config, args: &StageIo, ui: &Ui) -> Result<StageReport> {
     let started = Instant::now();
-    let input = args.partition.path(
-        args.input
-            .clone()
-            .unwrap_or_else(|| config.paths.user_daily_path()),
-    );
-    let out = args.partition.path(
-        args.out
-            .clone()
-            .unwrap_or_else(|| config.paths.features_path()),
-    );
+    let input = args
+        .partition
+        .given_or(&args.input, config.paths.user_daily_path());
+    let out = args
+        .partition
+        .given_or(&args.out, config.paths.features_path());
     let set = churn_features::FeatureParams {
         windows: config.features.windows.clone(),
     }
@@ -657,16 +651,12 @@ fn label_params(config: &Config) -> churn_labels::LabelParams {
 
 fn labels(config: &Config, args: &StageIo, ui: &Ui) -> Result<StageReport> {
     let started = Instant::now();
-    let input = args.partition.path(
-        args.input
-            .clone()
-            .unwrap_or_else(|| config.paths.user_daily_path()),
-    );
-    let out = args.partition.path(
-        args.out
-            .clone()
-            .unwrap_or_else(|| config.paths.labels_path()),
-    );
+    let input = args
+        .partition
+        .given_or(&args.input, config.paths.user_daily_path());
+    let out = args
+        .partition
+        .given_or(&args.out, config.paths.labels_path());
     let labeler = label_params(config).check()?;
     let spinner = ui.spinner("labels");
     let summary = labeler
@@ -689,10 +679,12 @@ fn labels(config: &Config, args: &StageIo, ui: &Ui) -> Result<StageReport> {
 
 fn trainset(config: &Config, args: &TrainsetArgs, ui: &Ui) -> Result<StageReport> {
     let started = Instant::now();
-    let part =
-        |path: &Option<PathBuf>, table: PathBuf| args.partition.path(path.clone().unwrap_or(table));
-    let features = part(&args.features, config.paths.features_path());
-    let labels = part(&args.labels, config.paths.labels_path());
+    let features = args
+        .partition
+        .given_or(&args.features, config.paths.features_path());
+    let labels = args
+        .partition
+        .given_or(&args.labels, config.paths.labels_path());
     let table = args.out.clone().unwrap_or(config.paths.trainset_path());
     let out = args.partition.path(table.clone());
     let json = args.partition.path(table.with_extension("json"));
