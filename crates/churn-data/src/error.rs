@@ -64,6 +64,15 @@ pub enum Error {
         /// What is wrong and where.
         message: String,
     },
+    /// A partition (`i/N`, see [`crate::partition`]) that cannot be: N out of range, or i
+    /// not below N.
+    #[error("partition `{given}`: {message}")]
+    Partition {
+        /// The partition as given.
+        given: String,
+        /// What is wrong.
+        message: String,
+    },
     /// An Arrow kernel failed; the context says which step.
     #[error("{context}: {source}")]
     Arrow {

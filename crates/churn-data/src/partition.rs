@@ -49,13 +49,9 @@ impl Partition {
     /// Partition `index` of `count`; an error unless `1 <= count <= MAX_PARTITIONS` and
     /// `index < count`.
     pub fn new(index: u32, count: u32) -> Result<Self> {
-        let bad = |rule: String| {
-            Error::invalid(
-                "--partition",
-                "partition",
-                rule,
-                vec![format!("{index}/{count}")],
-            )
+        let bad = |message: String| Error::Partition {
+            given: format!("{index}/{count}"),
+            message,
         };
         if count == 0 || count > MAX_PARTITIONS {
             return Err(bad(format!(
@@ -117,12 +113,11 @@ impl FromStr for Partition {
             .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
         match parsed {
             Some((i, n)) => Self::new(i, n),
-            None => Err(Error::invalid(
-                "--partition",
-                "partition",
-                "a partition is written i/N: the partition i (from 0) of N, e.g. 0/16",
-                vec![s.to_string()],
-            )),
+            None => Err(Error::Partition {
+                given: s.to_string(),
+                message: "a partition is written i/N: the partition i (from 0) of N, e.g. 0/16"
+                    .into(),
+            }),
         }
     }
 }
@@ -224,13 +219,10 @@ mod tests {
         assert_eq!(" 0 / 1 ".parse::<Partition>().unwrap().to_string(), "0/1");
         for bad in ["16/16", "0/0", "1", "a/b", "-1/4", "1/100000", ""] {
             let e = bad.parse::<Partition>().unwrap_err().to_string();
-            assert!(
-                e.contains("--partition") && e.contains("partition"),
-                "{bad}: {e}"
-            );
+            assert!(e.starts_with("partition `"), "{bad}: {e}");
         }
         let e = "4/4".parse::<Partition>().unwrap_err().to_string();
-        assert!(e.contains("below N (4)") && e.contains("4/4"), "{e}");
+        assert!(e.contains("below N (4)") && e.contains("`4/4`"), "{e}");
     }
 
     #[test]
