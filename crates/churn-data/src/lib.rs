@@ -33,6 +33,7 @@ pub mod days;
 mod error;
 pub mod generate;
 pub mod groups;
+pub mod hash;
 mod idset;
 pub mod io;
 pub mod names;

@@ -125,16 +125,7 @@ impl FromStr for Partition {
 /// The stable hash of a user id: FNV-1a 64 of its bytes, then the splitmix64 finaliser
 /// (FNV-1a alone leaves the bits of short, similar ids alike).
 fn user_hash(user_id: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in user_id.as_bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h ^= h >> 30;
-    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h ^= h >> 27;
-    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^ (h >> 31)
+    crate::hash::mix64(crate::hash::Fnv1a::of(user_id.as_bytes()))
 }
 
 /// `(i, N)` when a file name is a part written by [`Partition::part_path`].

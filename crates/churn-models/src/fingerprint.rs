@@ -4,32 +4,21 @@
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use churn_data::hash::Fnv1a;
 
-const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const PRIME: u64 = 0x0100_0000_01b3;
-
-/// A running FNV-1a hash.
-#[derive(Debug, Clone, Copy)]
-pub struct Fingerprint(u64);
-
-impl Default for Fingerprint {
-    fn default() -> Self {
-        Self(OFFSET)
-    }
-}
+/// A running FNV-1a hash ([`churn_data::hash::Fnv1a`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fingerprint(Fnv1a);
 
 impl Fingerprint {
     /// Adds bytes.
     pub fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(PRIME);
-        }
+        self.0.write(bytes);
     }
 
     /// The hash so far.
     pub fn finish(&self) -> u64 {
-        self.0
+        self.0.finish()
     }
 
     /// The hash of a seed and a string (used to draw per-user offsets).

@@ -482,14 +482,6 @@ enum Part {
     Test,
 }
 
-/// The splitmix64 finaliser: FNV-1a leaves the top bits of short, similar strings alike,
-/// and the sample compares the whole range.
-fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// Salt of the user hash that samples evaluation rows (independent of the stride offsets).
 const EVAL_SALT: u64 = 0x6576_616c;
 
@@ -566,7 +558,8 @@ impl RowPlan {
             Part::Gap => false,
             Part::Calibration | Part::Test => {
                 self.eval_share >= 1.0
-                    || (mix64(Fingerprint::of_str(self.seed ^ EVAL_SALT, user)) as f64)
+                    || (churn_data::hash::mix64(Fingerprint::of_str(self.seed ^ EVAL_SALT, user))
+                        as f64)
                         < self.eval_share * u64::MAX as f64
             }
         }
