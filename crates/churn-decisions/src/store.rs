@@ -279,10 +279,14 @@ impl ParquetStore {
                     earlier.column(4).as_string::<i32>(),
                 );
                 for i in 0..earlier.num_rows() {
-                    if self.cooldowns.contains_key(actions.value(i)) {
-                        let day = churn_data::days::date_saturating(days.value(i));
-                        self.history.add(users.value(i), day, actions.value(i));
-                    }
+                    let day = churn_data::days::date_saturating(days.value(i));
+                    remember(
+                        &mut self.history,
+                        &self.cooldowns,
+                        users.value(i),
+                        day,
+                        actions.value(i),
+                    );
                 }
             }
         }
@@ -293,9 +297,13 @@ impl ParquetStore {
 
     /// Appends a decision and indexes it.
     fn add(&mut self, d: Decision) {
-        if self.cooldowns.contains_key(&d.action) {
-            self.history.add(&d.user_id, d.as_of_date, &d.action);
-        }
+        remember(
+            &mut self.history,
+            &self.cooldowns,
+            &d.user_id,
+            d.as_of_date,
+            &d.action,
+        );
         self.index
             .entry(d.as_of_date)
             .or_default()
@@ -325,6 +333,21 @@ fn select_dates(
     keep: impl Fn(NaiveDate) -> bool,
 ) -> Result<RecordBatch> {
     filter_dates(&conform(path, b)?, keep)
+}
+
+/// Records in `history` that `user` was given `action` on `day`, when the action has a
+/// cooldown (the only decisions cooldowns look at): for a decision this run adds, one it
+/// holds when the rules' cooldowns change, and one read from earlier dates of the file.
+fn remember(
+    history: &mut History,
+    cooldowns: &BTreeMap<String, u32>,
+    user: &str,
+    day: NaiveDate,
+    action: &str,
+) {
+    if cooldowns.contains_key(action) {
+        history.add(user, day, action);
+    }
 }
 
 /// The rows of a conformed decisions batch whose as_of_date satisfies `keep`.
@@ -361,9 +384,13 @@ impl DecisionStore for ParquetStore {
                 .enumerate()
                 .filter(|(i, _)| !self.removed.contains(i));
             for (_, d) in kept {
-                if self.cooldowns.contains_key(&d.action) {
-                    self.history.add(&d.user_id, d.as_of_date, &d.action);
-                }
+                remember(
+                    &mut self.history,
+                    &self.cooldowns,
+                    &d.user_id,
+                    d.as_of_date,
+                    &d.action,
+                );
             }
         }
         self.load(&dates)?;
