@@ -170,24 +170,14 @@ impl Features {
             )
             .into());
         }
-        let (quiz_sum, quiz_n) = {
-            let mut sum = Vec::with_capacity(n + chunk.users());
-            let mut count = Vec::with_capacity(n + chunk.users());
-            for w in starts.windows(2) {
-                let (mut s, mut k) = (0.0f64, 0u32);
-                sum.push(s);
-                count.push(k);
-                for i in w[0]..w[1] {
-                    if quiz.is_valid(i) {
-                        s += quiz.value(i);
-                        k += 1;
-                    }
-                    sum.push(s);
-                    count.push(k);
-                }
+        // The sum and the number of the days with a quiz average, laid out as `Prefix`.
+        let quizzes = per_user_prefix(starts, (0.0f64, 0u32), |(s, k), i| {
+            if quiz.is_valid(i) {
+                (s + quiz.value(i), k + 1)
+            } else {
+                (s, k)
             }
-            (sum, count)
-        };
+        });
 
         // spans[w][i]: the prefix entries whose difference sums the rows of i's user dated
         // within (date_i - w, date_i]: rows l..=i are entries (l + u, i + u + 1) for user u.
@@ -228,14 +218,10 @@ impl Features {
             let avg: Vec<f64> = span
                 .iter()
                 .map(|&(from, to)| {
-                    let (from, to) = (from as usize, to as usize);
-                    let k = quiz_n[to] - quiz_n[from];
+                    let ((s0, k0), (s1, k1)) = (quizzes[from as usize], quizzes[to as usize]);
+                    let k = k1 - k0;
                     valid.push(k > 0);
-                    if k > 0 {
-                        (quiz_sum[to] - quiz_sum[from]) / f64::from(k)
-                    } else {
-                        0.0
-                    }
+                    if k > 0 { (s1 - s0) / f64::from(k) } else { 0.0 }
                 })
                 .collect();
             columns.push(Arc::new(Float64Array::new(
@@ -374,23 +360,19 @@ fn prefix_sums(
         if a.null_count() > 0 || a.values().iter().any(|&v| v < 0) {
             return Err(bad(&|i| a.is_valid(i).then(|| f64::from(a.value(i)))));
         }
-        return Ok(Prefix::Int(per_user_prefix(
-            a.values(),
-            starts,
-            0i64,
-            |acc, v| acc + i64::from(v),
-        )));
+        let v = a.values();
+        return Ok(Prefix::Int(per_user_prefix(starts, 0i64, |acc, i| {
+            acc + i64::from(v[i])
+        })));
     }
     if let Some(a) = col.as_any().downcast_ref::<Float64Array>() {
         if a.null_count() > 0 || !a.values().iter().all(|&v| v >= 0.0 && v.is_finite()) {
             return Err(bad(&|i| a.is_valid(i).then(|| a.value(i))));
         }
-        return Ok(Prefix::Float(per_user_prefix(
-            a.values(),
-            starts,
-            0.0f64,
-            |acc, v| acc + v,
-        )));
+        let v = a.values();
+        return Ok(Prefix::Float(per_user_prefix(starts, 0.0f64, |acc, i| {
+            acc + v[i]
+        })));
     }
     Err(churn_data::Error::invalid(
         source,
@@ -401,21 +383,17 @@ fn prefix_sums(
     .into())
 }
 
-/// Running sums of `values` laid out as [`Prefix`]: a `zero` before each user's rows
-/// (`starts`: where each user starts, then the row count).
-fn per_user_prefix<V: Copy, S: Copy>(
-    values: &[V],
-    starts: &[usize],
-    zero: S,
-    add: impl Fn(S, V) -> S,
-) -> Vec<S> {
-    let users = starts.len().saturating_sub(1);
-    let mut p = Vec::with_capacity(values.len() + users);
+/// Running sums over each user's rows laid out as [`Prefix`]: a `zero` before each user's
+/// rows, then `add(sum so far, row)` for each row (`starts`: where each user starts, then
+/// the row count).
+fn per_user_prefix<S: Copy>(starts: &[usize], zero: S, add: impl Fn(S, usize) -> S) -> Vec<S> {
+    let rows = starts.last().copied().unwrap_or(0);
+    let mut p = Vec::with_capacity(rows + starts.len());
     for w in starts.windows(2) {
         let mut acc = zero;
         p.push(acc);
-        p.extend(values[w[0]..w[1]].iter().map(|&v| {
-            acc = add(acc, v);
+        p.extend((w[0]..w[1]).map(|i| {
+            acc = add(acc, i);
             acc
         }));
     }
