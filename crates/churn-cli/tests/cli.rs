@@ -1201,9 +1201,34 @@ fn partitioned_runs_add_up_to_the_whole_tables_and_train_reads_every_part() {
         .path()
         .join("data/features/training_dataset.json/part-00001-of-00003.json");
     assert!(summary.is_file());
-    // Downstream stages take the folders as the whole tables.
-    let o = churn(parts.path(), &["all", "--from", "train", "--to", "score"]);
-    assert!(o.status.success(), "{}", text(&o));
+    // Downstream stages take the folders as the whole tables, and train the models the
+    // whole table trains: the same data fingerprint, the same metrics to the last bit.
+    for root in [parts.path(), whole.path()] {
+        let o = churn(root, &["all", "--from", "train", "--to", "score"]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let versions = |root: &Path| {
+        let dir = root.join("artifacts/registry/churn/versions");
+        let mut out: Vec<(String, serde_json::Value, serde_json::Value)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let v: serde_json::Value = serde_json::from_str(
+                    &std::fs::read_to_string(e.unwrap().path().join("version.json")).unwrap(),
+                )
+                .unwrap();
+                (
+                    v["kind"].to_string(),
+                    v["lineage"]["data_fingerprint"].clone(),
+                    v["metrics"].clone(),
+                )
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    };
+    let (from_parts, from_whole) = (versions(parts.path()), versions(whole.path()));
+    assert_eq!(from_parts.len(), 2, "{from_parts:?}");
+    assert_eq!(from_parts, from_whole);
     // A partitioned run stays within the per-user stages; a whole-table write does not
     // replace a folder of parts.
     let o = churn(

@@ -121,6 +121,19 @@ impl Design {
         }
     }
 
+    /// Puts the rows in the order `order` (a permutation of the row numbers): row `k`
+    /// becomes the old row `order[k]`. Column by column, so it needs one column's space.
+    pub fn reorder(&mut self, order: &[usize]) {
+        assert_eq!(order.len(), self.rows, "a permutation of the rows");
+        let mut moved = vec![0.0; self.rows];
+        for column in self.data.chunks_exact_mut(self.rows.max(1)) {
+            for (m, &i) in moved.iter_mut().zip(order) {
+                *m = column[i];
+            }
+            column.copy_from_slice(&moved);
+        }
+    }
+
     /// Row `i` as a vector.
     pub fn row(&self, i: usize) -> Vec<f64> {
         (0..self.cols).map(|j| self.get(i, j)).collect()

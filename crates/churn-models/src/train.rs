@@ -17,8 +17,10 @@ use arrow::datatypes::{DataType, Date32Type, Float64Type};
 use churn_data::clock::Clock;
 use churn_data::config::TrainConfig;
 use churn_data::days::date_saturating;
+use churn_data::hash::Fnv1a;
 use churn_data::schema::{labels, user_daily as ud};
 use churn_labels::Split;
+use rayon::slice::ParallelSliceMut;
 use serde::{Deserialize, Serialize};
 
 use crate::artifact::{FORMAT_VERSION, ModelArtifact, RowCounts, TrainingWindow};
@@ -426,6 +428,27 @@ fn matrices<const N: usize>(
     Ok(out)
 }
 
+/// The positions in `rows` (row numbers of the table) in the canonical order of training
+/// rows: users by the hash of their id (ties by the id), each user's rows by date. A model
+/// is then fitted on the same matrix, so it is the same model, whatever the order of the
+/// rows in the files: the parts of a partitioned run, an export sorted another way. Each
+/// user's rows stay together, which keeps reordering the matrices cache-friendly.
+fn canonical_order(ids: &[&str], dates: &[i32], rows: &[usize]) -> Vec<usize> {
+    let mut keyed: Vec<(u64, usize)> = rows
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| (Fnv1a::of(ids[i].as_bytes()), k))
+        .collect();
+    keyed.par_sort_unstable_by(|&(ha, a), &(hb, b)| {
+        let (i, j) = (rows[a], rows[b]);
+        ha.cmp(&hb)
+            .then_with(|| ids[i].cmp(ids[j]))
+            .then(dates[i].cmp(&dates[j]))
+            .then(a.cmp(&b))
+    });
+    keyed.into_iter().map(|(_, k)| k).collect()
+}
+
 /// The last date fitted or calibrated on, `gap_days` before the cutoff.
 fn train_last(cutoff: i32, gap_days: u32) -> i32 {
     cutoff.saturating_sub_unsigned(gap_days)
@@ -737,10 +760,16 @@ impl Trainer {
             },
         };
         let [fit, calib, test] = matrices(&pre, batches, [&fit_rows, &calib_rows, &test_rows])?;
+        let canonical = |mut x: Design, rows: &[usize]| {
+            let order = canonical_order(&ids, &data.dates, rows);
+            x.reorder(&order);
+            let y: Vec<usize> = order.iter().map(|&k| rows[k]).collect();
+            (x, labels_of(&y))
+        };
         Ok(Self {
-            fit: (fit, labels_of(&fit_rows)),
-            calib: (calib, labels_of(&calib_rows)),
-            test: (test, labels_of(&test_rows)),
+            fit: canonical(fit, &fit_rows),
+            calib: canonical(calib, &calib_rows),
+            test: canonical(test, &test_rows),
             data_fingerprint: data.fingerprint.clone(),
             params,
             pre,

@@ -71,7 +71,7 @@ fn the_artifact_describes_itself() {
         json["data_fingerprint"]
             .as_str()
             .unwrap()
-            .starts_with("fnv1a64:")
+            .starts_with("rows64:")
     );
     assert!(json["training"]["cutoff"].is_string());
 }

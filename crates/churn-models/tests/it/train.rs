@@ -1,6 +1,10 @@
 //! The training run: split, stride, determinism and the report.
 
+use arrow::array::{AsArray, RecordBatch, UInt32Array};
+use arrow::compute::{concat_batches, take_record_batch};
+use arrow::datatypes::Date32Type;
 use churn_data::clock::FixedClock;
+use churn_data::hash::Fnv1a;
 use churn_models::{ModelKind, TrainParams, Trainer, TrainingData};
 
 use crate::common::table;
@@ -90,14 +94,29 @@ fn matrices_built_batch_by_batch_equal_the_rows_transformed_at_once() {
     };
     let trainer = Trainer::new(&data, params.clone()).unwrap();
     let pre = trainer.preprocessor();
-    assert!(same(
-        trainer.test_rows().0,
-        &pre.transform(&batches[20..]).unwrap()
-    ));
-    assert!(same(
-        trainer.fit_rows().0,
-        &pre.transform(&batches[..20]).unwrap()
-    ));
+    // The matrices hold the rows in the canonical order: users by the hash of their id,
+    // each user's rows by date.
+    let canonical = |batches: &[RecordBatch]| {
+        let all = concat_batches(&batches[0].schema(), batches).unwrap();
+        let ids = all.column_by_name("user_id").unwrap().as_string::<i32>();
+        let dates = all
+            .column_by_name("as_of_date")
+            .unwrap()
+            .as_primitive::<Date32Type>();
+        let mut order: Vec<usize> = (0..all.num_rows()).collect();
+        order.sort_by_key(|&i| {
+            (
+                Fnv1a::of(ids.value(i).as_bytes()),
+                ids.value(i),
+                dates.value(i),
+            )
+        });
+        pre.transform(std::slice::from_ref(&all))
+            .unwrap()
+            .take(&order)
+    };
+    assert!(same(trainer.test_rows().0, &canonical(&batches[20..])));
+    assert!(same(trainer.fit_rows().0, &canonical(&batches[..20])));
     // Consuming the table gives the same matrices.
     let owned = Trainer::with_plan(data, params.clone(), None).unwrap();
     assert!(same_rows(owned.fit_rows(), trainer.fit_rows()));
@@ -218,6 +237,63 @@ fn training_is_deterministic_for_a_seed() {
         };
         assert_eq!(run(), run(), "{kind}");
     }
+}
+
+/// The rows of `batches` user-major (as a user-day table is written), in `chunks` batches,
+/// users in the order of `users`.
+fn user_major(batches: &[RecordBatch], users: &[usize], chunks: usize) -> Vec<RecordBatch> {
+    let all = concat_batches(&batches[0].schema(), batches).unwrap();
+    let n_users = batches[0].num_rows();
+    let order: Vec<u32> = users
+        .iter()
+        .flat_map(|&u| (0..batches.len()).map(move |d| (d * n_users + u) as u32))
+        .collect();
+    let rows = take_record_batch(&all, &UInt32Array::from(order)).unwrap();
+    let size = rows.num_rows().div_ceil(chunks);
+    (0..rows.num_rows())
+        .step_by(size)
+        .map(|at| rows.slice(at, size.min(rows.num_rows() - at)))
+        .collect()
+}
+
+#[test]
+fn the_model_depends_on_the_rows_not_on_their_order_in_the_files() {
+    let batches = table(150, 12, 8);
+    // One table written user by user, and the same rows as the parts of a partitioned run
+    // read one after another: the odd users, then the even ones, in other batch sizes.
+    let whole = user_major(&batches, &(0..150).collect::<Vec<_>>(), 1);
+    let parts: Vec<usize> = (0..150)
+        .filter(|u| u % 2 == 1)
+        .chain((0..150).step_by(2))
+        .collect();
+    let parts = user_major(&batches, &parts, 7);
+    let (a, b) = (
+        TrainingData::from_batches(whole).unwrap(),
+        TrainingData::from_batches(parts).unwrap(),
+    );
+    assert_eq!(a.fingerprint(), b.fingerprint());
+    let mut params = TrainParams::default();
+    params.gbm.iterations = 30;
+    params.forest.trees = 8;
+    params.forest.sample_rows = 500;
+    for kind in ModelKind::ALL {
+        let fit = |data: &TrainingData| {
+            let mut m = Trainer::new(data, params.clone())
+                .unwrap()
+                .fit(kind, &clock())
+                .unwrap();
+            m.report.fit_seconds = 0.0;
+            serde_json::to_string(&m).unwrap()
+        };
+        assert!(fit(&a) == fit(&b), "{kind}: the models differ");
+    }
+    // A changed value changes the fingerprint.
+    let mut changed = user_major(&batches, &(0..150).collect::<Vec<_>>(), 1);
+    changed[0] = changed[0].slice(1, changed[0].num_rows() - 1);
+    assert_ne!(
+        TrainingData::from_batches(changed).unwrap().fingerprint(),
+        a.fingerprint()
+    );
 }
 
 #[test]

@@ -249,7 +249,7 @@ fn versions_carry_metrics_and_lineage_and_registering_twice_is_idempotent() {
     assert_eq!(info.lineage.parent_version, Some(1));
     assert_eq!(info.registered_at, clock(3).0);
     assert_eq!(info.lineage.trained_at, clock(0).0);
-    assert!(info.lineage.data_fingerprint.starts_with("fnv1a64:"));
+    assert!(info.lineage.data_fingerprint.starts_with("rows64:"));
     assert_eq!(
         info.lineage.training.rows.test,
         info.lineage.training.rows.test
