@@ -86,6 +86,7 @@ impl Pipeline {
             keys: None,
             ids: churn_scoring::IdColumns::default(),
             date: None,
+            to_date: None,
             output_dir: dir.join("predictions"),
             top_k,
             force: false,

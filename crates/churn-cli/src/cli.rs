@@ -246,6 +246,15 @@ pub struct ScoreArgs {
     /// The date to score, YYYY-MM-DD [default: the latest in the features].
     #[arg(long, value_name = "DATE")]
     pub as_of_date: Option<Date>,
+    /// Backfill: score every date from --as-of-date through this one, each to its own
+    /// files, reading the feature table once per score.max_rows_per_read rows of dates.
+    #[arg(
+        long,
+        value_name = "DATE",
+        requires = "as_of_date",
+        conflicts_with = "plan"
+    )]
+    pub to_date: Option<Date>,
     /// The model: NAME, NAME@ALIAS or NAME/VERSION [default: registry.model_name, alias score.alias].
     #[arg(long, value_name = "REF")]
     pub model: Option<String>,

@@ -285,6 +285,7 @@ fn score_params(config: &Config, args: &ScoreArgs) -> ScoreParams {
         reasons: config.score.reasons && !args.no_reasons,
         batch_rows: config.score.batch_rows,
         min_history_days: crate::stages::min_history_days(config),
+        max_rows_per_read: config.score.max_rows_per_read,
         ..ScoreParams::default()
     }
 }
@@ -302,6 +303,7 @@ pub fn score(config: &Config, args: &ScoreArgs, ui: &Ui) -> Result<StageReport> 
         keys: args.keys.clone(),
         ids: IdColumns::default(),
         date: args.as_of_date,
+        to_date: args.to_date,
         output_dir: args
             .out
             .clone()
@@ -311,6 +313,12 @@ pub fn score(config: &Config, args: &ScoreArgs, ui: &Ui) -> Result<StageReport> 
         params: score_params(config, args),
     };
     anyhow::ensure!(job.top_k > 0, "--top-k must be at least 1");
+    if let (Some(from), Some(to)) = (job.date, job.to_date) {
+        anyhow::ensure!(
+            from <= to,
+            "--to-date {to} is before --as-of-date {from}; give the range first date first"
+        );
+    }
     let spinner = ui.spinner("score");
     let outcome = run_job(&reg, &job, &SystemClock).with_context(|| {
         format!(

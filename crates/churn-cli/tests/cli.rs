@@ -654,6 +654,66 @@ fn registry_promote_rollback_and_score_from_the_command_line() {
         "{}",
         text(&o)
     );
+    // A backfill scores each date of the range to its own files; latest.json stays on the
+    // newest date; the date scored before is up to date.
+    let o = churn(
+        root,
+        &[
+            "score",
+            "--as-of-date",
+            "2025-03-18",
+            "--to-date",
+            "2025-03-20",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let days: Vec<(String, String)> = serde_json::from_slice::<serde_json::Value>(&o.stdout)
+        .unwrap()[0]["detail"]["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["summary"]["as_of_date"].as_str().unwrap().to_string(),
+                d["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        days,
+        [
+            ("2025-03-18", "scored"),
+            ("2025-03-19", "scored"),
+            ("2025-03-20", "scored")
+        ]
+        .map(|(d, s)| (d.to_string(), s.to_string()))
+    );
+    assert_eq!(manifest("2025-03-19")["summary"]["partial_history"], 0);
+    let latest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("data/predictions/latest.json")).unwrap())
+            .unwrap();
+    assert_eq!(latest["as_of_date"], "2025-03-31");
+    for bad in [
+        vec![
+            "score",
+            "--as-of-date",
+            "2025-03-20",
+            "--to-date",
+            "2025-03-18",
+        ],
+        vec![
+            "score",
+            "--as-of-date",
+            "2025-03-20",
+            "--to-date",
+            "2030-01-01",
+        ],
+        vec!["score", "--to-date", "2025-03-20"],
+    ] {
+        let o = churn(root, &bad);
+        assert_eq!(o.status.code(), Some(1), "{bad:?}: {}", text(&o));
+    }
 }
 
 #[test]

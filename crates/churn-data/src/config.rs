@@ -498,6 +498,9 @@ pub struct ScoreConfig {
     pub reasons: bool,
     /// Rows per batch read from the feature table.
     pub batch_rows: usize,
+    /// Most rows of the dates a backfill (`--to-date`, keys on several dates) scores from
+    /// one read of the feature table; they are held until ranked. 0 reads once per date.
+    pub max_rows_per_read: usize,
 }
 
 impl Default for ScoreConfig {
@@ -507,6 +510,7 @@ impl Default for ScoreConfig {
             alias: "production".into(),
             reasons: true,
             batch_rows: 65_536,
+            max_rows_per_read: 2_000_000,
         }
     }
 }

@@ -101,12 +101,39 @@ impl TableReader {
         batch_size: usize,
         date: Option<(&str, i32)>,
     ) -> Result<Self> {
+        match date {
+            Some((column, day)) => Self::open_on_days(path, columns, batch_size, column, &[day]),
+            None => Self::open_days(path, columns, batch_size, None),
+        }
+    }
+
+    /// [`TableReader::open_on_date`] for several days at once: one read of the file for
+    /// all of them, row groups skipped when their statistics exclude every day.
+    pub fn open_on_days(
+        path: &Path,
+        columns: Option<&[&str]>,
+        batch_size: usize,
+        column: &str,
+        days: &[i32],
+    ) -> Result<Self> {
+        let mut days = days.to_vec();
+        days.sort_unstable();
+        days.dedup();
+        Self::open_days(path, columns, batch_size, Some((column, Arc::from(days))))
+    }
+
+    fn open_days(
+        path: &Path,
+        columns: Option<&[&str]>,
+        batch_size: usize,
+        date: Option<(&str, Days)>,
+    ) -> Result<Self> {
         if path.is_dir() {
             let (_, files) = data_files(path)?;
-            let date: Option<(String, i32)> = date.map(|(c, d)| (c.to_string(), d));
+            let date: Option<(String, Days)> = date.map(|(c, d)| (c.to_string(), d));
             return Self::open_folder(path, files, columns, move |file, names| {
-                let date = date.as_ref().map(|(c, d)| (c.as_str(), *d));
-                Self::open_on_date(file, names, batch_size, date)
+                let date = date.as_ref().map(|(c, d)| (c.as_str(), d.clone()));
+                Self::open_days(file, names, batch_size, date)
             });
         }
         let format = Format::from_path(path)?;
@@ -141,7 +168,9 @@ impl TableReader {
                 let mask =
                     ProjectionMask::roots(builder.parquet_schema(), projection.iter().copied());
                 let day = date.and_then(|(c, d)| Some((date_column(&builder, c)?, d)));
-                let groups = day.map_or_else(Vec::new, |(index, d)| day_groups(&builder, index, d));
+                let groups = day
+                    .as_ref()
+                    .map_or_else(Vec::new, |(index, d)| day_groups(&builder, *index, d));
                 match day {
                     // Several row groups to search: decoded in parallel. One (a latest-date
                     // snapshot) streams batch by batch, so its consumer starts at once.
@@ -437,7 +466,7 @@ pub fn data_files(path: &Path) -> Result<(Format, Vec<PathBuf>)> {
 fn day_groups(
     builder: &ParquetRecordBatchReaderBuilder<File>,
     index: usize,
-    day: i32,
+    days: &[i32],
 ) -> Vec<usize> {
     use arrow::array::Date32Array;
     let schema = builder.schema().clone();
@@ -460,7 +489,9 @@ fn day_groups(
             Some((mins, maxes)) => {
                 mins.is_null(g)
                     || maxes.is_null(g)
-                    || (mins.value(g) <= day && day <= maxes.value(g))
+                    || days
+                        .iter()
+                        .any(|&day| mins.value(g) <= day && day <= maxes.value(g))
             }
             None => true,
         })
@@ -472,16 +503,30 @@ fn day_groups(
 fn day_filter(
     builder: ParquetRecordBatchReaderBuilder<File>,
     index: usize,
-    day: i32,
+    days: Days,
 ) -> ParquetRecordBatchReaderBuilder<File> {
-    use arrow::array::Date32Array;
+    use arrow::array::{AsArray, BooleanArray, Date32Array};
+    use arrow::datatypes::Date32Type;
     use parquet::arrow::arrow_reader::{ArrowPredicateFn, RowFilter};
     let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
     let predicate = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
-        arrow::compute::kernels::cmp::eq(batch.column(0), &Date32Array::new_scalar(day))
+        if let [day] = *days {
+            return arrow::compute::kernels::cmp::eq(
+                batch.column(0),
+                &Date32Array::new_scalar(day),
+            );
+        }
+        let column = batch.column(0).as_primitive::<Date32Type>();
+        Ok(column
+            .iter()
+            .map(|d| Some(d.is_some_and(|d| days.binary_search(&d).is_ok())))
+            .collect::<BooleanArray>())
     });
     builder.with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
 }
+
+/// The days a reader keeps, ascending (days since 1970-01-01).
+type Days = Arc<[i32]>;
 
 /// The Date32 column `column` of a Parquet file, for a date filter.
 fn date_column(builder: &ParquetRecordBatchReaderBuilder<File>, column: &str) -> Option<usize> {
@@ -498,7 +543,7 @@ struct DayGroups {
     path: PathBuf,
     metadata: parquet::arrow::arrow_reader::ArrowReaderMetadata,
     mask: ProjectionMask,
-    day: (usize, i32),
+    day: (usize, Days),
     batch_size: usize,
     groups: std::vec::IntoIter<usize>,
     ready: std::collections::VecDeque<std::result::Result<RecordBatch, ArrowError>>,
@@ -511,7 +556,7 @@ impl DayGroups {
         builder: &ParquetRecordBatchReaderBuilder<File>,
         projection: &[usize],
         mask: ProjectionMask,
-        day: (usize, i32),
+        day: (usize, Days),
         groups: Vec<usize>,
         batch_size: usize,
     ) -> std::result::Result<(SchemaRef, ArrowBatches), ArrowError> {
@@ -540,7 +585,7 @@ impl DayGroups {
                 .with_row_groups(vec![group])
                 .with_projection(self.mask.clone())
                 .with_batch_size(self.batch_size);
-        day_filter(builder, self.day.0, self.day.1)
+        day_filter(builder, self.day.0, self.day.1.clone())
             .build()
             .map_err(|e| ArrowError::ExternalError(Box::new(e)))?
             .collect()

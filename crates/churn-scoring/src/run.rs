@@ -31,6 +31,9 @@ pub struct ScoreJob {
     pub ids: IdColumns,
     /// The date (default: the latest in the table); ignored with keys.
     pub date: Option<NaiveDate>,
+    /// With `date`: score every date from `date` through this one (a backfill); ignored
+    /// with keys.
+    pub to_date: Option<NaiveDate>,
     /// Output folder.
     pub output_dir: PathBuf,
     /// Size of the top list.
@@ -142,13 +145,22 @@ pub fn run_job(registry: &Registry, job: &ScoreJob, clock: &dyn Clock) -> Result
         .as_deref()
         .map(|k| KeySet::read(k, job.ids.clone()))
         .transpose()?;
-    // The keys name their dates; otherwise the table's range checks or picks the date.
+    // The keys name their dates; otherwise the table's range checks or picks the dates.
     let dates = match (&keys, job.date) {
         (Some(k), _) => {
             keys_within_table(&table, k)?;
             k.dates()
         }
-        (None, date) => vec![table.date_or_latest(date)?],
+        (None, date) => {
+            let first = table.date_or_latest(date)?;
+            match job.to_date {
+                Some(to) => {
+                    let last = table.date_or_latest(Some(to))?;
+                    first.iter_days().take_while(|d| *d <= last).collect()
+                }
+                None => vec![first],
+            }
+        }
     };
     let scorer = Scorer::new(&artifact, identity.clone(), job.params.clone())?;
     let settings = serde_json::json!({
@@ -160,10 +172,12 @@ pub fn run_job(registry: &Registry, job: &ScoreJob, clock: &dyn Clock) -> Result
     });
     let features_stamp = InputStamp::of(&job.features)?;
     let keys_stamp = job.keys.as_deref().map(InputStamp::of).transpose()?;
-    let mut days = Vec::with_capacity(dates.len());
+    let mut days: Vec<Option<DayOutcome>> = Vec::with_capacity(dates.len());
+    // The dates to score: each with its files, its manifest and its keys.
+    let mut todo = Vec::new();
     for date in dates {
         let paths = DayPaths::new(&job.output_dir, date, job.top_k);
-        let mut manifest = DayManifest {
+        let manifest = DayManifest {
             as_of_date: date,
             model: identity.clone(),
             artifact_fingerprint: info.artifact_fingerprint.clone(),
@@ -179,47 +193,91 @@ pub fn run_job(registry: &Registry, job: &ScoreJob, clock: &dyn Clock) -> Result
             && let Some(previous) = paths.previous().filter(|p| p.same_run(&manifest))
         {
             tracing::info!(%date, "outputs are up to date; skipped (use --force to score again)");
-            days.push(DayOutcome {
+            days.push(Some(DayOutcome {
                 status: DayStatus::UpToDate,
                 paths,
                 summary: previous.summary,
                 latest_moved: false,
-            });
+            }));
             continue;
         }
-        let users = keys.as_ref().map(|k| k.users_on(date));
-        // The rows' scored_at is the manifest's: one instant per scored date.
-        let at = churn_data::clock::FixedClock(manifest.scored_at);
-        let day = scorer.score_date(&table, date, users.flatten(), &at)?;
-        let _writing = lock_outputs(&job.output_dir)?;
-        write_day(&day.batch, &paths, job.top_k, job.params.batch_rows)?;
-        manifest.summary = day.summary.clone();
-        churn_data::io::write_json(&paths.manifest, &manifest)?;
-        // A keys-only run scores some users, not the day's list: it does not become latest.
-        let latest_moved = job.keys.is_none()
-            && update_latest(
-                &job.output_dir,
-                &Latest {
-                    as_of_date: date,
-                    model: identity.clone(),
-                    scored_at: manifest.scored_at,
-                    predictions: paths.parquet.clone(),
-                    predictions_csv: paths.csv.clone(),
-                    top: paths.top_csv.clone(),
-                },
-            )?;
-        days.push(DayOutcome {
-            status: DayStatus::Scored,
-            paths,
-            summary: day.summary,
-            latest_moved,
-        });
+        let users = keys.as_ref().and_then(|k| k.users_on(date));
+        todo.push((days.len(), paths, manifest, users));
+        days.push(None);
     }
+    // Dates whose rows fit in `max_rows_per_read` are scored from one read of the table.
+    let per_date = table.rows_per_date();
+    let estimates: Vec<Option<u64>> = todo
+        .iter()
+        .map(|t| t.3.map_or(per_date, |u| Some(u.len() as u64)))
+        .collect();
+    let mut todo = todo.into_iter();
+    for size in read_groups(&estimates, job.params.max_rows_per_read as u64) {
+        let group: Vec<_> = todo.by_ref().take(size).collect();
+        // The rows' scored_at is each manifest's: one instant per scored date.
+        let asked: Vec<_> = group
+            .iter()
+            .map(|(_, _, m, u)| (m.as_of_date, *u))
+            .collect();
+        let at = churn_data::clock::FixedClock(group[0].2.scored_at);
+        let scored = scorer.score_dates(&table, &asked, &at)?;
+        for ((slot, paths, mut manifest, _), day) in group.into_iter().zip(scored) {
+            manifest.scored_at = at.0;
+            let _writing = lock_outputs(&job.output_dir)?;
+            write_day(&day.batch, &paths, job.top_k, job.params.batch_rows)?;
+            manifest.summary = day.summary.clone();
+            churn_data::io::write_json(&paths.manifest, &manifest)?;
+            // A keys-only run scores some users, not the day's list: it does not become
+            // latest.
+            let latest_moved = job.keys.is_none()
+                && update_latest(
+                    &job.output_dir,
+                    &Latest {
+                        as_of_date: manifest.as_of_date,
+                        model: identity.clone(),
+                        scored_at: manifest.scored_at,
+                        predictions: paths.parquet.clone(),
+                        predictions_csv: paths.csv.clone(),
+                        top: paths.top_csv.clone(),
+                    },
+                )?;
+            days[slot] = Some(DayOutcome {
+                status: DayStatus::Scored,
+                paths,
+                summary: day.summary,
+                latest_moved,
+            });
+        }
+    }
+    let days = days
+        .into_iter()
+        .map(|d| d.expect("every date is scored or up to date"))
+        .collect();
     Ok(JobOutcome {
         model: identity,
         kind: artifact.kind,
         days,
     })
+}
+
+/// How many dates (in order) each read of the table scores: as many as fit `budget` rows
+/// by their estimates, at least one; a date without an estimate is read alone.
+fn read_groups(estimates: &[Option<u64>], budget: u64) -> Vec<usize> {
+    let mut groups = Vec::new();
+    let mut rows: Option<u64> = None;
+    for &e in estimates {
+        match (rows, e) {
+            (Some(r), Some(n)) if r + n <= budget => {
+                rows = Some(r + n);
+                *groups.last_mut().expect("a group is open") += 1;
+            }
+            _ => {
+                groups.push(1);
+                rows = e;
+            }
+        }
+    }
+    groups
 }
 
 /// A multi-model plan (TOML).
@@ -625,6 +683,7 @@ fn run_plan_model(
             keys: m.keys.as_deref().map(resolve),
             ids,
             date: plan.as_of_date,
+            to_date: None,
             output_dir: output_dir(m, defaults),
             top_k: m.top_k.unwrap_or(defaults.top_k),
             force: defaults.force,
@@ -651,4 +710,25 @@ fn run_plan_model(
         }
     }
     run
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_groups;
+
+    #[test]
+    fn dates_share_a_read_while_their_rows_fit() {
+        let some = |v: &[u64]| v.iter().map(|&n| Some(n)).collect::<Vec<_>>();
+        assert_eq!(read_groups(&some(&[10; 7]), 30), [3, 3, 1]);
+        assert_eq!(read_groups(&some(&[10; 7]), 1_000), [7]);
+        // A date larger than the budget is still read, alone.
+        assert_eq!(read_groups(&some(&[10, 50, 10, 10]), 30), [1, 1, 2]);
+        // 0 reads once per date; no estimate reads alone.
+        assert_eq!(read_groups(&some(&[10; 3]), 0), [1, 1, 1]);
+        assert_eq!(
+            read_groups(&[Some(5), None, Some(5), Some(5)], 30),
+            [1, 1, 2]
+        );
+        assert!(read_groups(&[], 30).is_empty());
+    }
 }

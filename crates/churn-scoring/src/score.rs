@@ -64,6 +64,12 @@ pub struct ScoreParams {
     /// that the data does not show, so their counts read low and the risk high. Such rows
     /// are still scored, and counted in [`ScoreSummary::partial_history`].
     pub min_history_days: u32,
+    /// Most rows of the dates scored from one read of the feature table. A table ordered
+    /// by user holds every date in every row group, so each read decompresses all of it:
+    /// a backfill of several dates reads it once per group of dates whose rows (as
+    /// estimated from the footers, or the keys asked) fit, and holds those rows until
+    /// they are ranked. 0 reads once per date.
+    pub max_rows_per_read: usize,
 }
 
 impl Default for ScoreParams {
@@ -75,6 +81,7 @@ impl Default for ScoreParams {
             kind: OutputKind::Classification,
             threshold: 0.5,
             min_history_days: 30,
+            max_rows_per_read: 2_000_000,
         }
     }
 }
@@ -95,7 +102,7 @@ pub struct ScoreSummary {
     pub as_of_date: NaiveDate,
     /// Rows read from the table: every row of a CSV table; of a Parquet table, only the
     /// rows of the date (row groups are skipped by statistics, other rows by a filter on
-    /// the date column).
+    /// the date column), or of every date of a backfill that shared the read.
     pub rows_read: u64,
     /// Rows of the date (of the requested keys, in keys-only scoring).
     pub rows_on_date: u64,
@@ -249,6 +256,23 @@ impl<'a> Scorer<'a> {
         keys: Option<&HashMap<String, usize>>,
         clock: &dyn Clock,
     ) -> Result<ScoredDay> {
+        let mut days = self.score_dates(table, &[(date, keys)], clock)?;
+        Ok(days.pop().expect("one date asked, one scored"))
+    }
+
+    /// Scores several dates of `table` in one read of it, each date as
+    /// [`Scorer::score_date`] would (every row of the date, or only its keys' users), in
+    /// the order asked. A table ordered by user holds every date in every row group, so
+    /// each date read alone decompresses the whole table again: a backfill of many dates
+    /// reads it once per call instead. The rows of every date asked are held until they
+    /// are ranked; the caller bounds how many dates go in one call
+    /// ([`ScoreParams::max_rows_per_read`]).
+    pub fn score_dates(
+        &self,
+        table: &FeatureTable,
+        dates: &[(NaiveDate, Option<&HashMap<String, usize>>)],
+        clock: &dyn Clock,
+    ) -> Result<Vec<ScoredDay>> {
         let started = Instant::now();
         let eligibility = eligibility_column(table, self.params.active_within_days)?;
         let empty = RecordBatch::new_empty(table.schema());
@@ -268,32 +292,45 @@ impl<'a> Scorer<'a> {
                 .map(|s| s.name.as_str()),
         );
         columns.extend(eligibility.as_deref());
-        let history_from = self.history_check(table, date)?;
-        if history_from.is_some() {
+        let history_from = dates
+            .iter()
+            .map(|&(date, _)| self.history_check(table, date))
+            .collect::<Result<Vec<_>>>()?;
+        if history_from.iter().any(Option::is_some) {
             columns.push(ud::SIGNUP_DATE);
         }
         let schema = table.schema();
         columns.retain(|c| schema.field_with_name(c).is_ok());
         columns.sort_unstable();
         columns.dedup();
-        let mut acc = Gathered {
-            parts: Vec::new(),
-            raw: Vec::new(),
-            seen: SeenUsers::new(),
-            summary: ScoreSummary {
-                keys_requested: keys.map(|k| k.len() as u64),
-                ..ScoreSummary::new(date)
-            },
-        };
+        let mut acc: Vec<Gathered> = dates
+            .iter()
+            .map(|&(date, keys)| Gathered {
+                parts: Vec::new(),
+                raw: Vec::new(),
+                seen: SeenUsers::new(),
+                summary: ScoreSummary {
+                    keys_requested: keys.map(|k| k.len() as u64),
+                    ..ScoreSummary::new(date)
+                },
+            })
+            .collect();
+        let wanted: Vec<NaiveDate> = dates.iter().map(|&(d, _)| d).collect();
         // Decoding and date-filtering the next batches (one thread) overlaps predicting
         // this one (the rest).
-        let reader = table.read_on(&columns, self.params.batch_rows, Some(date))?;
+        let reader = table.read_on_days(&columns, self.params.batch_rows, &wanted)?;
+        type Selected = Result<(Vec<RecordBatch>, usize)>;
         std::thread::scope(|scope| -> Result<()> {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(RecordBatch, usize)>>(2);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Selected>(2);
             scope.spawn(move || {
                 for batch in reader {
-                    let item = batch
-                        .and_then(|b| select_date(&b, days(date), keys).map(|d| (d, b.num_rows())));
+                    let item = batch.and_then(|b| {
+                        let on_dates = dates
+                            .iter()
+                            .map(|&(date, keys)| select_date(&b, days(date), keys))
+                            .collect::<Result<Vec<_>>>()?;
+                        Ok((on_dates, b.num_rows()))
+                    });
                     let failed = item.is_err();
                     // A closed channel means the consumer failed; stop reading.
                     if tx.send(item).is_err() || failed {
@@ -302,49 +339,50 @@ impl<'a> Scorer<'a> {
                 }
             });
             for item in churn_data::wait::iter(&rx) {
-                let (on_date, rows) = item?;
-                acc.summary.rows_read += rows as u64;
-                if on_date.num_rows() > 0 {
-                    self.gather(
-                        table,
-                        on_date,
-                        eligibility.as_deref(),
-                        history_from,
-                        &mut acc,
-                    )?;
+                let (on_dates, rows) = item?;
+                for ((on_date, acc), &from) in on_dates.into_iter().zip(&mut acc).zip(&history_from)
+                {
+                    acc.summary.rows_read += rows as u64;
+                    if on_date.num_rows() > 0 {
+                        self.gather(table, on_date, eligibility.as_deref(), from, acc)?;
+                    }
                 }
             }
             Ok(())
         })?;
-        if let Some(keys) = keys {
-            let found = acc.seen.len() as u64;
-            acc.summary.keys_found = Some(found);
-            acc.summary.keys_missing = Some(keys.len() as u64 - found);
-            let mut missing: Vec<(&usize, &String)> = keys
-                .iter()
-                .filter(|(u, _)| !acc.seen.contains(u))
-                .map(|(u, r)| (r, u))
-                .collect();
-            missing.sort_unstable();
-            acc.summary.missing_examples =
-                missing.iter().take(5).map(|(_, u)| (*u).clone()).collect();
-        }
-        if acc.summary.rows_on_date == 0 && keys.is_none() {
-            let (first, last) = table.date_range()?.unwrap_or((date, date));
-            return Err(Error::UnknownDate {
-                path: table.path().to_path_buf(),
-                date,
-                first,
-                last,
+        let mut scored = Vec::with_capacity(dates.len());
+        for (mut acc, &(date, keys)) in acc.into_iter().zip(dates) {
+            if let Some(keys) = keys {
+                let found = acc.seen.len() as u64;
+                acc.summary.keys_found = Some(found);
+                acc.summary.keys_missing = Some(keys.len() as u64 - found);
+                let mut missing: Vec<(&usize, &String)> = keys
+                    .iter()
+                    .filter(|(u, _)| !acc.seen.contains(u))
+                    .map(|(u, r)| (r, u))
+                    .collect();
+                missing.sort_unstable();
+                acc.summary.missing_examples =
+                    missing.iter().take(5).map(|(_, u)| (*u).clone()).collect();
+            }
+            if acc.summary.rows_on_date == 0 && keys.is_none() {
+                let (first, last) = table.date_range()?.unwrap_or((date, date));
+                return Err(Error::UnknownDate {
+                    path: table.path().to_path_buf(),
+                    date,
+                    first,
+                    last,
+                });
+            }
+            let batch = self.rank(acc.parts, acc.raw, clock)?;
+            acc.summary.scored = batch.num_rows() as u64;
+            acc.summary.seconds = started.elapsed().as_secs_f64();
+            scored.push(ScoredDay {
+                batch,
+                summary: acc.summary,
             });
         }
-        let batch = self.rank(acc.parts, acc.raw, clock)?;
-        acc.summary.scored = batch.num_rows() as u64;
-        acc.summary.seconds = started.elapsed().as_secs_f64();
-        Ok(ScoredDay {
-            batch,
-            summary: acc.summary,
-        })
+        Ok(scored)
     }
 
     /// The table's first date, when rows of `date` may have look-backs reaching before it

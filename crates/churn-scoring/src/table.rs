@@ -183,6 +183,17 @@ impl FeatureTable {
         Ok(range.map(|(lo, hi)| (date(lo), date(hi))))
     }
 
+    /// About how many rows one date holds: the rows (from the Parquet footers) over the
+    /// days of the date range; `None` when the footers do not say (CSV, rows in memory).
+    pub fn rows_per_date(&self) -> Option<u64> {
+        if self.memory.is_some() {
+            return None;
+        }
+        let rows = churn_data::io::parquet_row_count(&self.path)?;
+        let (lo, hi) = parquet_date_range(&self.path, &self.ids.date)?;
+        Some(rows.div_ceil(u64::try_from(hi - lo).ok()? + 1))
+    }
+
     /// The date to read: `date` when the table covers it (an error listing the table's range
     /// otherwise), else the table's last date (an error when the table has no rows). A
     /// date given for a table without rows is returned as it is: reading finds nothing.
@@ -224,6 +235,17 @@ impl FeatureTable {
         batch_rows: usize,
         day: Option<NaiveDate>,
     ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send + 'a>> {
+        self.read_on_days(columns, batch_rows, day.as_slice())
+    }
+
+    /// [`FeatureTable::read_on`] for several days in one read (every row when `days` is
+    /// empty).
+    pub fn read_on_days<'a>(
+        &'a self,
+        columns: &[&str],
+        batch_rows: usize,
+        days_wanted: &[NaiveDate],
+    ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send + 'a>> {
         let file_names: Vec<String> = columns
             .iter()
             .map(|c| match *c {
@@ -257,7 +279,11 @@ impl FeatureTable {
         }
         // The latest-date snapshot written beside the table, when it holds exactly this
         // day and is not older than the table: one date instead of the whole history.
-        let source = day
+        let one_day = match days_wanted {
+            [d] => Some(*d),
+            _ => None,
+        };
+        let source = one_day
             .and_then(|d| churn_data::io::fresh_snapshot(&self.path, &self.ids.date, days(d)))
             .filter(|snap| {
                 TableReader::open(snap, None, 1)
@@ -267,12 +293,13 @@ impl FeatureTable {
         if let Some(snap) = &source {
             tracing::debug!(snapshot = %snap.display(), "reading the latest-date snapshot");
         }
-        let reader = TableReader::open_on_date(
-            source.as_deref().unwrap_or(&self.path),
-            Some(&refs),
-            batch_rows,
-            day.map(|d| (self.ids.date.as_str(), days(d))),
-        )?;
+        let path = source.as_deref().unwrap_or(&self.path);
+        let reader = if days_wanted.is_empty() {
+            TableReader::open(path, Some(&refs), batch_rows)?
+        } else {
+            let wanted: Vec<i32> = days_wanted.iter().map(|&d| days(d)).collect();
+            TableReader::open_on_days(path, Some(&refs), batch_rows, &self.ids.date, &wanted)?
+        };
         Ok(Box::new(reader.map(move |b| self.canonical_batch(b?))))
     }
 

@@ -591,6 +591,24 @@ fn one_days_rows_from_many_row_groups_come_in_file_order() {
             .collect();
         assert_eq!(got, want, "day {day}");
     }
+    // Several days in one read, given in any order: exactly their rows, in file order.
+    let days = [20_029, 20_003, 20_017];
+    let reader = TableReader::open_on_days(&path, None, 16, "as_of_date", &days).unwrap();
+    let mut got = Vec::new();
+    for b in reader {
+        let b = b.unwrap();
+        got.extend(
+            b.column(0)
+                .as_primitive::<Int64Type>()
+                .values()
+                .iter()
+                .copied(),
+        );
+    }
+    let want: Vec<i64> = (0..rows)
+        .filter(|r| days.contains(&(20_000 + (r % 30) as i32)))
+        .collect();
+    assert_eq!(got, want);
 }
 
 #[test]

@@ -21,6 +21,7 @@ fn job(p: &crate::common::Project, out: &str) -> ScoreJob {
         keys: None,
         ids: IdColumns::default(),
         date: None,
+        to_date: None,
         output_dir: p.dir.path().join(out),
         top_k: 5,
         force: false,
@@ -383,6 +384,65 @@ fn a_backfill_does_not_move_latest() {
     )
     .unwrap();
     assert_eq!(latest["as_of_date"], "2025-03-08");
+}
+
+#[test]
+fn a_backfill_scores_every_date_of_a_range_as_each_date_alone() {
+    let p = project();
+    // Each date of the range scored alone, one read of the table per date.
+    let mut alone = Vec::new();
+    for d in first_date().iter_days().take(DAYS as usize) {
+        let mut one = job(&p, "alone");
+        one.date = Some(d);
+        let out = run_job(&p.registry, &one, &clock()).unwrap();
+        alone.push(read(&out.days[0].paths.parquet));
+    }
+    // The range at once: with a budget of three dates' rows per read, then of all of them.
+    for (out, budget) in [("three", 3 * USERS as usize), ("all", 2_000_000)] {
+        let mut range = job(&p, out);
+        range.date = Some(first_date());
+        range.to_date = Some(last_date());
+        range.params.max_rows_per_read = budget;
+        let outcome = run_job(&p.registry, &range, &clock()).unwrap();
+        let dates: Vec<_> = outcome.days.iter().map(|d| d.summary.as_of_date).collect();
+        assert_eq!(
+            dates,
+            first_date()
+                .iter_days()
+                .take(DAYS as usize)
+                .collect::<Vec<_>>()
+        );
+        for (day, expected) in outcome.days.iter().zip(&alone) {
+            assert_eq!(day.status, DayStatus::Scored);
+            assert_eq!(
+                &read(&day.paths.parquet),
+                expected,
+                "{}",
+                day.summary.as_of_date
+            );
+            assert_eq!(day.summary.scored, expected.num_rows() as u64);
+        }
+        // latest.json ends on the last date; a second run finds every date up to date.
+        let latest: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(p.dir.path().join(out).join("latest.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(latest["as_of_date"], last_date().to_string());
+        let again = run_job(&p.registry, &range, &clock()).unwrap();
+        assert!(again.days.iter().all(|d| d.status == DayStatus::UpToDate));
+    }
+    // A range reaching past the table is an error listing the table's range.
+    let mut past = job(&p, "past");
+    past.date = Some(first_date());
+    past.to_date = Some(date(days(last_date()) + 2));
+    let err = run_job(&p.registry, &past, &clock())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("2025-03-01") && err.contains("2025-03-08"),
+        "{err}"
+    );
+    assert!(!p.dir.path().join("past").exists());
 }
 
 #[test]
