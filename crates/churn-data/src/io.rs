@@ -535,7 +535,7 @@ fn date_column(builder: &ParquetRecordBatchReaderBuilder<File>, column: &str) ->
     (schema.field(index).data_type() == &DataType::Date32).then_some(index)
 }
 
-/// One day's rows of a Parquet file's row groups, each row group decoded (projection and
+/// The wanted days' rows of a Parquet file's row groups, each row group decoded (projection and
 /// day filter applied) on the rayon pool, a window of them at a time, yielded in row-group
 /// order: a day's rows of a user-ordered table are spread over every page, so reading them
 /// is decoding the whole file, which one thread would do alone.

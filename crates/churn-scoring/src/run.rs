@@ -201,27 +201,37 @@ pub fn run_job(registry: &Registry, job: &ScoreJob, clock: &dyn Clock) -> Result
             }));
             continue;
         }
-        let users = keys.as_ref().and_then(|k| k.users_on(date));
-        todo.push((days.len(), paths, manifest, users));
+        todo.push(Pending {
+            slot: days.len(),
+            paths,
+            manifest,
+            users: keys.as_ref().and_then(|k| k.users_on(date)),
+        });
         days.push(None);
     }
     // Dates whose rows fit in `max_rows_per_read` are scored from one read of the table.
     let per_date = table.rows_per_date();
     let estimates: Vec<Option<u64>> = todo
         .iter()
-        .map(|t| t.3.map_or(per_date, |u| Some(u.len() as u64)))
+        .map(|p| p.users.map_or(per_date, |u| Some(u.len() as u64)))
         .collect();
     let mut todo = todo.into_iter();
     for size in read_groups(&estimates, job.params.max_rows_per_read as u64) {
         let group: Vec<_> = todo.by_ref().take(size).collect();
-        // The rows' scored_at is each manifest's: one instant per scored date.
         let asked: Vec<_> = group
             .iter()
-            .map(|(_, _, m, u)| (m.as_of_date, *u))
+            .map(|p| (p.manifest.as_of_date, p.users))
             .collect();
-        let at = churn_data::clock::FixedClock(group[0].2.scored_at);
+        // One instant per read: the scored_at of its rows and of its dates' manifests.
+        let at = churn_data::clock::FixedClock(group[0].manifest.scored_at);
         let scored = scorer.score_dates(&table, &asked, &at)?;
-        for ((slot, paths, mut manifest, _), day) in group.into_iter().zip(scored) {
+        for (pending, day) in group.into_iter().zip(scored) {
+            let Pending {
+                slot,
+                paths,
+                mut manifest,
+                ..
+            } = pending;
             manifest.scored_at = at.0;
             let _writing = lock_outputs(&job.output_dir)?;
             write_day(&day.batch, &paths, job.top_k, job.params.batch_rows)?;
@@ -258,6 +268,15 @@ pub fn run_job(registry: &Registry, job: &ScoreJob, clock: &dyn Clock) -> Result
         kind: artifact.kind,
         days,
     })
+}
+
+/// A date to score: its place among the job's dates, its files, its manifest and, in
+/// keys-only scoring, its users.
+struct Pending<'k> {
+    slot: usize,
+    paths: DayPaths,
+    manifest: DayManifest,
+    users: Option<&'k std::collections::HashMap<String, usize>>,
 }
 
 /// How many dates (in order) each read of the table scores: as many as fit `budget` rows
