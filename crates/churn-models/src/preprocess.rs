@@ -123,6 +123,9 @@ impl Design {
 
     /// Puts the rows in the order `order` (a permutation of the row numbers): row `k`
     /// becomes the old row `order[k]`. Column by column, so it needs one column's space.
+    ///
+    /// # Panics
+    /// When `order` does not have one entry per row.
     pub fn reorder(&mut self, order: &[usize]) {
         assert_eq!(order.len(), self.rows, "a permutation of the rows");
         let mut moved = vec![0.0; self.rows];

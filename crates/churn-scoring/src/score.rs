@@ -273,6 +273,9 @@ impl<'a> Scorer<'a> {
         dates: &[(NaiveDate, Option<&HashMap<String, usize>>)],
         clock: &dyn Clock,
     ) -> Result<Vec<ScoredDay>> {
+        if dates.is_empty() {
+            return Ok(Vec::new());
+        }
         let started = Instant::now();
         let eligibility = eligibility_column(table, self.params.active_within_days)?;
         let empty = RecordBatch::new_empty(table.schema());
