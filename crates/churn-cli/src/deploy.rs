@@ -320,11 +320,19 @@ pub fn score(config: &Config, args: &ScoreArgs, ui: &Ui) -> Result<StageReport> 
         );
     }
     let spinner = ui.spinner("score");
+    let several = job.keys.is_some() || job.to_date.is_some();
     let outcome = run_job(&reg, &job, &SystemClock).with_context(|| {
-        format!(
-            "score failed; outputs in {} were left untouched",
-            job.output_dir.display()
-        )
+        if several {
+            format!(
+                "score failed; in {}, dates scored before the failure have their new                  outputs, the others were left untouched",
+                job.output_dir.display()
+            )
+        } else {
+            format!(
+                "score failed; outputs in {} were left untouched",
+                job.output_dir.display()
+            )
+        }
     })?;
     spinner.finish_and_clear();
     say_job(ui, &outcome, job.params.min_history_days);
