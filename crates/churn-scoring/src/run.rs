@@ -151,16 +151,7 @@ pub fn run_job(registry: &Registry, job: &ScoreJob, clock: &dyn Clock) -> Result
             keys_within_table(&table, k)?;
             k.dates()
         }
-        (None, date) => {
-            let first = table.date_or_latest(date)?;
-            match job.to_date {
-                Some(to) => {
-                    let last = table.date_or_latest(Some(to))?;
-                    first.iter_days().take_while(|d| *d <= last).collect()
-                }
-                None => vec![first],
-            }
-        }
+        (None, date) => table.dates_through(date, job.to_date)?,
     };
     let scorer = Scorer::new(&artifact, identity.clone(), job.params.clone())?;
     let settings = serde_json::json!({

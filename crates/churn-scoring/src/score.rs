@@ -295,10 +295,7 @@ impl<'a> Scorer<'a> {
                 .map(|s| s.name.as_str()),
         );
         columns.extend(eligibility.as_deref());
-        let history_from = dates
-            .iter()
-            .map(|&(date, _)| self.history_check(table, date))
-            .collect::<Result<Vec<_>>>()?;
+        let history_from = self.history_check(table, dates)?;
         if history_from.iter().any(Option::is_some) {
             columns.push(ud::SIGNUP_DATE);
         }
@@ -388,18 +385,31 @@ impl<'a> Scorer<'a> {
         Ok(scored)
     }
 
-    /// The table's first date, when rows of `date` may have look-backs reaching before it
-    /// (`date` is within `min_history_days - 1` days of it and the table has signup dates);
-    /// `None` when every row's history is complete or there is nothing to check with.
-    fn history_check(&self, table: &FeatureTable, date: NaiveDate) -> Result<Option<i32>> {
+    /// For each date asked, the table's first date when rows of that date may have
+    /// look-backs reaching before it (the date is within `min_history_days - 1` days of it
+    /// and the table has signup dates); `None` when every row's history is complete or there
+    /// is nothing to check with. The table's date range is looked up once for all dates (a
+    /// CSV table is scanned for it).
+    fn history_check(
+        &self,
+        table: &FeatureTable,
+        dates: &[(NaiveDate, Option<&HashMap<String, usize>>)],
+    ) -> Result<Vec<Option<i32>>> {
         let m = self.params.min_history_days;
-        if m <= 1 || table.schema().field_with_name(ud::SIGNUP_DATE).is_err() {
-            return Ok(None);
-        }
-        Ok(table.date_range()?.and_then(|(first, _)| {
-            let complete_from = first + chrono::Days::new(u64::from(m - 1));
-            (date < complete_from).then(|| days(first))
-        }))
+        let first = if m <= 1 || table.schema().field_with_name(ud::SIGNUP_DATE).is_err() {
+            None
+        } else {
+            table.date_range()?.map(|(first, _)| first)
+        };
+        Ok(dates
+            .iter()
+            .map(|&(date, _)| {
+                first.and_then(|first| {
+                    let complete_from = first + chrono::Days::new(u64::from(m - 1));
+                    (date < complete_from).then(|| days(first))
+                })
+            })
+            .collect())
     }
 
     /// Counts the rows of users who signed up before `first` (or whose signup is unknown):

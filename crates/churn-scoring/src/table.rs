@@ -198,7 +198,32 @@ impl FeatureTable {
     /// otherwise), else the table's last date (an error when the table has no rows). A
     /// date given for a table without rows is returned as it is: reading finds nothing.
     pub fn date_or_latest(&self, date: Option<NaiveDate>) -> Result<NaiveDate> {
-        match (self.date_range()?, date) {
+        self.pick_date(self.date_range()?, date)
+    }
+
+    /// Every date from `from` (default: the last) through `to` (default: `from`), each
+    /// checked as [`FeatureTable::date_or_latest`] checks one, with one lookup of the
+    /// table's range (a CSV table is scanned for it).
+    pub fn dates_through(
+        &self,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Vec<NaiveDate>> {
+        let range = self.date_range()?;
+        let first = self.pick_date(range, from)?;
+        let last = match to {
+            Some(to) => self.pick_date(range, Some(to))?,
+            None => first,
+        };
+        Ok(first.iter_days().take_while(|d| *d <= last).collect())
+    }
+
+    fn pick_date(
+        &self,
+        range: Option<(NaiveDate, NaiveDate)>,
+        date: Option<NaiveDate>,
+    ) -> Result<NaiveDate> {
+        match (range, date) {
             (Some((first, last)), Some(d)) if d < first || d > last => Err(Error::UnknownDate {
                 path: self.path.clone(),
                 date: d,
