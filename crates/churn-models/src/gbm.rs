@@ -328,8 +328,10 @@ pub struct FlatForest {
     /// one entry per feature: a row's contributions from a tree depend only on the leaf it
     /// lands in.
     paths: Vec<PathStep>,
-    /// Each node's range of `paths` (empty for a split).
-    path_at: Vec<(u32, u32)>,
+    /// Each leaf's start in `paths`.
+    path_at: Vec<u32>,
+    /// Each tree's number of `paths` entries per leaf.
+    path_len: Vec<u32>,
 }
 
 /// Rows per block: the block's values of the features a tree reads stay in cache while
@@ -392,7 +394,7 @@ impl FlatForest {
         }
         mean.resize(nodes.len(), 0.0);
         values.resize(nodes.len(), 0.0);
-        let (paths, path_at) = leaf_paths(&nodes, &mean, &roots);
+        let (paths, path_at, path_len) = leaf_paths(&nodes, &mean, &roots);
         Self {
             base_score: booster.base_score,
             nodes,
@@ -401,6 +403,7 @@ impl FlatForest {
             roots,
             paths,
             path_at,
+            path_len,
         }
     }
 
@@ -533,13 +536,13 @@ impl FlatForest {
         let values = row_major_block(x, start, rows);
         let mut at = [0u32; PREDICT_BLOCK];
         let at = &mut at[..rows];
-        for &(root, depth) in &self.roots {
+        for (&(root, depth), &len) in self.roots.iter().zip(&self.path_len) {
             self.descend(&values, cols, root, depth, at);
             for (r, (sum, &a)) in acc.iter_mut().zip(at.iter()).enumerate() {
                 *sum += self.values[a as usize];
                 let row = &mut block[r * width..(r + 1) * width];
-                let (from, to) = self.path_at[a as usize];
-                for &(f, change) in &self.paths[from as usize..to as usize] {
+                let from = self.path_at[a as usize] as usize;
+                for &(f, change) in &self.paths[from..from + len as usize] {
                     row[f as usize] += change;
                 }
             }
@@ -551,20 +554,28 @@ impl FlatForest {
 type PathStep = (u32, f64);
 
 /// Every leaf's path from its tree's root: (split feature, mean leaf value of the child
-/// taken minus the node's), root first, and each node's range of the paths (empty for a
-/// split node).
+/// taken minus the node's), root first, one entry per feature; each node's start in the
+/// paths (0 for a split node); and each tree's path length. Every leaf of a tree has the
+/// same number of steps, the tree's longest path padded with (feature 0, +0.0) steps: a
+/// walk then takes the same number of steps for every row, which a branch predictor
+/// learns (a varying count cost about one misprediction per row and tree), and adding
+/// +0.0 to a contribution that starts at +0.0 leaves it bit for bit as it was.
 fn leaf_paths(
     nodes: &[FlatNode],
     mean: &[f64],
     roots: &[(u32, u32)],
-) -> (Vec<PathStep>, Vec<(u32, u32)>) {
+) -> (Vec<PathStep>, Vec<u32>, Vec<u32>) {
     let mut paths = Vec::new();
-    let mut path_at = vec![(0u32, 0u32); nodes.len()];
+    let mut path_at = vec![0u32; nodes.len()];
+    let mut path_len = Vec::with_capacity(roots.len());
     let mut path: Vec<(u32, f64)> = Vec::new();
+    // A tree's leaves and their merged paths, before padding.
+    let mut leaves: Vec<(usize, Vec<PathStep>)> = Vec::new();
     // Depth-first; an entry is a node, the length of its parent's path and the step from
     // the parent to it.
     let mut stack: Vec<(usize, usize, Option<PathStep>)> = Vec::new();
     for &(root, _) in roots {
+        leaves.clear();
         stack.push((root as usize, 0, None));
         while let Some((at, len, step)) = stack.pop() {
             path.truncate(len);
@@ -574,14 +585,14 @@ fn leaf_paths(
                 // A leaf points at itself.
                 // A feature split on twice along the path is credited once, with the
                 // changes summed root first.
-                let start = paths.len();
+                let mut merged: Vec<PathStep> = Vec::with_capacity(path.len());
                 for &(feature, change) in &path {
-                    match paths[start..].iter_mut().find(|(f, _)| *f == feature) {
+                    match merged.iter_mut().find(|(f, _)| *f == feature) {
                         Some((_, sum)) => *sum += change,
-                        None => paths.push((feature, change)),
+                        None => merged.push((feature, change)),
                     }
                 }
-                path_at[at] = (start as u32, paths.len() as u32);
+                leaves.push((at, merged));
                 continue;
             }
             let (left, right, missing) = (
@@ -603,8 +614,15 @@ fn leaf_paths(
                 push(missing);
             }
         }
+        let longest = leaves.iter().map(|(_, p)| p.len()).max().unwrap_or(0);
+        for (leaf, steps) in &leaves {
+            path_at[*leaf] = paths.len() as u32;
+            paths.extend_from_slice(steps);
+            paths.resize(paths.len() + longest - steps.len(), (0, 0.0));
+        }
+        path_len.push(longest as u32);
     }
-    (paths, path_at)
+    (paths, path_at, path_len)
 }
 
 /// Rows `start..start + len` of a column-major matrix in row-major order, so one row's
