@@ -138,13 +138,9 @@ fn the_latest_date_is_scored_ranked_with_ties_by_user_id() {
     }
 }
 
-#[test]
-fn each_score_is_computed_from_its_own_users_features() {
-    // The reference bug: scores assigned by position after a filter or reorder. Here every
-    // user's score must equal the model's prediction on that user's own feature row.
-    let p = project();
-    let out = run_job(&p.registry, &job(&p, "pred"), &clock()).unwrap();
-    let scored = by_user(&read(&out.days[0].paths.parquet));
+/// user_id -> (churn risk, raw output) of the production model on each user's own row of
+/// features on the last date, predicted one row at a time.
+fn own_predictions(p: &crate::common::Project) -> HashMap<String, (f64, f64)> {
     let artifact: ModelArtifact = p
         .registry
         .load(&ModelRef::alias("churn", "production").unwrap())
@@ -152,45 +148,42 @@ fn each_score_is_computed_from_its_own_users_features() {
         .1;
     let table = FeatureTable::open(&p.features, IdColumns::default()).unwrap();
     let schema = table.schema();
-    let all: Vec<RecordBatch> = table
-        .read(
-            &schema
-                .fields()
-                .iter()
-                .map(|f| f.name().as_str())
-                .collect::<Vec<_>>(),
-            7,
-        )
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     let last = days(last_date());
-    let mut checked = 0;
-    for b in &all {
+    let mut own = HashMap::new();
+    for b in table.read(&names, 7).unwrap().map(Result::unwrap) {
         let dates = b
             .column_by_name("as_of_date")
             .unwrap()
             .as_primitive::<arrow::datatypes::Date32Type>();
         let ids = b.column_by_name("user_id").unwrap().as_string::<i32>();
-        for i in 0..b.num_rows() {
-            if dates.value(i) != last {
-                continue;
-            }
-            if let Some((risk, _, _)) = scored.get(ids.value(i)) {
-                let own = artifact
-                    .predict(&[b.slice(i, 1)], false)
-                    .unwrap()
-                    .churn_risk[0];
-                assert!(
-                    (own - risk).abs() < 1e-12,
-                    "{}: {own} vs {risk}",
-                    ids.value(i)
-                );
-                checked += 1;
-            }
+        for i in (0..b.num_rows()).filter(|&i| dates.value(i) == last) {
+            let prediction = artifact.predict(&[b.slice(i, 1)], false).unwrap();
+            own.insert(
+                ids.value(i).to_string(),
+                (prediction.churn_risk[0], prediction.raw_logit[0]),
+            );
         }
     }
-    assert_eq!(checked, scored.len());
+    own
+}
+
+#[test]
+fn each_score_is_computed_from_its_own_users_features() {
+    // The reference bug: scores assigned by position after a filter or reorder. Here every
+    // user's score must equal the model's prediction on that user's own feature row.
+    let p = project();
+    let out = run_job(&p.registry, &job(&p, "pred"), &clock()).unwrap();
+    let scored = by_user(&read(&out.days[0].paths.parquet));
+    let own = own_predictions(&p);
+    for (user, (risk, _, _)) in &scored {
+        let (expected, _) = own[user];
+        assert!(
+            (expected - risk).abs() < 1e-12,
+            "{user}: {expected} vs {risk}"
+        );
+    }
+    assert!(scored.len() >= 100);
 }
 
 #[test]
@@ -881,4 +874,30 @@ fn an_explanation_gives_the_scored_risk_its_first_reason_and_every_contribution(
         .unwrap_err()
         .to_string();
     assert!(err.contains(&first_date().to_string()), "{err}");
+}
+
+#[test]
+fn a_regression_run_writes_each_rows_own_raw_output_in_rank_order() {
+    let p = project();
+    let mut j = job(&p, "regression");
+    j.params.kind = churn_scoring::OutputKind::Regression;
+    let out = run_job(&p.registry, &j, &clock()).unwrap();
+    let b = read(&out.days[0].paths.parquet);
+    assert!(b.column_by_name("predicted_label").is_none());
+    let value = b
+        .column_by_name("predicted_value")
+        .unwrap()
+        .as_primitive::<Float64Type>();
+    let ids = b.column_by_name("user_id").unwrap().as_string::<i32>();
+    let own = own_predictions(&p);
+    assert_eq!(b.num_rows(), (USERS - USERS / 10) as usize);
+    for i in 0..b.num_rows() {
+        let (_, raw) = own[ids.value(i)];
+        assert!(
+            (value.value(i) - raw).abs() < 1e-12,
+            "{}: {} vs {raw}",
+            ids.value(i),
+            value.value(i)
+        );
+    }
 }
