@@ -449,6 +449,36 @@ fn canonical_order(ids: &[&str], dates: &[i32], rows: &[usize]) -> Vec<usize> {
     keyed.into_iter().map(|(_, k)| k).collect()
 }
 
+/// An error naming up to three (user_id, as_of_date) keys that `rows` (in canonical order,
+/// so a key's rows are next to each other) hold more than once. A training set has one row
+/// per user and date: a repeated key is an upstream join gone wrong, and its copies would
+/// weigh that user-day twice (and keep their file order, which the model must not depend on).
+fn unique_keys(ids: &[&str], dates: &[i32], rows: &[usize]) -> Result<()> {
+    let mut examples: Vec<String> = Vec::new();
+    let mut repeated = 0usize;
+    for pair in rows.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        if ids[a] == ids[b] && dates[a] == dates[b] {
+            repeated += 1;
+            let key = format!("({}, {})", ids[a], date_saturating(dates[a]));
+            if examples.len() < 3 && examples.last() != Some(&key) {
+                examples.push(key);
+            }
+        }
+    }
+    if repeated == 0 {
+        return Ok(());
+    }
+    Err(Error::schema(
+        ud::USER_ID,
+        format!(
+            "duplicate (user_id, as_of_date) rows: a training set has one row per user and \
+             date; {repeated} extra rows, e.g. {}",
+            examples.join(", ")
+        ),
+    ))
+}
+
 /// The last date fitted or calibrated on, `gap_days` before the cutoff.
 fn train_last(cutoff: i32, gap_days: u32) -> i32 {
     cutoff.saturating_sub_unsigned(gap_days)
@@ -760,16 +790,17 @@ impl Trainer {
             },
         };
         let [fit, calib, test] = matrices(&pre, batches, [&fit_rows, &calib_rows, &test_rows])?;
-        let canonical = |mut x: Design, rows: &[usize]| {
+        let canonical = |mut x: Design, rows: &[usize]| -> Result<(Design, Vec<f64>)> {
             let order = canonical_order(&ids, &data.dates, rows);
-            x.reorder(&order);
             let y: Vec<usize> = order.iter().map(|&k| rows[k]).collect();
-            (x, labels_of(&y))
+            unique_keys(&ids, &data.dates, &y)?;
+            x.reorder(&order);
+            Ok((x, labels_of(&y)))
         };
         Ok(Self {
-            fit: canonical(fit, &fit_rows),
-            calib: canonical(calib, &calib_rows),
-            test: canonical(test, &test_rows),
+            fit: canonical(fit, &fit_rows)?,
+            calib: canonical(calib, &calib_rows)?,
+            test: canonical(test, &test_rows)?,
             data_fingerprint: data.fingerprint.clone(),
             params,
             pre,

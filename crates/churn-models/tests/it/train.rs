@@ -326,6 +326,29 @@ fn unusable_training_sets_are_clear_errors() {
 }
 
 #[test]
+fn a_training_set_with_a_repeated_key_is_refused_naming_it() {
+    let mut batches = table(60, 12, 3);
+    // The first row (the earliest date) again, as an upstream join gone wrong would.
+    batches.push(batches[0].slice(0, 1));
+    let user = batches[0]
+        .column_by_name("user_id")
+        .unwrap()
+        .as_string::<i32>()
+        .value(0)
+        .to_string();
+    let data = TrainingData::from_batches(batches).unwrap();
+    let err = Trainer::new(&data, TrainParams::default())
+        .err()
+        .expect("a repeated key is an error")
+        .to_string();
+    assert!(
+        err.contains("user_id") && err.contains("duplicate"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("({user}, ")), "{err}");
+}
+
+#[test]
 fn a_gap_leaves_the_last_training_dates_out_of_fitting_and_calibration() {
     let data = TrainingData::from_batches(table(100, 25, 1)).unwrap();
     let day = |k: i64| chrono::NaiveDate::default() + chrono::Duration::days(20_000 + k);
