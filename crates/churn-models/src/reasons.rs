@@ -50,6 +50,20 @@ fn format_number(v: f64) -> String {
     out
 }
 
+/// Appends the decimal digits of `n`, zero-padded to at least `width` (at most 20) digits, as
+/// `format!("{n:0width$}")` does, without the formatting machinery (millions of reason
+/// labels hold two or three numbers each).
+fn push_digits(out: &mut String, mut n: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut at = buf.len();
+    while n > 0 || buf.len() - at < width.clamp(1, buf.len()) {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.push_str(std::str::from_utf8(&buf[at..]).expect("ASCII digits"));
+}
+
 /// Appends `v` with `decimals` digits after the point, exactly as `format!("{v:.decimals$}")`
 /// (round half to even on the exact binary value) but without its arbitrary-precision path
 /// for the usual case: `|v| · 10^decimals < 2^32`, where the scaled value is off by at most
@@ -68,9 +82,10 @@ fn push_fixed(out: &mut String, v: f64, decimals: usize) {
             if v.is_sign_negative() {
                 out.push('-');
             }
-            let _ = write!(out, "{}", n / unit);
+            push_digits(out, n / unit, 1);
             if decimals > 0 {
-                let _ = write!(out, ".{:0width$}", n % unit, width = decimals);
+                out.push('.');
+                push_digits(out, n % unit, decimals);
             }
             return;
         }
@@ -162,12 +177,14 @@ impl TopReasons {
 }
 
 fn push_number(out: &mut String, v: f64) {
-    use std::fmt::Write;
     if v.is_nan() {
         out.push_str("missing");
     } else if v.fract() == 0.0 && v.abs() < 1e15 {
         // Exact as an integer; integer formatting is far cheaper than `{:.0}`.
-        let _ = write!(out, "{}", v as i64);
+        if v < 0.0 {
+            out.push('-');
+        }
+        push_digits(out, v.abs() as u64, 1);
     } else {
         push_fixed(out, v, 4);
     }
@@ -429,6 +446,18 @@ mod tests {
             let mut got = String::new();
             push_fixed(&mut got, v, decimals);
             prop_assert_eq!(got, format!("{v:.decimals$}"));
+        }
+
+        #[test]
+        fn digits_and_integers_equal_format(
+            n in proptest::num::u64::ANY,
+            width in 0usize..=20,
+            whole in -999_999_999_999_999i64..1_000_000_000_000_000,
+        ) {
+            let mut got = String::new();
+            push_digits(&mut got, n, width);
+            prop_assert_eq!(got, format!("{n:0width$}"));
+            prop_assert_eq!(format_number(whole as f64), format!("{whole}"));
         }
     }
 
