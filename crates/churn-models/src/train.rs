@@ -765,6 +765,20 @@ impl Trainer {
                 params.gap_days,
             )));
         }
+        // Each part's rows in canonical order, checked for repeated keys before any work.
+        let in_order = |rows: &[usize], order: &[usize]| -> Vec<usize> {
+            order.iter().map(|&k| rows[k]).collect()
+        };
+        let ordered = |rows: &[usize]| -> Result<Vec<usize>> {
+            let order = canonical_order(&ids, &data.dates, rows);
+            unique_keys(&ids, &data.dates, &in_order(rows, &order))?;
+            Ok(order)
+        };
+        let orders = [
+            ordered(&fit_rows)?,
+            ordered(&calib_rows)?,
+            ordered(&test_rows)?,
+        ];
         let mut fit_mask = vec![false; data.rows()];
         for &i in &fit_rows {
             fit_mask[i] = true;
@@ -790,17 +804,15 @@ impl Trainer {
             },
         };
         let [fit, calib, test] = matrices(&pre, batches, [&fit_rows, &calib_rows, &test_rows])?;
-        let canonical = |mut x: Design, rows: &[usize]| -> Result<(Design, Vec<f64>)> {
-            let order = canonical_order(&ids, &data.dates, rows);
-            let y: Vec<usize> = order.iter().map(|&k| rows[k]).collect();
-            unique_keys(&ids, &data.dates, &y)?;
+        let [fit_order, calib_order, test_order] = orders;
+        let canonical = |mut x: Design, rows: &[usize], order: Vec<usize>| {
             x.reorder(&order);
-            Ok((x, labels_of(&y)))
+            (x, labels_of(&in_order(rows, &order)))
         };
         Ok(Self {
-            fit: canonical(fit, &fit_rows)?,
-            calib: canonical(calib, &calib_rows)?,
-            test: canonical(test, &test_rows)?,
+            fit: canonical(fit, &fit_rows, fit_order),
+            calib: canonical(calib, &calib_rows, calib_order),
+            test: canonical(test, &test_rows, test_order),
             data_fingerprint: data.fingerprint.clone(),
             params,
             pre,
