@@ -440,7 +440,7 @@ impl FlatForest {
     fn descend(&self, values: &[f64], cols: usize, root: u32, depth: u32, at: &mut [u32]) {
         // Rows go eight at a time with their nodes in registers: eight independent chains
         // of loads keep the core busy, with no store and reload of a row's node per step
-        // (about 3% of scoring's CPU time at 1M users).
+        // (about 4% of scoring's CPU time at 1M users: 3.70 -> 3.54 s).
         const LANES: usize = 8;
         let step = |a: u32, row: usize| {
             let node = &self.nodes[a as usize];
